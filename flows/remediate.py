@@ -1,0 +1,102 @@
+"""The remediation flow: one run per alert, every step a typed task."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.runtime import flow_run
+
+from remediate.catalog import load_catalog
+from remediate.models import Alert, OutcomeStatus, RemediationOutcome, Verdict
+from remediate.report import incident_report
+from remediate.run_tags import run_tags
+from remediate.settings import get_settings
+from tasks.diagnose import diagnose
+from tasks.issues import open_or_update_issue
+from tasks.verify import unverifiable, verify
+
+
+async def _ensure_tags(alert: Alert, run_id: str) -> None:
+    wanted = run_tags(alert)
+    async with get_client() as client:
+        run = await client.read_flow_run(run_id)  # type: ignore[arg-type]
+        missing = [t for t in wanted if t not in run.tags]
+        if missing:
+            await client.update_flow_run(run.id, tags=[*run.tags, *missing])
+
+
+@flow(name="remediate-alert", flow_run_name="{alert.check_id}-{alert.id}", log_prints=True)
+async def remediate_alert(alert: Alert) -> RemediationOutcome:
+    """Verify, diagnose and record one alert."""
+    logger = get_run_logger()
+    catalog = load_catalog()
+    settings = get_settings()
+    run_id = flow_run.get_id()
+    run_url = settings.flow_run_url(run_id) if run_id else None
+
+    if alert.service is None:
+        service = catalog.service_for_check(alert.check_id)
+        if service is not None:
+            alert = alert.with_service(service.name)
+    service = catalog.service(alert.service)
+    if run_id:
+        await _ensure_tags(alert, run_id)
+    policy = catalog.policy_for(alert.severity)
+
+    verification = None
+    if policy.verify:
+        if service is None:
+            verification = unverifiable(f"no catalog service for check {alert.check_id}")
+        else:
+            verification = await verify(service, catalog.verification)
+        logger.info("verification: %s (%s)", verification.verdict.value, verification.reason)
+
+    if verification is not None and verification.verdict is Verdict.RECOVERED:
+        report = incident_report(alert, verification, None, run_url)
+        await acreate_markdown_artifact(
+            key="incident-report", markdown=report, description="self-resolved"
+        )
+        return RemediationOutcome(
+            alert_id=alert.id,
+            fingerprint=alert.fingerprint,
+            service=alert.service,
+            status=OutcomeStatus.SELF_RESOLVED,
+            verification=verification,
+            flow_run_id=run_id,
+        )
+
+    diagnosis = await diagnose(catalog) if policy.diagnose else None
+    if diagnosis is not None:
+        logger.info("diagnosis: %s", diagnosis.summary)
+
+    issue = None
+    if policy.open_issue:
+        issue = open_or_update_issue(alert, catalog, verification, diagnosis, run_url)
+        logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
+        await acreate_link_artifact(
+            key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
+        )
+
+    await acreate_markdown_artifact(
+        key="incident-report",
+        markdown=incident_report(alert, verification, diagnosis, run_url),
+        description=f"{alert.check_id} on {alert.service or 'unknown service'}",
+    )
+    status = OutcomeStatus.RECORDED
+    if issue is not None:
+        status = (
+            OutcomeStatus.ISSUE_OPENED
+            if issue.action.value == "opened"
+            else OutcomeStatus.ISSUE_UPDATED
+        )
+    return RemediationOutcome(
+        alert_id=alert.id,
+        fingerprint=alert.fingerprint,
+        service=alert.service,
+        status=status,
+        verification=verification,
+        diagnosis=diagnosis,
+        issue=issue,
+        flow_run_id=run_id,
+    )

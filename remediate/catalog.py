@@ -1,0 +1,138 @@
+"""The catalog: which services are watched, how to probe them, and what each severity runs."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+from typing import Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from remediate.models import Severity, describe_validation_error
+
+DEFAULT_CATALOG = Path("remediate.yaml")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+
+class CatalogError(Exception):
+    """The catalog file cannot be used; the message names the file, key path and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HealthEndpoint(_Strict):
+    name: str = Field(default="health", pattern=NAME_PATTERN)
+    url: HttpUrl
+    expected_status: int = Field(default=200, ge=100, le=599)
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+
+
+class Repository(_Strict):
+    owner: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    default_branch: str = Field(default="main", min_length=1, max_length=255)
+    api_base_url: HttpUrl | None = Field(
+        default=None, description="GitHub Enterprise API base, e.g. https://ghe.example/api/v3"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class Service(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    health: list[HealthEndpoint] = Field(default_factory=list)
+    checks: list[str] = Field(
+        default_factory=list, description="Check ids (shell-style wildcards allowed) of this service."
+    )
+    repository: Repository | None = None
+
+
+class StepPolicy(_Strict):
+    verify: bool = True
+    diagnose: bool = True
+    open_issue: bool = True
+
+
+class Verification(_Strict):
+    attempts: int = Field(default=3, ge=1, le=20)
+    interval_s: float = Field(default=5.0, ge=0, le=600)
+
+
+class TrackerConfig(_Strict):
+    kind: Literal["auto", "local", "github"] = Field(
+        default="auto",
+        description="auto: github when the service has a repository and a token is set, else local",
+    )
+    token_env: str = Field(default="GITHUB_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    token_block: str | None = Field(
+        default=None, description="Name of a Prefect Secret block holding the token."
+    )
+    reopen_window_hours: float = Field(default=72.0, ge=0)
+
+
+def _default_policy() -> dict[Severity, StepPolicy]:
+    return {severity: StepPolicy() for severity in Severity}
+
+
+class Catalog(_Strict):
+    services: list[Service] = Field(default_factory=list)
+    verification: Verification = Verification()
+    policy: dict[Severity, StepPolicy] = Field(default_factory=_default_policy)
+    tracker: TrackerConfig = TrackerConfig()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        seen: set[str] = set()
+        for service in self.services:
+            if service.name in seen:
+                raise ValueError(f"service name {service.name!r} appears twice")
+            seen.add(service.name)
+        return self
+
+    def service(self, name: str | None) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def service_for_check(self, check_id: str) -> Service | None:
+        for service in self.services:
+            if check_id in service.checks:
+                return service
+        for service in self.services:
+            if any(fnmatch.fnmatchcase(check_id, pattern) for pattern in service.checks):
+                return service
+        return None
+
+    def policy_for(self, severity: Severity) -> StepPolicy:
+        return self.policy.get(severity, StepPolicy())
+
+
+def catalog_path(path: str | os.PathLike[str] | None = None) -> Path:
+    if path is not None:
+        return Path(path)
+    return Path(os.environ.get("REMEDIATE_CATALOG", str(DEFAULT_CATALOG)))
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    file = catalog_path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CatalogError(f"{file}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise CatalogError(f"{file}: (top level): expected a mapping, got {type(data).__name__}")
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(describe_validation_error(exc, str(file))) from exc

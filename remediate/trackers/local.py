@@ -1,0 +1,155 @@
+"""The embedded tracker: issues and comments kept as files a person can read.
+
+Layout under ``<data dir>/issues``: ``<n>.json`` holds an issue (the record), ``<n>.md`` is
+the same issue rendered for reading, ``.lock`` serialises writers across processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from remediate.models import IssueAction, IssueRef
+from remediate.trackers.base import IssueDraft, occurrences_in
+
+
+class LocalComment(BaseModel):
+    key: str
+    body: str
+    created_at: datetime
+
+
+class LocalIssue(BaseModel):
+    number: int
+    fingerprint: str
+    title: str
+    body: str
+    labels: list[str]
+    state: Literal["open", "closed"] = "open"
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    comments: list[LocalComment] = Field(default_factory=list)
+
+    def keys(self) -> set[str]:
+        return occurrences_in(self.body) | {c.key for c in self.comments}
+
+    def render(self) -> str:
+        lines = [
+            f"# #{self.number} {self.title}",
+            "",
+            f"State: {self.state} · labels: {', '.join(self.labels) or '-'}"
+            f" · opened {self.created_at.isoformat()}",
+            "",
+            self.body,
+        ]
+        for comment in self.comments:
+            lines += ["", "---", "", f"**Comment, {comment.created_at.isoformat()}**", ""]
+            lines.append(comment.body)
+        return "\n".join(lines) + "\n"
+
+
+class LocalTracker:
+    kind: Literal["local"] = "local"
+
+    def __init__(self, root: Path, reopen_window: timedelta = timedelta(hours=72)) -> None:
+        self.root = root
+        self.reopen_window = reopen_window
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def issues(self) -> list[LocalIssue]:
+        if not self.root.is_dir():
+            return []
+        found = [
+            LocalIssue.model_validate_json(path.read_text(encoding="utf-8"))
+            for path in self.root.glob("*.json")
+        ]
+        return sorted(found, key=lambda issue: issue.number)
+
+    def get(self, number: int) -> LocalIssue:
+        path = self.root / f"{number}.json"
+        return LocalIssue.model_validate_json(path.read_text(encoding="utf-8"))
+
+    def _save(self, issue: LocalIssue) -> None:
+        for suffix, text in ((".json", issue.model_dump_json(indent=2)), (".md", issue.render())):
+            target = self.root / f"{issue.number}{suffix}"
+            partial = target.with_suffix(suffix + ".tmp")
+            partial.write_text(text, encoding="utf-8")
+            os.replace(partial, target)
+
+    def _ref(self, issue: LocalIssue, action: IssueAction) -> IssueRef:
+        url = (self.root / f"{issue.number}.md").resolve().as_uri()
+        return IssueRef(tracker="local", number=issue.number, url=url, action=action)
+
+    def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:
+        with self._locked():
+            issues = [i for i in self.issues() if i.fingerprint == draft.fingerprint]
+            current = next((i for i in reversed(issues) if i.state == "open"), None)
+            if current is None:
+                recent = [
+                    i
+                    for i in issues
+                    if i.closed_at is not None and now - i.closed_at <= self.reopen_window
+                ]
+                current = recent[-1] if recent else None
+            if current is None:
+                number = max((i.number for i in self.issues()), default=0) + 1
+                issue = LocalIssue(
+                    number=number,
+                    fingerprint=draft.fingerprint,
+                    title=draft.title,
+                    body=draft.marked_body(),
+                    labels=sorted(set(draft.labels)),
+                    created_at=now,
+                    updated_at=now,
+                )
+                self._save(issue)
+                return self._ref(issue, IssueAction.OPENED)
+            if draft.occurrence_key in occurrences_in(current.body):
+                return self._ref(current, IssueAction.OPENED)
+            if draft.occurrence_key in current.keys():
+                return self._ref(current, IssueAction.UNCHANGED)
+            action = IssueAction.COMMENTED
+            if current.state == "closed":
+                current.state, current.closed_at = "open", None
+                action = IssueAction.REOPENED
+            current.comments.append(
+                LocalComment(key=draft.occurrence_key, body=draft.comment, created_at=now)
+            )
+            current.updated_at = now
+            self._save(current)
+            return self._ref(current, action)
+
+    def add_comment(self, number: int, key: str, text: str) -> bool:
+        with self._locked():
+            issue = self.get(number)
+            if key in issue.keys():
+                return False
+            now = datetime.now(issue.created_at.tzinfo)
+            issue.comments.append(LocalComment(key=key, body=text, created_at=now))
+            issue.updated_at = now
+            self._save(issue)
+            return True
+
+    def close(self, number: int, now: datetime) -> None:
+        with self._locked():
+            issue = self.get(number)
+            issue.state, issue.closed_at, issue.updated_at = "closed", now, now
+            self._save(issue)

@@ -1,0 +1,40 @@
+"""Open one tracker issue per fingerprint, or comment on it when the alert comes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.tasks import exponential_backoff
+
+from remediate.catalog import Catalog
+from remediate.models import Alert, Diagnosis, IssueRef, Verification
+from remediate.report import incident_report, issue_labels, issue_title, recurrence_comment
+from remediate.settings import get_settings
+from remediate.trackers import IssueDraft, make_tracker
+
+
+@task(
+    name="open-or-update-issue",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+)
+def open_or_update_issue(
+    alert: Alert,
+    catalog: Catalog,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    run_url: str | None,
+) -> IssueRef:
+    """Idempotent per occurrence: a retry finds the write it already made."""
+    tracker = make_tracker(catalog, catalog.service(alert.service), get_settings())
+    draft = IssueDraft(
+        fingerprint=alert.fingerprint,
+        occurrence_key=alert.occurrence_key,
+        title=issue_title(alert),
+        body=incident_report(alert, verification, diagnosis, run_url),
+        comment=recurrence_comment(alert, verification, diagnosis, run_url),
+        labels=issue_labels(alert),
+    )
+    return tracker.open_or_update(draft, datetime.now(UTC))

@@ -1,0 +1,44 @@
+"""Re-probe the alerting service to tell a real problem from one that already went away."""
+
+from __future__ import annotations
+
+import asyncio
+
+from prefect import task
+
+from remediate.catalog import Service
+from remediate.catalog import Verification as VerificationPolicy
+from remediate.models import ProbeResult, Verdict, Verification
+from remediate.probes import probe_service
+
+
+@task(name="verify", task_run_name="verify-{service.name}")
+async def verify(service: Service, policy: VerificationPolicy) -> Verification:
+    """Confirmed at the first unhealthy attempt; recovered after every attempt is healthy."""
+    if not service.health:
+        return Verification(
+            verdict=Verdict.UNVERIFIABLE,
+            reason=f"service {service.name} has no health endpoints in the catalog",
+        )
+    attempts: list[list[ProbeResult]] = []
+    for number in range(policy.attempts):
+        if number:
+            await asyncio.sleep(policy.interval_s)
+        health = await probe_service(service)
+        attempts.append(health.probes)
+        if not health.healthy:
+            bad = ", ".join(p.endpoint for p in health.probes if not p.healthy)
+            return Verification(
+                verdict=Verdict.CONFIRMED,
+                reason=f"attempt {number + 1} of {policy.attempts}: unhealthy endpoint(s) {bad}",
+                attempts=attempts,
+            )
+    return Verification(
+        verdict=Verdict.RECOVERED,
+        reason=f"all {policy.attempts} attempts healthy",
+        attempts=attempts,
+    )
+
+
+def unverifiable(reason: str) -> Verification:
+    return Verification(verdict=Verdict.UNVERIFIABLE, reason=reason)

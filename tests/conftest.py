@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import free_port, http_ok, start, stop, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Prefect reads its settings when first imported, so the test server's address is fixed
+# before any test module imports Prefect; the server itself starts on first use.
+_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="remediate-test-prefect-"))
+_PREFECT_PORT = free_port()
+os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PREFECT_PORT}/api"
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME / "client")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """A real Prefect server on SQLite for the whole test session; yields its API URL."""
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(_PREFECT_HOME / "server"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": (
+            f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"
+        ),
+    }
+    env.pop("PREFECT_API_URL", None)
+    process = start(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+         "--port", str(_PREFECT_PORT)],
+        env,
+        _PREFECT_HOME / "server.log",
+    )
+    api = os.environ["PREFECT_API_URL"]
+    try:
+        wait_until(http_ok(f"{api}/health"), 120, "Prefect server")
+        yield api
+    finally:
+        stop(process)
