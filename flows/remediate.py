@@ -26,7 +26,7 @@ async def _ensure_tags(alert: Alert, run_id: str) -> None:
             await client.update_flow_run(run.id, tags=[*run.tags, *missing])
 
 
-@flow(name="remediate-alert", flow_run_name="{alert.check_id}-{alert.id}", log_prints=True)
+@flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
     logger = get_run_logger()

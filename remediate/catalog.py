@@ -10,6 +10,8 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
+from remediate.fixer.config import ApprovalConfig, FixerConfig
 from remediate.models import Severity, describe_validation_error
 
 DEFAULT_CATALOG = Path("remediate.yaml")
@@ -38,10 +40,19 @@ class Repository(_Strict):
     api_base_url: HttpUrl | None = Field(
         default=None, description="GitHub Enterprise API base, e.g. https://ghe.example/api/v3"
     )
+    clone_url: str | None = Field(
+        default=None,
+        pattern=r"^(https?://|file:///|/)[^\s@]+$",
+        description="Where to clone from; default https://github.com/{owner}/{name}.git",
+    )
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    @property
+    def git_url(self) -> str:
+        return self.clone_url or f"https://github.com/{self.owner}/{self.name}.git"
 
 
 class Service(_Strict):
@@ -49,15 +60,19 @@ class Service(_Strict):
     description: str = ""
     health: list[HealthEndpoint] = Field(default_factory=list)
     checks: list[str] = Field(
-        default_factory=list, description="Check ids (shell-style wildcards allowed) of this service."
+        default_factory=list,
+        description="Check ids (shell-style wildcards allowed) of this service.",
     )
     repository: Repository | None = None
+    hosts: list[SSHHost] = Field(default_factory=list, description="Machines to read logs on.")
+    logs: list[LogSource] = Field(default_factory=list)
 
 
 class StepPolicy(_Strict):
     verify: bool = True
     diagnose: bool = True
     open_issue: bool = True
+    collect_logs: bool = True
 
 
 class Verification(_Strict):
@@ -86,6 +101,9 @@ class Catalog(_Strict):
     verification: Verification = Verification()
     policy: dict[Severity, StepPolicy] = Field(default_factory=_default_policy)
     tracker: TrackerConfig = TrackerConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    fixer: FixerConfig = FixerConfig()
+    approval: ApprovalConfig = ApprovalConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:
@@ -94,6 +112,12 @@ class Catalog(_Strict):
             if service.name in seen:
                 raise ValueError(f"service name {service.name!r} appears twice")
             seen.add(service.name)
+        return self
+
+    @model_validator(mode="after")
+    def _evidence_references(self) -> Self:
+        for service in self.services:
+            check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
         return self
 
     def service(self, name: str | None) -> Service | None:

@@ -132,7 +132,7 @@ class Alert(_Frozen):
             raise NotAnAlert(f"check {check.check_id} passed; a passing check is not an alert")
         severity = (
             Severity(severity_text)
-            if severity_text in Severity.__members__.values()
+            if isinstance(severity_text, str) and severity_text in set(Severity)
             else SENTINEL_SEVERITY[check.status]
         )
         details = dict(check.details or {})
@@ -234,6 +234,57 @@ class Diagnosis(_Frozen):
         return f"{len(failing)} of {len(self.services)} services unhealthy: {', '.join(failing)}"
 
 
+class LogFailure(StrEnum):
+    HOST_KEY = "host-key"
+    AUTH = "auth"
+    CREDENTIALS = "credentials"
+    CONNECT = "connect"
+    TIMEOUT = "timeout"
+    SSH = "ssh"
+
+
+class LogSourceResult(_Frozen):
+    """What one log source on one host gave; redacted before it is built."""
+
+    host: str
+    endpoint: str = Field(description="user@address:port")
+    source: str
+    kind: str
+    command: str
+    exit_status: int | None = None
+    exit_signal: str | None = None
+    lines: list[str] = Field(default_factory=list)
+    stderr: str = ""
+    truncated: bool = False
+    duration_ms: float
+    failure: LogFailure | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.exit_status == 0
+
+
+class LogBundle(_Frozen):
+    service: str
+    sources: list[LogSourceResult] = Field(default_factory=list)
+    collected_at: AwareDatetime
+    duration_ms: float
+
+    @property
+    def failed(self) -> list[LogSourceResult]:
+        return [s for s in self.sources if not s.ok]
+
+    @property
+    def summary(self) -> str:
+        hosts = len({s.host for s in self.sources})
+        text = f"{len(self.sources)} log source(s) on {hosts} host(s)"
+        failed = self.failed
+        if failed:
+            text += f", {len(failed)} failed"
+        return text
+
+
 class IssueAction(StrEnum):
     OPENED = "opened"
     COMMENTED = "commented"
@@ -262,6 +313,7 @@ class RemediationOutcome(_Frozen):
     status: OutcomeStatus
     verification: Verification | None = None
     diagnosis: Diagnosis | None = None
+    logs: LogBundle | None = None
     issue: IssueRef | None = None
     flow_run_id: str | None = None
 

@@ -52,7 +52,9 @@ class PrefectAPI:
         try:
             return await self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise PrefectAPIError(None, f"Prefect API at {self.api_url} unreachable: {exc}") from exc
+            raise PrefectAPIError(
+                None, f"Prefect API at {self.api_url} unreachable: {exc}"
+            ) from exc
 
     async def deployment_id(self, name: str = DEPLOYMENT) -> str:
         if name not in self._deployments:
@@ -74,7 +76,7 @@ class PrefectAPI:
                 "parameters": {"alert": alert.model_dump(mode="json")},
                 "tags": run_tags(alert),
                 "idempotency_key": alert.occurrence_key,
-                "name": f"{alert.check_id}-{alert.id}"[:100],
+                "name": alert.id[:100],
             },
         )
         if response.status_code not in (200, 201):
@@ -114,7 +116,10 @@ class PrefectAPI:
             "POST",
             "/artifacts/filter",
             json={
-                "artifacts": {"flow_run_id": {"any_": run_ids}, "type": {"any_": ["link"]}},
+                "artifacts": {
+                    "flow_run_id": {"any_": run_ids},
+                    "key": {"any_": ["incident-issue"]},
+                },
                 "limit": 200,
             },
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -39,7 +38,7 @@ class LocalIssue(BaseModel):
     closed_at: datetime | None = None
     comments: list[LocalComment] = Field(default_factory=list)
 
-    def keys(self) -> set[str]:
+    def written_keys(self) -> set[str]:
         return occurrences_in(self.body) | {c.key for c in self.comments}
 
     def render(self) -> str:
@@ -124,7 +123,7 @@ class LocalTracker:
                 return self._ref(issue, IssueAction.OPENED)
             if draft.occurrence_key in occurrences_in(current.body):
                 return self._ref(current, IssueAction.OPENED)
-            if draft.occurrence_key in current.keys():
+            if draft.occurrence_key in current.written_keys():
                 return self._ref(current, IssueAction.UNCHANGED)
             action = IssueAction.COMMENTED
             if current.state == "closed":
@@ -140,7 +139,7 @@ class LocalTracker:
     def add_comment(self, number: int, key: str, text: str) -> bool:
         with self._locked():
             issue = self.get(number)
-            if key in issue.keys():
+            if key in issue.written_keys():
                 return False
             now = datetime.now(issue.created_at.tzinfo)
             issue.comments.append(LocalComment(key=key, body=text, created_at=now))

@@ -1,0 +1,222 @@
+"""The ``remediate`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from remediate import stack
+from remediate.catalog import CatalogError, load_catalog
+from remediate.models import Alert, NotAnAlert, describe_validation_error
+from remediate.prefect_api import PrefectAPI, PrefectAPIError
+from remediate.run_tags import tag_value
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad input from the user: exit code 2."""
+
+
+def _err(message: str) -> None:
+    print(f"remediate: {message}", file=sys.stderr)
+
+
+def prefect_api_url() -> str:
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    state = stack.read_state(stack.StackConfig.from_env().data_dir)
+    if state is not None:
+        return state.prefect_api_url
+    raise UsageError("no Prefect API: run `make up` or set PREFECT_API_URL")
+
+
+def ui_url(api_url: str) -> str:
+    return os.environ.get("PREFECT_UI_URL") or api_url.rstrip("/").removesuffix("/api")
+
+
+def read_alert(source: str, catalog_file: str | None) -> Alert:
+    where = "standard input" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise UsageError(f"{where}: expected a JSON object, got {type(payload).__name__}")
+    try:
+        alert = Alert.from_sentinel(payload)
+    except ValidationError as exc:
+        raise UsageError(describe_validation_error(exc, where)) from exc
+    except NotAnAlert as exc:
+        raise UsageError(f"{where}: {exc}") from exc
+    try:
+        catalog = load_catalog(catalog_file)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc
+    service = catalog.service_for_check(alert.check_id)
+    return alert.with_service(service.name) if service else alert
+
+
+async def _send(args: argparse.Namespace) -> int:
+    alert = read_alert(args.file, args.catalog)
+    api_url = prefect_api_url()
+    async with PrefectAPI(api_url) as api:
+        run = await api.submit_alert(alert)
+    state = "created" if run.created else "already submitted"
+    if args.json:
+        print(json.dumps({"flow_run_id": run.id, "created": run.created, "name": run.name}))
+    else:
+        print(f"flow run {run.id} ({run.name}) {state}")
+        print(f"{ui_url(api_url)}/runs/flow-run/{run.id}")
+    return EXIT_OK
+
+
+def _duration(run: dict[str, Any]) -> str:
+    seconds = run.get("total_run_time") or 0.0
+    if not seconds and run.get("start_time") and run.get("end_time"):
+        start = datetime.fromisoformat(run["start_time"])
+        seconds = (datetime.fromisoformat(run["end_time"]) - start).total_seconds()
+    return f"{float(seconds):.1f}s"
+
+
+async def _runs(args: argparse.Namespace) -> int:
+    tags = ["remediate"] + ([f"service:{args.service}"] if args.service else [])
+    async with PrefectAPI(prefect_api_url()) as api:
+        runs = await api.flow_runs(tags, limit=args.limit)
+        issues = await api.link_artifacts([str(r["id"]) for r in runs])
+    if args.json:
+        rows = [
+            {
+                "id": r["id"],
+                "alert": tag_value(r["tags"], "alert"),
+                "service": tag_value(r["tags"], "service"),
+                "state": r.get("state_name"),
+                "issue": issues.get(str(r["id"])),
+                "start_time": r.get("start_time"),
+                "duration": _duration(r),
+            }
+            for r in runs
+        ]
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    header = f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12} issue"
+    print(header)
+    for r in runs:
+        started = (r.get("start_time") or r.get("expected_start_time") or "")[:19]
+        print(
+            f"{started:<20} {r.get('state_name') or '-':<10} {_duration(r):>9}  "
+            f"{tag_value(r['tags'], 'alert') or '-':<36} "
+            f"{tag_value(r['tags'], 'service') or '-':<12} {issues.get(str(r['id']), '-')}"
+        )
+    return EXIT_OK
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        catalog = load_catalog(args.path)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from exc
+    names = ", ".join(s.name for s in catalog.services) or "none"
+    print(f"{args.path or 'catalog'}: valid; {len(catalog.services)} service(s): {names}")
+    return EXIT_OK
+
+
+def _up(args: argparse.Namespace) -> int:
+    config = stack.StackConfig.from_env()
+    state = stack.up(config)
+    print(f"Prefect UI:  {state.ui_url}")
+    print(f"Prefect API: {state.prefect_api_url}")
+    print(f"Demo service: {state.demo_url}")
+    if state.gateway_url:
+        print(f"Gateway:     {state.gateway_url}")
+    print(f"Stack file:  {config.state_file}")
+    print("Try: remediate send examples/sentinel-check-result.json")
+    return EXIT_OK
+
+
+def _down(args: argparse.Namespace) -> int:
+    stack.down(stack.StackConfig.from_env())
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    flag = stack.StackConfig.from_env().data_dir / "demo" / "broken"
+    if args.action == "break":
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+        print("demo service now answers 500 on /health")
+    elif args.action == "fix":
+        flag.unlink(missing_ok=True)
+        print("demo service healthy again")
+    else:
+        print("broken" if flag.exists() else "healthy")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="remediate", description="Turn monitoring alerts into auditable remediation runs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    send = commands.add_parser("send", help="submit an alert (Sentinel JSON) for remediation")
+    send.add_argument("file", help="alert JSON file, or - for standard input")
+    send.add_argument(
+        "--catalog", help="catalog file (default: $REMEDIATE_CATALOG or remediate.yaml)"
+    )
+    send.add_argument("--json", action="store_true", help="print the result as JSON")
+    send.set_defaults(handler=_send)
+
+    runs = commands.add_parser("runs", help="list past remediation runs")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--service")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(handler=_runs)
+
+    check = commands.add_parser("check-config", help="validate a catalog file")
+    check.add_argument("path", nargs="?", default=None)
+    check.set_defaults(handler=_check_config)
+
+    commands.add_parser("up", help="start the local stack").set_defaults(handler=_up)
+    commands.add_parser("down", help="stop the local stack").set_defaults(handler=_down)
+
+    demo = commands.add_parser("demo", help="make the demo service fail or recover")
+    demo.add_argument("action", choices=["break", "fix", "status"])
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)
+    except UsageError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
+    except PrefectAPIError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT if exc.status in (409, 422) else EXIT_FAILED
+    except stack.StackError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

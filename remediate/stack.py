@@ -1,0 +1,263 @@
+"""The local stack behind ``make up``: Prefect server, runner and demo service, by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parent.parent
+STACK_FILE = "stack.json"
+
+
+class StackError(Exception):
+    pass
+
+
+class StackState(BaseModel):
+    prefect_api_url: str
+    ui_url: str
+    demo_url: str
+    gateway_url: str | None = None
+    data_dir: str
+    catalog: str
+    pids: dict[str, int] = Field(default_factory=dict)
+    logs: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    catalog: Path
+    prefect_port: int = 4200
+    demo_port: int = 8787
+    host: str = "127.0.0.1"
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        data_dir = Path(os.environ.get("REMEDIATE_DATA_DIR", str(ROOT / ".remediate"))).resolve()
+        catalog = Path(os.environ.get("REMEDIATE_CATALOG", str(ROOT / "remediate.yaml"))).resolve()
+        return cls(
+            data_dir=data_dir,
+            catalog=catalog,
+            prefect_port=int(os.environ.get("REMEDIATE_PREFECT_PORT", "4200")),
+            demo_port=int(os.environ.get("REMEDIATE_DEMO_PORT", "8787")),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}"
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://{self.host}:{self.demo_port}"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / STACK_FILE
+
+    def log(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+
+def read_state(data_dir: Path) -> StackState | None:
+    path = data_dir / STACK_FILE
+    if not path.exists():
+        return None
+    return StackState.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _wait(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise StackError(f"{what} did not become ready in {timeout:.0f} s; see {log}")
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            args,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def _env(config: StackConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_API_URL": config.api_url,
+            "PREFECT_UI_URL": config.ui_url,
+            "PREFECT_HOME": str(config.data_dir / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": (
+                f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
+            ),
+            "REMEDIATE_DATA_DIR": str(config.data_dir),
+            "REMEDIATE_CATALOG": str(config.catalog),
+            "REMEDIATE_HOME": str(ROOT),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def _deployment_ready(config: StackConfig) -> Callable[[], bool]:
+    return _ok(f"{config.api_url}/deployments/name/remediate-alert/remediate-alert")
+
+
+def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
+    """Start what is not running yet; running twice is harmless."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "prefect").mkdir(exist_ok=True)
+    previous = read_state(config.data_dir)
+    pids = dict(previous.pids) if previous else {}
+    env = _env(config)
+    python = sys.executable
+
+    def running(name: str) -> bool:
+        return name in pids and alive(pids[name])
+
+    if not running("prefect-server"):
+        if _ok(f"{config.api_url}/health")():
+            raise StackError(
+                f"port {config.prefect_port} already serves a Prefect API not started by this "
+                "stack; stop it or set REMEDIATE_PREFECT_PORT"
+            )
+        echo(f"starting Prefect server on {config.ui_url}")
+        pids["prefect-server"] = _spawn(
+            [
+                python,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                config.host,
+                "--port",
+                str(config.prefect_port),
+            ],
+            env,
+            config.log("prefect-server"),
+        )
+    _wait(_ok(f"{config.api_url}/health"), 120, "Prefect server", config.log("prefect-server"))
+
+    if not running("demo-service"):
+        echo(f"starting demo service on {config.demo_url}")
+        pids["demo-service"] = _spawn(
+            [
+                python,
+                "-m",
+                "remediate.demo_service",
+                "--host",
+                config.host,
+                "--port",
+                str(config.demo_port),
+                "--dir",
+                str(config.data_dir / "demo"),
+            ],
+            env,
+            config.log("demo-service"),
+        )
+    _wait(_ok(f"{config.demo_url}/"), 30, "demo service", config.log("demo-service"))
+
+    if not running("runner"):
+        echo("serving the deployments in prefect.yaml")
+        pids["runner"] = _spawn(
+            [python, "-m", "remediate.runner", "--prefect-yaml", str(ROOT / "prefect.yaml")],
+            env,
+            config.log("runner"),
+        )
+    _wait(_deployment_ready(config), 120, "remediate-alert deployment", config.log("runner"))
+
+    state = StackState(
+        prefect_api_url=config.api_url,
+        ui_url=config.ui_url,
+        demo_url=config.demo_url,
+        data_dir=str(config.data_dir),
+        catalog=str(config.catalog),
+        pids=pids,
+        logs={name: str(config.log(name)) for name in pids},
+    )
+    partial = config.state_file.with_suffix(".tmp")
+    partial.write_text(state.model_dump_json(indent=2), encoding="utf-8")
+    os.replace(partial, config.state_file)
+    return state
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> None:
+    # A Prefect runner finishes its shutdown on a second signal, hence TERM, then INT, then KILL.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.1)
+
+
+def down(config: StackConfig, echo: Callable[[str], None] = print) -> None:
+    state = read_state(config.data_dir)
+    if state is None:
+        echo("nothing to stop: no stack.json")
+        return
+    order = ["runner", "gateway", "demo-service", "prefect-server"]
+    names = [n for n in order if n in state.pids] + [n for n in state.pids if n not in order]
+    for name in names:
+        pid = state.pids[name]
+        if alive(pid):
+            echo(f"stopping {name} (pid {pid})")
+            _terminate(pid)
+    config.state_file.unlink(missing_ok=True)
+
+
+def describe(state: StackState) -> str:
+    return json.dumps(state.model_dump(exclude={"logs"}), indent=2)
