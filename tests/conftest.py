@@ -13,7 +13,10 @@ from tests.support.processes import free_port, http_ok, start, stop, wait_until
 ROOT = Path(__file__).resolve().parent.parent
 
 # Fixture modules of each area register here.
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.support.model_server",
+    "tests.support.repos",
+]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed
 # before any test module imports Prefect; the server itself starts on first use.

@@ -1,0 +1,113 @@
+"""Propose a fix: clone, let the model edit under the guard, judge the diff git computes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from remediate.catalog import Service
+from remediate.fixer.config import FixerConfig
+from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git, staged_changes
+from remediate.fixer.guard import ToolGuard, is_protected
+from remediate.fixer.models import FixProposal, FixStatus, skipped
+from remediate.fixer.prompt import SYSTEM_PROMPT, build_prompt, parse_answer, parse_risk
+from remediate.fixer.session import run_session
+from remediate.models import Alert, Diagnosis, Verification
+
+
+def judge_diff(diff: str, files: list[str], config: FixerConfig) -> tuple[FixStatus, str]:
+    if not diff.strip():
+        return FixStatus.NO_FIX, "the session changed no file"
+    for name in files:
+        pattern = is_protected(name, config.protected_paths)
+        if pattern is not None:
+            return FixStatus.REFUSED, f"the change touches protected path {name} ({pattern})"
+    size = len(diff.encode())
+    if size > config.max_diff_bytes:
+        return (
+            FixStatus.REFUSED,
+            f"the diff is {size} bytes, over the {config.max_diff_bytes} limit",
+        )
+    if len(files) > config.max_files_changed:
+        return (
+            FixStatus.REFUSED,
+            f"{len(files)} files changed, over the {config.max_files_changed} limit",
+        )
+    return FixStatus.PROPOSED, ""
+
+
+async def propose_fix(
+    alert: Alert,
+    service: Service | None,
+    config: FixerConfig,
+    verification: Verification | None = None,
+    diagnosis: Diagnosis | None = None,
+    evidence: str | None = None,
+    git_token: str | None = None,
+) -> FixProposal:
+    if not config.enabled:
+        return skipped("fix proposals are disabled in the catalog")
+    if service is None:
+        return skipped(f"check {alert.check_id} matches no catalog service")
+    repository = service.repository
+    if repository is None:
+        return skipped(f"service {service.name} has no repository in the catalog")
+    credential = os.environ.get(config.credential_env, "")
+    if not credential:
+        return skipped(f"no model credential: {config.credential_env} is not set")
+
+    branch = branch_name(alert.id)
+    with tempfile.TemporaryDirectory(prefix="remediate-fix-") as scratch:
+        root = Path(scratch)
+        checkout, model_home, git_home = root / "repo", root / "model-home", root / "git-home"
+        model_home.mkdir()
+        git_home.mkdir()
+        env = git_env(git_home, repository.git_url, git_token)
+        try:
+            base = clone(repository.git_url, repository.default_branch, checkout, env)
+            run_git(["checkout", "--quiet", "-b", branch], checkout, env)
+        except GitError as exc:
+            return FixProposal(
+                status=FixStatus.FAILED, reason=f"cannot clone the repository: {exc}"
+            )
+        local_env = git_env(git_home)
+        guard = ToolGuard(checkout, config.tools, config.protected_paths, config.test_commands)
+        session = await run_session(
+            checkout,
+            model_home,
+            build_prompt(alert, verification, diagnosis, evidence),
+            SYSTEM_PROMPT,
+            config,
+            credential,
+            guard,
+        )
+        try:
+            diff, files = staged_changes(checkout, local_env)
+        except GitError as exc:
+            return FixProposal(status=FixStatus.FAILED, reason=f"cannot read the change: {exc}")
+
+    answer = parse_answer(session.answer)
+    if session.ok:
+        status, reason = judge_diff(diff, files, config)
+    else:
+        status, reason = FixStatus.FAILED, session.reason
+    return FixProposal(
+        status=status,
+        reason=reason,
+        summary=answer.get("summary", ""),
+        rationale=answer.get("rationale", ""),
+        checked=answer.get("checked", ""),
+        risk=parse_risk(answer.get("risk")),
+        branch=branch,
+        base_commit=base,
+        files_changed=files,
+        diff=diff,
+        denials=guard.denials,
+        turns=session.turns,
+        duration_s=round(session.duration_s, 3),
+        input_tokens=session.input_tokens,
+        output_tokens=session.output_tokens,
+        cost_usd=session.cost_usd,
+        model=config.model,
+    )

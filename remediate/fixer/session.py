@@ -1,0 +1,175 @@
+"""One Claude Code session (the CLI bundled with claude-agent-sdk) in a checkout.
+
+The CLI's environment holds the model credential and nothing else secret: every other
+inherited variable is blanked, HOME and the CLI's config directory are private to the run.
+Tools are limited to the catalog's list; a PreToolUse hook sends every call through the
+``ToolGuard`` and only the calls it allows run (``dontAsk`` denies whatever no rule allows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claude_agent_sdk import (
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKError,
+    HookMatcher,
+    ResultMessage,
+    TextBlock,
+    ToolUseBlock,
+    query,
+)
+from claude_agent_sdk.types import HookContext, HookInput, SyncHookJSONOutput
+
+from remediate.fixer.config import FixerConfig
+from remediate.fixer.guard import ToolGuard
+
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "ANTHROPIC_BASE_URL")
+QUIET = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_MAX_RETRIES": "0",
+}
+
+
+@dataclass
+class SessionResult:
+    ok: bool
+    reason: str = ""
+    answer: str = ""
+    turns: int = 0
+    duration_s: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    stderr: list[str] = field(default_factory=list)
+
+
+def session_env(credential: str, home: Path) -> dict[str, str]:
+    """Blank every inherited variable except a few harmless ones, then add ours."""
+    env = {key: "" for key in os.environ if key not in PASSED_THROUGH}
+    env |= {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
+    config_dir = home / ".claude"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    tmp = home / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env |= QUIET | {
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(config_dir),
+        "TMPDIR": str(tmp),
+        "ANTHROPIC_API_KEY": credential,
+    }
+    return env
+
+
+def _guard_hook(guard: ToolGuard) -> Any:
+    async def hook(
+        hook_input: HookInput, tool_use_id: str | None, context: HookContext
+    ) -> SyncHookJSONOutput:
+        name = str(hook_input.get("tool_name", ""))
+        raw = hook_input.get("tool_input")
+        tool_input: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        reason = guard.check(name, tool_input)
+        decision: SyncHookJSONOutput = {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "deny" if reason else "allow",
+                "permissionDecisionReason": reason or "allowed by the remediation rules",
+            }
+        }
+        return decision
+
+    return hook
+
+
+def _failure_reason(message: ResultMessage, config: FixerConfig) -> str:
+    subtype = message.subtype
+    if subtype == "error_max_turns":
+        return f"turn limit reached ({config.max_turns} turns)"
+    if subtype == "error_max_budget_usd":
+        return f"budget limit reached (USD {config.max_budget_usd:g})"
+    detail = (message.result or "; ".join(message.errors or []) or subtype)[:500]
+    if message.api_error_status:
+        return f"model API error (HTTP {message.api_error_status}): {detail}"
+    if detail.startswith("API Error"):
+        return f"model API error: {detail}"
+    return f"session ended with {subtype}: {detail}"
+
+
+async def run_session(
+    checkout: Path,
+    home: Path,
+    prompt: str,
+    system_prompt: str,
+    config: FixerConfig,
+    credential: str,
+    guard: ToolGuard,
+) -> SessionResult:
+    stderr: list[str] = []
+    options = ClaudeAgentOptions(
+        tools=list(config.tools),
+        allowed_tools=[],
+        permission_mode="dontAsk",
+        setting_sources=[],
+        system_prompt=system_prompt,
+        hooks={"PreToolUse": [HookMatcher(matcher=None, hooks=[_guard_hook(guard)])]},
+        cwd=str(checkout),
+        env=session_env(credential, home),
+        model=config.model,
+        max_turns=config.max_turns,
+        max_budget_usd=config.max_budget_usd,
+        strict_mcp_config=True,
+        verbatim_prompts=True,
+        stderr=lambda line: stderr.append(line[:500]) if len(stderr) < 200 else None,
+    )
+    started = time.monotonic()
+    result = SessionResult(ok=False, stderr=stderr)
+    last_text = ""
+    final: ResultMessage | None = None
+
+    async def consume() -> None:
+        nonlocal last_text, final
+        async for message in query(prompt=prompt, options=options):
+            if isinstance(message, AssistantMessage):
+                for block in message.content:
+                    if isinstance(block, ToolUseBlock) and block.name not in guard.tools:
+                        guard.check(block.name, block.input)
+                texts = [b.text for b in message.content if isinstance(b, TextBlock)]
+                if texts:
+                    last_text = "\n".join(texts)
+            elif isinstance(message, ResultMessage):
+                final = message
+
+    try:
+        await asyncio.wait_for(consume(), timeout=config.timeout_s)
+    except TimeoutError:
+        result.reason = f"no result within the {config.timeout_s:g} s time limit"
+    except ClaudeSDKError as exc:
+        result.reason = f"model session failed: {str(exc).splitlines()[0][:500]}"
+    result.duration_s = time.monotonic() - started
+    if final is not None:
+        usage = final.usage or {}
+        result.turns = final.num_turns
+        result.cost_usd = float(final.total_cost_usd or 0.0)
+        result.input_tokens = (
+            int(usage.get("input_tokens", 0) or 0)
+            + int(usage.get("cache_read_input_tokens", 0) or 0)
+            + int(usage.get("cache_creation_input_tokens", 0) or 0)
+        )
+        result.output_tokens = int(usage.get("output_tokens", 0) or 0)
+        result.answer = (final.result or last_text) if not final.is_error else last_text
+        if final.is_error:
+            result.reason = _failure_reason(final, config)
+        elif not result.reason:
+            result.ok = True
+    elif not result.reason:
+        result.reason = "the session ended without a result"
+    return result
