@@ -108,6 +108,17 @@ class PrefectAPI:
         run: dict[str, Any] = response.json()
         return run
 
+    async def set_occurrence_tags(self, run_id: str, occurrences: int, resolved: bool) -> None:
+        """Record on a run how often its alert recurred and whether the sender resolved it."""
+        run = await self.flow_run(run_id)
+        tags = [t for t in run.get("tags", []) if not str(t).startswith("occurrences:")]
+        tags.append(f"occurrences:{occurrences}")
+        if resolved and "alert-resolved" not in tags:
+            tags.append("alert-resolved")
+        response = await self._request("PATCH", f"/flow_runs/{run_id}", json={"tags": tags})
+        if response.status_code not in (200, 204):
+            raise PrefectAPIError(response.status_code, _detail(response))
+
     async def link_artifacts(self, run_ids: list[str]) -> dict[str, str]:
         """The issue link of each run, by run id."""
         if not run_ids:

@@ -1,0 +1,1 @@
+"""The intake gateway: authenticated HTTP endpoints that record alerts durably and start runs."""

@@ -1,0 +1,121 @@
+"""Request authentication: HMAC signatures and ingest tokens, compared in constant time."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Sequence
+
+SIGNATURE_HEADER = "X-Remediate-Signature"
+
+
+class Unauthorized(Exception):
+    """Authentication failed; the reason is for metrics only and never sent to the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Remediate-Signature`` value a sender attaches to ``body``."""
+    return f"t={timestamp},v1={_digest(secret, f'{timestamp}.'.encode() + body)}"
+
+
+def _digest(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _any_match(secrets: Sequence[str], message: bytes, candidates: Sequence[str]) -> bool:
+    matched = False
+    for secret in secrets:
+        expected = _digest(secret, message)
+        for candidate in candidates:
+            matched |= hmac.compare_digest(expected, candidate.strip().lower())
+    return matched
+
+
+def verify_signature(
+    header: str | None, body: bytes, secrets: Sequence[str], now: float, tolerance_s: float
+) -> None:
+    """Check ``t=<unix>,v1=<hex>[,v1=<hex>...]`` over ``"{t}.{body}"`` against every secret."""
+    if not secrets:
+        raise Unauthorized("no_secret_configured")
+    if not header:
+        raise Unauthorized("missing_signature")
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit() and len(value) <= 12:
+            timestamp = int(value)
+        elif key == "v1" and value:
+            candidates.append(value[:128])
+    if timestamp is None or not candidates:
+        raise Unauthorized("malformed_signature")
+    if abs(now - timestamp) > tolerance_s:
+        raise Unauthorized("stale_signature")
+    if not _any_match(secrets, f"{timestamp}.".encode() + body, candidates[:8]):
+        raise Unauthorized("bad_signature")
+
+
+def verify_grafana_signature(
+    signature: str | None,
+    timestamp: str | None,
+    body: bytes,
+    secrets: Sequence[str],
+    now: float,
+    tolerance_s: float,
+    timestamp_required: bool,
+) -> None:
+    """Grafana's HMAC-SHA256 hex over the body, or over ``"{ts}:{body}"`` with a timestamp."""
+    if not secrets:
+        raise Unauthorized("no_secret_configured")
+    if not signature:
+        raise Unauthorized("missing_signature")
+    message = body
+    if timestamp_required:
+        if (
+            not timestamp
+            or not timestamp.isascii()
+            or not timestamp.isdigit()
+            or len(timestamp) > 16
+        ):
+            raise Unauthorized("malformed_signature")
+        seconds = int(timestamp)
+        if seconds > 10**11:
+            seconds //= 1000
+        if abs(now - seconds) > tolerance_s:
+            raise Unauthorized("stale_signature")
+        message = timestamp.encode() + b":" + body
+    if not _any_match(secrets, message, [signature[:128]]):
+        raise Unauthorized("bad_signature")
+
+
+def verify_token(authorization: str | None, tokens: Sequence[str]) -> None:
+    """``Authorization: Bearer <t>``, ``token <t>`` (GitHub style) or ``Basic`` with the
+    token as password."""
+    if not tokens:
+        raise Unauthorized("no_token_configured")
+    if not authorization:
+        raise Unauthorized("missing_token")
+    scheme, _, credential = authorization.strip().partition(" ")
+    scheme = scheme.lower()
+    credential = credential.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed_token") from None
+        credential = decoded.partition(":")[2]
+    elif scheme not in ("bearer", "token"):
+        raise Unauthorized("malformed_token")
+    if not credential:
+        raise Unauthorized("malformed_token")
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(token.encode(), credential.encode())
+    if not matched:
+        raise Unauthorized("bad_token")

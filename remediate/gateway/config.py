@@ -1,0 +1,85 @@
+"""Gateway settings from the environment; secrets are kept as ``SecretStr``."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from remediate.run_tags import DEPLOYMENT
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _split(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+class GatewayConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    hmac_secrets: list[SecretStr] = Field(default_factory=list)
+    ingest_tokens: list[SecretStr] = Field(default_factory=list)
+    data_dir: Path = Path(".remediate")
+    outbox_url: str | None = None
+    prefect_api_url: str = "http://127.0.0.1:4200/api"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    rate_per_s: float = Field(default=200.0, ge=0, description="0 disables the rate limit")
+    rate_burst: int = Field(default=2000, ge=1)
+    allow_cidrs: list[IPNetwork] = Field(default_factory=list)
+    signature_tolerance_s: float = Field(default=300.0, gt=0)
+    grafana_signature_header: str | None = None
+    grafana_timestamp_header: str | None = None
+    retry_initial_s: float = Field(default=0.5, gt=0)
+    retry_max_s: float = Field(default=30.0, gt=0)
+    run_state_cache_s: float = Field(default=2.0, ge=0)
+    retention_days: float = Field(default=7.0, gt=0)
+    max_new_per_minute: int = Field(default=10, ge=1)
+    deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s.get_secret_value() for s in self.hmac_secrets]
+
+    @property
+    def tokens(self) -> list[str]:
+        return [s.get_secret_value() for s in self.ingest_tokens]
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "gateway-outbox.sqlite3"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, overrides: Mapping[str, object] | None = None
+    ) -> GatewayConfig:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "hmac_secrets": _split(env.get("REMEDIATE_HMAC_SECRETS")),
+            "ingest_tokens": _split(env.get("REMEDIATE_INGEST_TOKENS")),
+            "allow_cidrs": [
+                ipaddress.ip_network(c, strict=False)
+                for c in _split(env.get("REMEDIATE_GATEWAY_ALLOW_CIDRS"))
+            ],
+        }
+        simple = {
+            "data_dir": "REMEDIATE_DATA_DIR",
+            "outbox_url": "REMEDIATE_OUTBOX_URL",
+            "prefect_api_url": "PREFECT_API_URL",
+            "max_body_bytes": "REMEDIATE_GATEWAY_MAX_BODY_BYTES",
+            "rate_per_s": "REMEDIATE_GATEWAY_RATE_LIMIT",
+            "rate_burst": "REMEDIATE_GATEWAY_RATE_BURST",
+            "grafana_signature_header": "REMEDIATE_GRAFANA_SIGNATURE_HEADER",
+            "grafana_timestamp_header": "REMEDIATE_GRAFANA_TIMESTAMP_HEADER",
+            "retry_max_s": "REMEDIATE_GATEWAY_RETRY_MAX_S",
+            "max_new_per_minute": "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE",
+            "deployment": "REMEDIATE_GATEWAY_DEPLOYMENT",
+        }
+        for field, name in simple.items():
+            if env.get(name):
+                values[field] = env[name]
+        values.update(overrides or {})
+        return cls.model_validate(values)

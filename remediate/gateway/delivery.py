@@ -1,0 +1,258 @@
+"""The delivery loop: outbox rows, in order, become flow runs, occurrences or resolutions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from remediate.gateway.metrics import GatewayMetrics
+from remediate.gateway.outbox import (
+    DELIVERED,
+    FAILED,
+    OCCURRENCE,
+    RESOLVED,
+    Outbox,
+    Outcome,
+    Remediation,
+    Row,
+)
+from remediate.models import Alert, AlertStatus
+from remediate.prefect_api import PrefectAPI, PrefectAPIError
+from remediate.run_tags import DEPLOYMENT
+
+log = logging.getLogger("remediate.gateway.delivery")
+
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+WINDOW_S = 60.0
+BATCH = 200
+PUBLISH_INTERVAL_S = 5.0
+
+
+@dataclass
+class DeliveryPolicy:
+    max_new_per_minute: int = 10
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    run_state_cache_s: float = 2.0
+    retention_s: float = 7 * 86400.0
+    deployment: str = DEPLOYMENT
+
+
+def is_transient(error: PrefectAPIError) -> bool:
+    return error.status is None or error.status in (404, 408, 429) or error.status >= 500
+
+
+@dataclass
+class _Batch:
+    outcomes: list[Outcome] = field(default_factory=list)
+    remediations: dict[str, Remediation] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)
+    retry_in: float | None = None
+    failed_seqs: list[int] = field(default_factory=list)
+    error: str = ""
+
+
+class Deliverer:
+    def __init__(
+        self,
+        outbox: Outbox,
+        prefect: PrefectAPI,
+        metrics: GatewayMetrics,
+        policy: DeliveryPolicy,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.outbox = outbox
+        self.prefect = prefect
+        self.metrics = metrics
+        self.policy = policy
+        self.clock = clock
+        self.wake = asyncio.Event()
+        self.prefect_reachable: bool | None = None
+        self._backoff = 0.0
+        self._run_states: dict[str, tuple[float, dict[str, object]]] = {}
+        self._deferred: set[int] = set()
+        self._last_prune = 0.0
+        self._unpublished: dict[str, Remediation] = {}
+        self._published_at: dict[str, float] = {}
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                wait = await self.deliver_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery loop error; retrying")
+                wait = self._next_backoff()
+            if wait > 0:
+                self.wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=wait)
+
+    def _next_backoff(self) -> float:
+        self._backoff = min(
+            self.policy.retry_max_s, max(self.policy.retry_initial_s, self._backoff * 2)
+        )
+        return self._backoff
+
+    async def deliver_once(self) -> float:
+        """Process one batch; returns how long to wait before the next (0: more work now)."""
+        now = self.clock()
+        await self._maybe_prune(now)
+        rows = await self.outbox.pending(BATCH)
+        self.metrics.outbox_depth.set(len(rows) if len(rows) < BATCH else (await self._depth()))
+        if not rows:
+            await self._publish_occurrences(now)
+            return 1.0
+        batch = _Batch()
+        batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
+        starts = await self.outbox.starts_since(now - WINDOW_S)
+        for row in rows:
+            if not await self._handle(row, batch, starts):
+                break
+        await self.outbox.commit(batch.outcomes, [batch.remediations[f] for f in batch.touched])
+        if batch.failed_seqs:
+            await self.outbox.postpone(batch.failed_seqs, batch.error)
+        for fingerprint in batch.touched:
+            self._unpublished[fingerprint] = batch.remediations[fingerprint]
+        await self._publish_occurrences(self.clock())
+        done = len(batch.outcomes)
+        self.metrics.outbox_depth.set(max(0, len(rows) - done))
+        if batch.retry_in is not None:
+            return batch.retry_in
+        self._backoff = 0.0
+        return 0.0 if done else 1.0
+
+    async def _depth(self) -> int:
+        counts = await self.outbox.counts()
+        return counts["pending"]
+
+    async def _maybe_prune(self, now: float) -> None:
+        if now - self._last_prune > 3600:
+            self._last_prune = now
+            removed = await self.outbox.prune(now - self.policy.retention_s)
+            if removed:
+                log.info("pruned %d finished outbox rows", removed)
+
+    async def _handle(self, row: Row, batch: _Batch, starts: list[float]) -> bool:
+        """Decide one row; False stops the batch (retry later or cap reached)."""
+        now = self.clock()
+        try:
+            alert = Alert.model_validate_json(row.alert_json)
+        except ValueError as exc:
+            batch.outcomes.append(
+                Outcome(row.seq, FAILED, now, error=f"stored alert invalid: {exc}")
+            )
+            self.metrics.delivery_failures.labels("invalid").inc()
+            return True
+        current = batch.remediations.get(row.fingerprint)
+        if alert.status is AlertStatus.RESOLVED:
+            if current is not None and current.resolved_at is None:
+                current.resolved_at = row.received_at
+                batch.touched.add(row.fingerprint)
+            batch.outcomes.append(
+                Outcome(
+                    row.seq, RESOLVED, now, flow_run_id=current.flow_run_id if current else None
+                )
+            )
+            return True
+        if current is not None:
+            try:
+                open_run = await self._run_is_open(current.flow_run_id, now)
+            except PrefectAPIError as exc:
+                return self._transient(row, batch, exc)
+            if open_run:
+                current.occurrences += 1
+                current.last_seen = max(current.last_seen, row.received_at)
+                batch.touched.add(row.fingerprint)
+                batch.outcomes.append(
+                    Outcome(row.seq, OCCURRENCE, now, flow_run_id=current.flow_run_id)
+                )
+                self.metrics.deduplicated.labels("occurrence").inc()
+                return True
+        cap = self.policy.max_new_per_minute
+        recent = [t for t in starts if t > now - WINDOW_S]
+        if len(recent) >= cap:
+            if row.seq not in self._deferred:
+                self._deferred.add(row.seq)
+                self.metrics.deferred.inc()
+            batch.retry_in = max(0.05, recent[-cap] + WINDOW_S - now)
+            return False
+        try:
+            created = await self.prefect.submit_alert(alert, self.policy.deployment)
+        except PrefectAPIError as exc:
+            if is_transient(exc):
+                return self._transient(row, batch, exc)
+            log.error("alert %s cannot be delivered: %s", row.delivery_key, exc)
+            batch.outcomes.append(Outcome(row.seq, FAILED, now, error=str(exc)[:2000]))
+            self.metrics.delivery_failures.labels("permanent").inc()
+            return True
+        self.prefect_reachable = True
+        self._deferred.discard(row.seq)
+        done = self.clock()
+        starts.append(done)
+        batch.remediations[row.fingerprint] = Remediation(
+            fingerprint=row.fingerprint,
+            flow_run_id=created.id,
+            opened_at=done,
+            occurrences=1,
+            last_seen=row.received_at,
+        )
+        batch.touched.add(row.fingerprint)
+        batch.outcomes.append(
+            Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
+        )
+        self._run_states[created.id] = (done, {"state_type": "SCHEDULED", "tags": []})
+        self.metrics.delivered.inc()
+        self.metrics.latency.observe(max(0.0, done - row.received_at))
+        log.info("alert %s started flow run %s", row.delivery_key, created.id)
+        return True
+
+    def _transient(self, row: Row, batch: _Batch, error: PrefectAPIError) -> bool:
+        self.prefect_reachable = error.status is not None
+        self.metrics.delivery_failures.labels("transient").inc()
+        batch.failed_seqs.append(row.seq)
+        batch.error = str(error)
+        batch.retry_in = self._next_backoff()
+        log.warning("delivery postponed %.1f s: %s", batch.retry_in, error)
+        return False
+
+    async def _run_is_open(self, run_id: str, now: float) -> bool:
+        cached = self._run_states.get(run_id)
+        if cached is None or now - cached[0] > self.policy.run_state_cache_s:
+            try:
+                run = await self.prefect.flow_run(run_id)
+            except PrefectAPIError as exc:
+                if exc.status == 404:
+                    return False
+                raise
+            self.prefect_reachable = True
+            cached = (now, run)
+            self._run_states[run_id] = cached
+            if len(self._run_states) > 10_000:
+                self._run_states.clear()
+        return str(cached[1].get("state_type")) not in TERMINAL_STATES
+
+    async def _publish_occurrences(self, now: float) -> None:
+        """Show the occurrence count (and resolution) on the open run as tags, at most every
+        ``PUBLISH_INTERVAL_S`` per run."""
+        for fingerprint, rem in list(self._unpublished.items()):
+            if rem.occurrences <= 1 and rem.resolved_at is None:
+                del self._unpublished[fingerprint]
+                continue
+            if now - self._published_at.get(fingerprint, 0.0) < PUBLISH_INTERVAL_S:
+                continue
+            del self._unpublished[fingerprint]
+            self._published_at[fingerprint] = now
+            try:
+                await self.prefect.set_occurrence_tags(
+                    rem.flow_run_id, rem.occurrences, rem.resolved_at is not None
+                )
+            except PrefectAPIError as exc:
+                log.warning("occurrence count not shown on run %s: %s", rem.flow_run_id, exc)
+        if len(self._published_at) > 10_000:
+            self._published_at.clear()

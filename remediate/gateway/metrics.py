@@ -1,0 +1,64 @@
+"""Prometheus metrics of one gateway instance (own registry, so several can share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.received = Counter(
+            "remediate_gateway_received",
+            "Alert requests received, by format.",
+            ["format"],
+            registry=self.registry,
+        )
+        self.accepted = Counter(
+            "remediate_gateway_accepted",
+            "Alerts committed to the outbox, by format.",
+            ["format"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "remediate_gateway_rejected",
+            "Requests refused, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.deduplicated = Counter(
+            "remediate_gateway_deduplicated",
+            "Alerts not starting a run: a repeated delivery or an occurrence of an open run.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deferred = Counter(
+            "remediate_gateway_deferred",
+            "Alerts held back by the cap on new remediations per minute.",
+            registry=self.registry,
+        )
+        self.delivered = Counter(
+            "remediate_gateway_delivered",
+            "Alerts that started a remediation run.",
+            registry=self.registry,
+        )
+        self.delivery_failures = Counter(
+            "remediate_gateway_delivery_failures",
+            "Delivery attempts that failed, by kind (transient ones are retried).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "remediate_gateway_delivery_latency_seconds",
+            "Time from acceptance to the flow run being created.",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800),
+            registry=self.registry,
+        )
+        self.outbox_depth = Gauge(
+            "remediate_gateway_outbox_depth",
+            "Accepted alerts not yet delivered.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

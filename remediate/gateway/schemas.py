@@ -1,0 +1,68 @@
+"""Response bodies and the request-body schemas published in the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from remediate.gateway.formats import GenericAlert, _AMGroup
+from remediate.models import SentinelCheckResult, SentinelDispatch
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. alerts.0.startsAt")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[FieldProblem] = Field(default_factory=list)
+
+
+class AcceptedAlert(BaseModel):
+    id: str
+    fingerprint: str
+    status: str
+    service: str | None
+    duplicate: bool = Field(description="True when this exact delivery was already recorded.")
+
+
+class Accepted(BaseModel):
+    accepted: int = Field(description="New alerts committed to the outbox.")
+    duplicates: int = Field(description="Repeated deliveries acknowledged and ignored.")
+    alerts: list[AcceptedAlert]
+    ignored: str | None = Field(default=None, description="Why nothing was recorded, if so.")
+
+
+class Health(BaseModel):
+    status: str
+    outbox: dict[str, int]
+    prefect_reachable: bool | None
+
+
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "SentinelCheckResult": SentinelCheckResult,
+    "SentinelDispatch": SentinelDispatch,
+    "AlertmanagerWebhook": _AMGroup,
+    "GrafanaWebhook": _AMGroup,
+    "GenericAlert": GenericAlert,
+}
+
+
+def component_schemas() -> dict[str, Any]:
+    """Request models as OpenAPI components, nested models included."""
+    found: dict[str, Any] = {}
+    for name, model in REQUEST_MODELS.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for nested, nested_schema in schema.pop("$defs", {}).items():
+            found.setdefault(nested, nested_schema)
+        schema["title"] = name
+        found[name] = schema
+    return found
+
+
+def body_of(*names: str) -> dict[str, Any]:
+    refs = [{"$ref": f"#/components/schemas/{n}"} for n in names]
+    schema = refs[0] if len(refs) == 1 else {"anyOf": refs}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

@@ -1,0 +1,179 @@
+"""Gateway test helpers: an in-process gateway, a switchable TCP relay to Prefect, run counts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from remediate.catalog import Catalog
+from remediate.gateway.app import create_app
+from remediate.gateway.auth import SIGNATURE_HEADER, sign
+from remediate.gateway.config import GatewayConfig
+from remediate.prefect_api import PrefectAPI
+from tests.support.processes import free_port
+
+SECRET = "gateway-test-secret-1"
+OLD_SECRET = "gateway-test-secret-0"
+TOKEN = "gateway-test-token-1"
+TEST_DEPLOYMENT_NAME = "gateway-intake-test"
+TEST_DEPLOYMENT = f"remediate-alert/{TEST_DEPLOYMENT_NAME}"
+DATA = Path(__file__).resolve().parents[1] / "data" / "gateway"
+
+
+def payload(name: str) -> Any:
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+async def gateway_deployment(prefect_server: str) -> str:
+    """A deployment of the real remediate_alert flow that no worker serves: runs stay
+    Scheduled, so tests observe exactly what the gateway created."""
+    from flows.remediate import remediate_alert
+
+    deployment = await remediate_alert.to_deployment(name=TEST_DEPLOYMENT_NAME)
+    await deployment.apply()
+    return TEST_DEPLOYMENT
+
+
+def config(data_dir: Path, prefect_api_url: str, **overrides: Any) -> GatewayConfig:
+    values: dict[str, Any] = {
+        "hmac_secrets": [SECRET, OLD_SECRET],
+        "ingest_tokens": [TOKEN],
+        "data_dir": data_dir,
+        "prefect_api_url": prefect_api_url,
+        "deployment": TEST_DEPLOYMENT,
+        "max_new_per_minute": 100_000,
+        "rate_per_s": 0,
+        "retry_initial_s": 0.1,
+        "retry_max_s": 0.5,
+        "run_state_cache_s": 0.5,
+    }
+    values.update(overrides)
+    return GatewayConfig.model_validate(values)
+
+
+def signed_headers(body: bytes, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
+    stamp = int(time.time() if at is None else at)
+    return {SIGNATURE_HEADER: sign(secret, stamp, body), "Content-Type": "application/json"}
+
+
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class RunningGateway:
+    client: httpx.AsyncClient
+    config: GatewayConfig
+
+    async def post_signed(self, path: str, body: Any, secret: str = SECRET) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        return await self.client.post(path, content=raw, headers=signed_headers(raw, secret))
+
+    async def post_token(self, path: str, body: Any) -> httpx.Response:
+        return await self.client.post(path, json=body, headers=bearer())
+
+    async def outbox(self) -> dict[str, int]:
+        response = await self.client.get("/healthz")
+        assert response.status_code == 200
+        counts: dict[str, int] = response.json()["outbox"]
+        return counts
+
+    async def drained(self, timeout: float = 60) -> dict[str, int]:
+        """Wait until the outbox holds nothing pending; returns the final counts."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = await self.outbox()
+            if counts["pending"] == 0:
+                return counts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"outbox not drained: {counts}")
+            await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    config: GatewayConfig, catalog: Catalog | None = None
+) -> AsyncIterator[RunningGateway]:
+    app = create_app(config, catalog)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
+        ) as client,
+    ):
+        yield RunningGateway(client, config)
+
+
+def sentinel_check(check_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "check_id": check_id or f"S1-probes-{uuid.uuid4().hex[:8]}",
+        "timestamp": "2026-11-27T14:11:09.106227",
+        "status": "fail",
+        "latency_ms": 4.89,
+        "message": "Unexpected status: HTTP 500",
+        "details": {},
+    }
+    body.update(changes)
+    return body
+
+
+async def runs_with_tag(api_url: str, tag: str) -> list[dict[str, Any]]:
+    async with PrefectAPI(api_url) as api:
+        return await api.flow_runs([tag], limit=200)
+
+
+class Relay:
+    """A TCP relay in front of Prefect; stopping it makes the API unreachable."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._writers):
+                writer.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._writers.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers.difference_update((writer, up_writer))
