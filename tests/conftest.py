@@ -17,6 +17,7 @@ pytest_plugins: list[str] = [
     "tests.support.gateway",
     "tests.support.model_server",
     "tests.support.repos",
+    "tests.support.sshd",
 ]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed

@@ -1,0 +1,142 @@
+"""Secrets out of evidence: every match becomes a typed marker such as ``[REDACTED:jwt]``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+MARKER = "[REDACTED:{}]"
+_NOT_MARKER = r"(?!\[REDACTED:)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    pattern: re.Pattern[str]
+    keep_prefix_group: int | None = None
+
+    def apply(self, text: str) -> str:
+        marker = MARKER.format(self.kind)
+        if self.keep_prefix_group is None:
+            return self.pattern.sub(marker, text)
+        group = self.keep_prefix_group
+        return self.pattern.sub(lambda m: m.group(group) + marker, text)
+
+
+def _pair_kind(key: str) -> str:
+    key = key.lower()
+    if "pass" in key or "pwd" in key:
+        return "password"
+    if "token" in key:
+        return "token"
+    return "secret"
+
+
+_PAIR = re.compile(
+    r"(?i)(?P<key>\b[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key"
+    r"|access[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*)"
+    r"(?P<sep>[\"']?\s*[=:]\s*)"
+    r"(?P<value>" + _NOT_MARKER + r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'<>]+))"
+)
+
+
+def _redact_pairs(text: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        value = match.group("value")
+        marker = MARKER.format(_pair_kind(match.group("key")))
+        if value[:1] in {'"', "'"}:
+            marker = value[0] + marker + value[0]
+        return match.group("key") + match.group("sep") + marker
+
+    return _PAIR.sub(replace, text)
+
+
+BUILTIN_RULES: tuple[Rule, ...] = (
+    Rule(
+        "private-key",
+        re.compile(
+            r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?"
+            r"(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+    ),
+    Rule(
+        "private-key",
+        re.compile(
+            r"(?:^[A-Za-z0-9+/=]+[ \t]*\n)*[^\n]*-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----",
+            re.MULTILINE,
+        ),
+    ),
+    Rule(
+        "github-token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255})\b"),
+    ),
+    Rule("aws-access-key", re.compile(r"\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[0-9A-Z]{16}\b")),
+    Rule("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    Rule(
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    ),
+    Rule(
+        "bearer-token",
+        re.compile(r"(?i)(\bbearer\s+)" + _NOT_MARKER + r"[A-Za-z0-9._~+/-]{8,}=*"),
+        keep_prefix_group=1,
+    ),
+    Rule(
+        "basic-auth",
+        re.compile(r"(?i)(\bbasic\s+)" + _NOT_MARKER + r"[A-Za-z0-9+/]{8,}=*"),
+        keep_prefix_group=1,
+    ),
+    Rule(
+        "url-credentials",
+        re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]+@"),
+        keep_prefix_group=1,
+    ),
+)
+
+
+class Redactor:
+    """Built-in rules, then the catalog's own patterns, then ``key=value`` style pairs."""
+
+    def __init__(self, extra: Iterable[tuple[str, str]] = ()) -> None:
+        self.rules: list[Rule] = list(BUILTIN_RULES)
+        self.rules += [Rule(kind, re.compile(pattern)) for kind, pattern in extra]
+        self._steps: list[Callable[[str], str]] = [r.apply for r in self.rules]
+        self._steps.append(_redact_pairs)
+
+    def __call__(self, text: str) -> str:
+        for step in self._steps:
+            text = step(text)
+        return text
+
+    def value(self, data: Any) -> Any:
+        """Redact every string inside JSON-like data (keys that name secrets hide their value)."""
+        if isinstance(data, str):
+            return self(data)
+        if isinstance(data, dict):
+            result: dict[Any, Any] = {}
+            for key, item in data.items():
+                if isinstance(key, str) and _secret_key(key) and isinstance(item, str) and item:
+                    result[key] = MARKER.format(_pair_kind(key))
+                else:
+                    result[key] = self.value(item)
+            return result
+        if isinstance(data, list | tuple):
+            return [self.value(item) for item in data]
+        return data
+
+
+_SECRET_KEY = re.compile(
+    r"(?i)(passw(?:or)?d|passphrase|^pwd$|secret|token|api[_-]?key|access[_-]?key"
+    r"|private[_-]?key|credentials?|authorization)"
+)
+
+
+def _secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
+def default_redactor() -> Redactor:
+    return Redactor()
