@@ -17,6 +17,7 @@ pytest_plugins: list[str] = [
     "tests.support.gateway",
     "tests.support.model_server",
     "tests.support.repos",
+    "tests.support.git_remote",
     "tests.support.sshd",
 ]
 

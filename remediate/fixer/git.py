@@ -83,26 +83,18 @@ def branch_name(alert_id: str) -> str:
     return f"remediate/{cleaned}"
 
 
-def clone(url: str, branch: str, dest: Path, env: dict[str, str], timeout: float = 300) -> str:
+def clone(
+    url: str,
+    branch: str,
+    dest: Path,
+    env: dict[str, str],
+    timeout: float = 300,
+    shallow: bool = True,
+) -> str:
     """Clone ``branch`` of ``url`` into ``dest``; returns the commit it is at."""
-    run_git(
-        [
-            "clone",
-            "--quiet",
-            "--depth",
-            "1",
-            "--single-branch",
-            "--no-tags",
-            "--branch",
-            branch,
-            "--",
-            url,
-            str(dest),
-        ],
-        None,
-        env,
-        timeout,
-    )
+    depth = ["--depth", "1"] if shallow else []
+    args = ["clone", "--quiet", *depth, "--single-branch", "--no-tags", "--branch", branch]
+    run_git([*args, "--", url, str(dest)], None, env, timeout)
     return run_git(["rev-parse", "HEAD"], dest, env).strip()
 
 
