@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Fixture modules of each area register here.
 pytest_plugins: list[str] = [
+    "tests.support.github",
     "tests.support.gateway",
     "tests.support.model_server",
     "tests.support.repos",

@@ -1,0 +1,210 @@
+"""The GitHub tracker: one issue per fingerprint, found by a label, written idempotently.
+
+The issue for a fingerprint carries the label ``remediate-fp:<fingerprint>`` (hashed when the
+fingerprint does not fit GitHub's 50-character label limit). Listing issues by label reads
+GitHub's primary store, unlike the search API, which is only eventually consistent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import requests
+from github import Auth, Consts, Github, GithubException, GithubRetry
+from github.GithubException import BadCredentialsException, UnknownObjectException
+from github.Issue import Issue
+from github.Repository import Repository as GitHubRepository
+from urllib3.util import Retry
+
+from remediate.catalog import Repository
+from remediate.models import IssueAction, IssueRef
+from remediate.trackers.base import (
+    FINGERPRINT_MARKER,
+    OCCURRENCE_MARKER,
+    IssueDraft,
+    occurrences_in,
+)
+from remediate.trackers.errors import TrackerError
+from remediate.trackers.token import GitHubToken
+
+LABEL_LIMIT = 50
+FINGERPRINT_LABEL_PREFIX = "remediate-fp:"
+TEXT_LIMIT = 65_536
+TEXT_BUDGET = 65_000
+TRUNCATION_NOTE = "\n\n_(truncated to fit GitHub's size limit; the full report is on the run)_\n"
+
+
+def fingerprint_label(fingerprint: str) -> str:
+    room = LABEL_LIMIT - len(FINGERPRINT_LABEL_PREFIX)
+    if len(fingerprint) <= room:
+        return FINGERPRINT_LABEL_PREFIX + fingerprint
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()
+    return FINGERPRINT_LABEL_PREFIX + "h" + digest[: room - 1]
+
+
+def fit(text: str) -> str:
+    """Issue bodies and comments are limited to 65,536 characters; keep the head."""
+    if len(text) <= TEXT_BUDGET:
+        return text
+    return text[: TEXT_BUDGET - len(TRUNCATION_NOTE)] + TRUNCATION_NOTE
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the PyGithub client paces and retries. The defaults are PyGithub's own, which
+    follow GitHub's secondary rate-limit guidance (0.25 s between requests, 1 s between
+    writes, retries on rate limits and server errors)."""
+
+    seconds_between_requests: float | None = Consts.DEFAULT_SECONDS_BETWEEN_REQUESTS
+    seconds_between_writes: float | None = Consts.DEFAULT_SECONDS_BETWEEN_WRITES
+    retry: int | Retry | None = field(default_factory=GithubRetry)
+    timeout: int = Consts.DEFAULT_TIMEOUT
+
+    @classmethod
+    def unpaced(cls) -> ClientSettings:
+        """No pacing and no retries: for a local API that has no rate limits."""
+        return cls(seconds_between_requests=0, seconds_between_writes=0, retry=None, timeout=10)
+
+
+class GitHubTracker:
+    kind: Literal["github"] = "github"
+
+    def __init__(
+        self,
+        repository: Repository,
+        token: GitHubToken,
+        reopen_window: timedelta = timedelta(hours=72),
+        client: ClientSettings | None = None,
+    ) -> None:
+        settings = client or ClientSettings()
+        self.repository = repository
+        self.base_url = (
+            str(repository.api_base_url).rstrip("/")
+            if repository.api_base_url is not None
+            else Consts.DEFAULT_BASE_URL
+        )
+        self.reopen_window = reopen_window
+        self._token_source = token.source
+        self._github = Github(
+            base_url=self.base_url,
+            auth=Auth.Token(token.value.get_secret_value()),
+            retry=settings.retry,
+            timeout=settings.timeout,
+            seconds_between_requests=settings.seconds_between_requests,
+            seconds_between_writes=settings.seconds_between_writes,
+        )
+        self._repo: GitHubRepository | None = None
+
+    @contextlib.contextmanager
+    def _calling(self, action: str) -> Iterator[None]:
+        where = f"{self.repository.full_name} at {self.base_url}"
+        try:
+            yield
+        except BadCredentialsException as exc:
+            raise TrackerError(
+                f"GitHub refused the token from {self._token_source} while trying to {action}"
+                f" on {where}: {exc.status} {_message(exc.data)}"
+            ) from None
+        except UnknownObjectException as exc:
+            raise TrackerError(
+                f"GitHub answered 404 while trying to {action} on {where}: the repository or"
+                f" issue does not exist, or the token from {self._token_source} cannot see it"
+                f" ({_message(exc.data)})"
+            ) from None
+        except GithubException as exc:
+            raise TrackerError(
+                f"GitHub failed to {action} on {where}: {exc.status} {_message(exc.data)}"
+            ) from None
+        except requests.RequestException as exc:
+            raise TrackerError(
+                f"GitHub API unreachable while trying to {action} on {where}: {type(exc).__name__}"
+            ) from None
+
+    def _repository(self) -> GitHubRepository:
+        if self._repo is None:
+            with self._calling("read the repository"):
+                self._repo = self._github.get_repo(self.repository.full_name)
+        return self._repo
+
+    def _ref(self, issue: Issue, action: IssueAction) -> IssueRef:
+        return IssueRef(tracker="github", number=issue.number, url=issue.html_url, action=action)
+
+    def _issues_for(self, fingerprint: str) -> list[Issue]:
+        label = fingerprint_label(fingerprint)
+        exact = label == FINGERPRINT_LABEL_PREFIX + fingerprint
+        marker = FINGERPRINT_MARKER.format(fingerprint)
+        with self._calling("list the issues labelled " + label):
+            found = self._repository().get_issues(
+                labels=[label], state="all", sort="created", direction="asc"
+            )
+            return sorted(
+                (
+                    issue
+                    for issue in found
+                    if issue.pull_request is None and (exact or marker in (issue.body or ""))
+                ),
+                key=lambda issue: issue.number,
+            )
+
+    def _pick(self, issues: list[Issue], now: datetime) -> Issue | None:
+        current = next((i for i in reversed(issues) if i.state == "open"), None)
+        if current is not None:
+            return current
+        recent = [
+            i for i in issues if i.closed_at is not None and now - i.closed_at <= self.reopen_window
+        ]
+        return max(recent, key=lambda i: i.closed_at or now) if recent else None
+
+    def _comment_keys(self, issue: Issue) -> set[str]:
+        keys = occurrences_in(issue.body or "")
+        with self._calling(f"read the comments of issue #{issue.number}"):
+            for comment in issue.get_comments():
+                keys |= occurrences_in(comment.body or "")
+        return keys
+
+    def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:
+        label = fingerprint_label(draft.fingerprint)
+        current = self._pick(self._issues_for(draft.fingerprint), now)
+        if current is None:
+            with self._calling("open an issue"):
+                issue = self._repository().create_issue(
+                    title=draft.title,
+                    body=fit(draft.marked_body()),
+                    labels=list(dict.fromkeys([*draft.labels, label])),
+                )
+            return self._ref(issue, IssueAction.OPENED)
+        if draft.occurrence_key in occurrences_in(current.body or ""):
+            return self._ref(current, IssueAction.OPENED)
+        if draft.occurrence_key in self._comment_keys(current):
+            return self._ref(current, IssueAction.UNCHANGED)
+        action = IssueAction.COMMENTED
+        with self._calling(f"update issue #{current.number}"):
+            if current.state == "closed":
+                current.edit(state="open")
+                action = IssueAction.REOPENED
+            present = {existing.name.lower() for existing in current.labels}
+            missing = [name for name in dict.fromkeys(draft.labels) if name.lower() not in present]
+            if missing:
+                current.add_to_labels(*missing)
+            current.create_comment(fit(draft.marked_comment()))
+        return self._ref(current, action)
+
+    def add_comment(self, number: int, key: str, text: str) -> bool:
+        with self._calling(f"read issue #{number}"):
+            issue = self._repository().get_issue(number)
+        if key in self._comment_keys(issue):
+            return False
+        with self._calling(f"comment on issue #{number}"):
+            issue.create_comment(fit(f"{OCCURRENCE_MARKER.format(key)}\n{text}"))
+        return True
+
+
+def _message(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])[:300]
+    return "no message"
