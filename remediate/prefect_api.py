@@ -108,6 +108,22 @@ class PrefectAPI:
         run: dict[str, Any] = response.json()
         return run
 
+    async def flow_run_states(self, run_ids: list[str]) -> dict[str, str]:
+        """The state type (``SCHEDULED``, ``COMPLETED``...) of each existing run, by id."""
+        states: dict[str, str] = {}
+        for start in range(0, len(run_ids), 200):
+            chunk = run_ids[start : start + 200]
+            response = await self._request(
+                "POST",
+                "/flow_runs/filter",
+                json={"flow_runs": {"id": {"any_": chunk}}, "limit": len(chunk)},
+            )
+            if response.status_code != 200:
+                raise PrefectAPIError(response.status_code, _detail(response))
+            for run in response.json():
+                states[str(run["id"])] = str(run.get("state_type") or "")
+        return states
+
     async def set_occurrence_tags(self, run_id: str, occurrences: int, resolved: bool) -> None:
         """Record on a run how often its alert recurred and whether the sender resolved it."""
         run = await self.flow_run(run_id)

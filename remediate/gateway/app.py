@@ -108,6 +108,7 @@ class Gateway:
                 run_state_cache_s=config.run_state_cache_s,
                 retention_s=config.retention_days * 86400,
                 deployment=config.deployment,
+                publish_interval_s=config.publish_interval_s,
             ),
             clock=clock,
         )
@@ -122,6 +123,8 @@ class Gateway:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.deliverer.flush(), timeout=5)
             await self.prefect.aclose()
             await self.outbox.close()
 

@@ -36,6 +36,7 @@ class GatewayConfig(BaseModel):
     retry_initial_s: float = Field(default=0.5, gt=0)
     retry_max_s: float = Field(default=30.0, gt=0)
     run_state_cache_s: float = Field(default=2.0, ge=0)
+    publish_interval_s: float = Field(default=5.0, ge=0)
     retention_days: float = Field(default=7.0, gt=0)
     max_new_per_minute: int = Field(default=10, ge=1)
     deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")

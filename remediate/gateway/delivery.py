@@ -29,7 +29,6 @@ log = logging.getLogger("remediate.gateway.delivery")
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 WINDOW_S = 60.0
 BATCH = 200
-PUBLISH_INTERVAL_S = 5.0
 
 
 @dataclass
@@ -40,6 +39,7 @@ class DeliveryPolicy:
     run_state_cache_s: float = 2.0
     retention_s: float = 7 * 86400.0
     deployment: str = DEPLOYMENT
+    publish_interval_s: float = 5.0
 
 
 def is_transient(error: PrefectAPIError) -> bool:
@@ -73,7 +73,7 @@ class Deliverer:
         self.wake = asyncio.Event()
         self.prefect_reachable: bool | None = None
         self._backoff = 0.0
-        self._run_states: dict[str, tuple[float, dict[str, object]]] = {}
+        self._run_states: dict[str, tuple[float, str | None]] = {}
         self._deferred: set[int] = set()
         self._last_prune = 0.0
         self._unpublished: dict[str, Remediation] = {}
@@ -111,6 +111,15 @@ class Deliverer:
         batch = _Batch()
         batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
         starts = await self.outbox.starts_since(now - WINDOW_S)
+        known = {r.flow_run_id for r in batch.remediations.values()}
+        try:
+            await self._refresh_states(known, now)
+        except PrefectAPIError as exc:
+            batch.retry_in = self._next_backoff()
+            self.prefect_reachable = exc.status is not None
+            self.metrics.delivery_failures.labels("transient").inc()
+            log.warning("delivery postponed %.1f s: %s", batch.retry_in, exc)
+            return batch.retry_in
         for row in rows:
             if not await self._handle(row, batch, starts):
                 break
@@ -161,11 +170,12 @@ class Deliverer:
             )
             return True
         if current is not None:
-            try:
-                open_run = await self._run_is_open(current.flow_run_id, now)
-            except PrefectAPIError as exc:
-                return self._transient(row, batch, exc)
-            if open_run:
+            if current.flow_run_id not in self._run_states:
+                try:
+                    await self._refresh_states({current.flow_run_id}, now)
+                except PrefectAPIError as exc:
+                    return self._transient(row, batch, exc)
+            if self._run_is_open(current.flow_run_id):
                 current.occurrences += 1
                 current.last_seen = max(current.last_seen, row.received_at)
                 batch.touched.add(row.fingerprint)
@@ -206,7 +216,7 @@ class Deliverer:
         batch.outcomes.append(
             Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
         )
-        self._run_states[created.id] = (done, {"state_type": "SCHEDULED", "tags": []})
+        self._run_states[created.id] = (done, "SCHEDULED")
         self.metrics.delivered.inc()
         self.metrics.latency.observe(max(0.0, done - row.received_at))
         log.info("alert %s started flow run %s", row.delivery_key, created.id)
@@ -221,30 +231,40 @@ class Deliverer:
         log.warning("delivery postponed %.1f s: %s", batch.retry_in, error)
         return False
 
-    async def _run_is_open(self, run_id: str, now: float) -> bool:
+    async def _refresh_states(self, run_ids: set[str], now: float) -> None:
+        stale = [
+            run_id
+            for run_id in run_ids
+            if run_id not in self._run_states
+            or now - self._run_states[run_id][0] > self.policy.run_state_cache_s
+        ]
+        if not stale:
+            return
+        if len(self._run_states) > 10_000:
+            self._run_states.clear()
+        states = await self.prefect.flow_run_states(stale)
+        self.prefect_reachable = True
+        for run_id in stale:
+            self._run_states[run_id] = (now, states.get(run_id))
+
+    def _run_is_open(self, run_id: str) -> bool:
         cached = self._run_states.get(run_id)
-        if cached is None or now - cached[0] > self.policy.run_state_cache_s:
-            try:
-                run = await self.prefect.flow_run(run_id)
-            except PrefectAPIError as exc:
-                if exc.status == 404:
-                    return False
-                raise
-            self.prefect_reachable = True
-            cached = (now, run)
-            self._run_states[run_id] = cached
-            if len(self._run_states) > 10_000:
-                self._run_states.clear()
-        return str(cached[1].get("state_type")) not in TERMINAL_STATES
+        state = cached[1] if cached else None
+        return state is not None and state not in TERMINAL_STATES
+
+    async def flush(self) -> None:
+        """Publish every pending occurrence count now (on shutdown)."""
+        self._published_at.clear()
+        await self._publish_occurrences(float("inf"))
 
     async def _publish_occurrences(self, now: float) -> None:
-        """Show the occurrence count (and resolution) on the open run as tags, at most every
-        ``PUBLISH_INTERVAL_S`` per run."""
+        """Show the occurrence count (and resolution) on the open run as tags, at most once per
+        ``publish_interval_s`` per run."""
         for fingerprint, rem in list(self._unpublished.items()):
             if rem.occurrences <= 1 and rem.resolved_at is None:
                 del self._unpublished[fingerprint]
                 continue
-            if now - self._published_at.get(fingerprint, 0.0) < PUBLISH_INTERVAL_S:
+            if now - self._published_at.get(fingerprint, 0.0) < self.policy.publish_interval_s:
                 continue
             del self._unpublished[fingerprint]
             self._published_at[fingerprint] = now

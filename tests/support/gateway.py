@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from remediate.catalog import Catalog
-from remediate.gateway.app import create_app
+from remediate.gateway.app import Gateway, create_app
 from remediate.gateway.auth import SIGNATURE_HEADER, sign
 from remediate.gateway.config import GatewayConfig
 from remediate.prefect_api import PrefectAPI
@@ -57,6 +57,7 @@ def config(data_dir: Path, prefect_api_url: str, **overrides: Any) -> GatewayCon
         "retry_initial_s": 0.1,
         "retry_max_s": 0.5,
         "run_state_cache_s": 0.5,
+        "publish_interval_s": 0.2,
     }
     values.update(overrides)
     return GatewayConfig.model_validate(values)
@@ -75,6 +76,7 @@ def bearer() -> dict[str, str]:
 class RunningGateway:
     client: httpx.AsyncClient
     config: GatewayConfig
+    gateway: Gateway
 
     async def post_signed(self, path: str, body: Any, secret: str = SECRET) -> httpx.Response:
         raw = json.dumps(body).encode()
@@ -103,16 +105,18 @@ class RunningGateway:
 
 @contextlib.asynccontextmanager
 async def running_gateway(
-    config: GatewayConfig, catalog: Catalog | None = None
+    config: GatewayConfig,
+    catalog: Catalog | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[RunningGateway]:
-    app = create_app(config, catalog)
+    app = create_app(config, catalog, clock)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=60
         ) as client,
     ):
-        yield RunningGateway(client, config)
+        yield RunningGateway(client, config, app.state.gateway)
 
 
 def sentinel_check(check_id: str | None = None, **changes: Any) -> dict[str, Any]:
