@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 
 from remediate.catalog import Catalog, Repository, TrackerConfig
-from remediate.models import IssueAction
+from remediate.models import Alert, IssueAction, OutcomeStatus
 from remediate.settings import Settings
 from remediate.trackers import (
     GitHubTracker,
@@ -20,6 +22,7 @@ from remediate.trackers.github import TEXT_LIMIT, ClientSettings, fingerprint_la
 from remediate.trackers.token import GitHubToken, resolve_token
 from tests.github_standin import GitHubStandIn
 from tests.github_standin.state import Issue
+from tests.support.http_services import Service as HttpService
 
 REPO = "acme/shop"
 FP = "0123456789abcdef0123456789abcdef"
@@ -305,3 +308,66 @@ async def _in_thread(fn: object, *args: object) -> object:
     import asyncio
 
     return await asyncio.to_thread(fn, *args)  # type: ignore[arg-type]
+
+
+def sentinel_alert(minute: int) -> Alert:
+    return Alert.from_sentinel(
+        {
+            "check_id": "S1-probes",
+            "timestamp": f"2026-11-27T14:{minute:02d}:00",
+            "status": "fail",
+            "message": "Unexpected status: HTTP 500",
+        }
+    )
+
+
+async def test_flow_opens_a_github_issue_then_comments_on_it(
+    prefect_server: str,
+    github_standin: GitHubStandIn,
+    http_service: HttpService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.remediate import remediate_alert
+
+    github_standin.add_repo(REPO)
+    http_service.set(status=500)
+    catalog = {
+        "services": [
+            {
+                "name": "shop",
+                "checks": ["S1-*"],
+                "health": [{"url": http_service.health_url, "timeout_s": 2}],
+                "repository": {
+                    "owner": "acme",
+                    "name": "shop",
+                    "api_base_url": github_standin.base_url,
+                },
+            }
+        ],
+        "verification": {"attempts": 1, "interval_s": 0},
+        "policy": {"critical": {"collect_logs": False, "propose_fix": False}},
+    }
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GITHUB_TOKEN", github_standin.token)
+
+    first = await remediate_alert(sentinel_alert(0))
+    assert first.status is OutcomeStatus.ISSUE_OPENED
+    assert first.issue is not None
+    assert (first.issue.tracker, first.issue.number) == ("github", 1)
+    assert first.issue.url == f"{github_standin.html_url}/{REPO}/issues/1"
+
+    second = await remediate_alert(sentinel_alert(5))
+    assert second.status is OutcomeStatus.ISSUE_UPDATED
+    assert second.issue is not None and second.issue.number == 1
+
+    (issue,) = github_standin.issues(REPO)
+    assert issue.body is not None and "/runs/flow-run/" in issue.body
+    assert "upstream database unavailable" in issue.body
+    assert {"remediate", "service:shop", f"remediate-fp:{first.fingerprint}"} <= set(issue.labels)
+    assert len(issue.comments) == 1
+    assert second.alert_id in issue.comments[0].body
+    assert not (tmp_path / "data" / "issues").exists()
+    assert github_standin.violations == []
