@@ -119,6 +119,39 @@ def test_comments_are_read_across_pages(standin: GitHubStandIn) -> None:
     assert standin.violations == []
 
 
+def rival(standin: GitHubStandIn, occurrence: str) -> None:
+    other = draft(occurrence)
+    labels = [*other.labels, fingerprint_label(FP)]
+    standin.create_issue(REPO, other.title, other.marked_body(), labels)
+
+
+def test_issue_opened_concurrently_for_the_fingerprint_wins_once(standin: GitHubStandIn) -> None:
+    tracker = tracker_for(standin)
+    standin.before_next("POST", f"/repos/{REPO}/issues", lambda: rival(standin, "z"))
+    ref = tracker.open_or_update(draft("a"), now())
+    assert (ref.action, ref.number) == (IssueAction.COMMENTED, 1)
+    first, second = standin.issues(REPO)
+    assert first.state == "open" and len(first.comments) == 1
+    assert f"occurrence={FP}:a -->" in first.comments[0].body
+    assert (second.state, second.state_reason) == ("closed", "duplicate")
+    assert second.comments[0].body.startswith("Duplicate of #1")
+    assert tracker.open_or_update(draft("a"), now()).action is IssueAction.UNCHANGED
+    assert tracker.open_or_update(draft("b"), now()).number == 1
+    assert standin.violations == []
+
+
+def test_newer_open_duplicates_are_closed_on_the_next_write(standin: GitHubStandIn) -> None:
+    rival(standin, "y")
+    rival(standin, "z")
+    ref = tracker_for(standin).open_or_update(draft("z"), now())
+    assert (ref.action, ref.number) == (IssueAction.COMMENTED, 1)
+    assert [(i.state, i.state_reason) for i in standin.issues(REPO)] == [
+        ("open", None),
+        ("closed", "duplicate"),
+    ]
+    assert standin.violations == []
+
+
 def test_fingerprints_get_their_own_issues_and_pulls_are_ignored(
     standin: GitHubStandIn,
 ) -> None:

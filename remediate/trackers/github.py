@@ -34,6 +34,7 @@ from remediate.trackers.token import GitHubToken
 
 LABEL_LIMIT = 50
 FINGERPRINT_LABEL_PREFIX = "remediate-fp:"
+DUPLICATE = "duplicate"
 TEXT_LIMIT = 65_536
 TEXT_BUDGET = 65_000
 TRUNCATION_NOTE = "\n\n_(truncated to fit GitHub's size limit; the full report is on the run)_\n"
@@ -135,6 +136,7 @@ class GitHubTracker:
         return IssueRef(tracker="github", number=issue.number, url=issue.html_url, action=action)
 
     def _issues_for(self, fingerprint: str) -> list[Issue]:
+        """The fingerprint's issues in number order, without pulls and retired duplicates."""
         label = fingerprint_label(fingerprint)
         exact = label == FINGERPRINT_LABEL_PREFIX + fingerprint
         marker = FINGERPRINT_MARKER.format(fingerprint)
@@ -146,19 +148,34 @@ class GitHubTracker:
                 (
                     issue
                     for issue in found
-                    if issue.pull_request is None and (exact or marker in (issue.body or ""))
+                    if issue.pull_request is None
+                    and issue.state_reason != DUPLICATE
+                    and (exact or marker in (issue.body or ""))
                 ),
                 key=lambda issue: issue.number,
             )
 
-    def _pick(self, issues: list[Issue], now: datetime) -> Issue | None:
-        current = next((i for i in reversed(issues) if i.state == "open"), None)
-        if current is not None:
-            return current
+    def _settle(self, issues: list[Issue], now: datetime) -> Issue | None:
+        """The issue to write to: the oldest open one (newer open ones were opened
+        concurrently for the same fingerprint and are closed as its duplicates), else the
+        most recently closed one inside the reopen window."""
+        opened = [i for i in issues if i.state == "open"]
+        if opened:
+            for duplicate in opened[1:]:
+                self._retire(duplicate, opened[0])
+            return opened[0]
         recent = [
             i for i in issues if i.closed_at is not None and now - i.closed_at <= self.reopen_window
         ]
         return max(recent, key=lambda i: i.closed_at or now) if recent else None
+
+    def _retire(self, duplicate: Issue, canonical: Issue) -> None:
+        with self._calling(f"close issue #{duplicate.number} as a duplicate"):
+            duplicate.create_comment(
+                f"Duplicate of #{canonical.number}, opened at the same time for the same alert"
+                " fingerprint; updates continue there."
+            )
+            duplicate.edit(state="closed", state_reason=DUPLICATE)
 
     def _comment_keys(self, issue: Issue) -> set[str]:
         keys = occurrences_in(issue.body or "")
@@ -168,16 +185,19 @@ class GitHubTracker:
         return keys
 
     def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:
-        label = fingerprint_label(draft.fingerprint)
-        current = self._pick(self._issues_for(draft.fingerprint), now)
+        current = self._settle(self._issues_for(draft.fingerprint), now)
         if current is None:
             with self._calling("open an issue"):
-                issue = self._repository().create_issue(
+                created = self._repository().create_issue(
                     title=draft.title,
                     body=fit(draft.marked_body()),
-                    labels=list(dict.fromkeys([*draft.labels, label])),
+                    labels=list(
+                        dict.fromkeys([*draft.labels, fingerprint_label(draft.fingerprint)])
+                    ),
                 )
-            return self._ref(issue, IssueAction.OPENED)
+            current = self._settle(self._issues_for(draft.fingerprint), now)
+            if current is None or current.number == created.number:
+                return self._ref(created, IssueAction.OPENED)
         if draft.occurrence_key in occurrences_in(current.body or ""):
             return self._ref(current, IssueAction.OPENED)
         if draft.occurrence_key in self._comment_keys(current):

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,14 @@ class StandInApp:
         self.token = token
         self.validator = validator
         self.requests: list[tuple[str, str, str]] = []
+        self.hooks: list[tuple[str, str, Callable[[], None]]] = []
+
+    def _run_hooks(self, method: str, raw_path: str) -> None:
+        for hook in list(self.hooks):
+            hook_method, hook_path, action = hook
+            if (hook_method, API_PREFIX + hook_path) == (method, raw_path):
+                self.hooks.remove(hook)
+                action()
 
     def _authorised(self, header: str | None) -> Reply | None:
         if not header:
@@ -51,6 +60,7 @@ class StandInApp:
         raw_path = raw_path.split("?", 1)[0]
         query = list(request.query_params.multi_items())
         self.requests.append((method, raw_path, scope["query_string"].decode("latin-1")))
+        self._run_hooks(method, raw_path)
 
         reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
@@ -177,6 +187,29 @@ class GitHubStandIn:
             issue = self.repo(full_name).issues[number]
             stamp = now()
             issue.comments.append(Comment(self.state.new_id(), body, author, stamp, stamp))
+
+    def before_next(self, method: str, path: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, just before the next ``method path`` request is handled
+        (``path`` without the ``/api/v3`` prefix); for changes made by another client."""
+        self.app.hooks.append((method.upper(), path, action))
+
+    def create_issue(self, full_name: str, title: str, body: str, labels: list[str]) -> Issue:
+        """Open an issue as another client would have."""
+        with self.state.lock:
+            repo = self.repo(full_name)
+            stamp = now()
+            issue = Issue(
+                id=self.state.new_id(),
+                number=repo.next_number(),
+                title=title,
+                body=body,
+                author=self.state.token_owner,
+                created_at=stamp,
+                updated_at=stamp,
+                labels=[self.state.ensure_label(repo, name).name for name in labels],
+            )
+            repo.issues[issue.number] = issue
+            return issue
 
     def close_issue(self, full_name: str, number: int, at: datetime) -> None:
         """Close an issue as a person would have, at a chosen time."""
