@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,7 +23,7 @@ from remediate.gateway.app import Gateway, create_app
 from remediate.gateway.auth import SIGNATURE_HEADER, sign
 from remediate.gateway.config import GatewayConfig
 from remediate.prefect_api import PrefectAPI
-from tests.support.processes import free_port
+from tests.support.processes import free_port, start
 
 SECRET = "gateway-test-secret-1"
 OLD_SECRET = "gateway-test-secret-0"
@@ -181,3 +184,53 @@ class Relay:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers.difference_update((writer, up_writer))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_gateway_process(
+    data_dir: Path, prefect_api_url: str, port: int, **env_overrides: str
+) -> subprocess.Popen[bytes]:
+    """``python -m remediate.gateway.server`` as ``remediate gateway`` runs it."""
+    catalog = data_dir / "catalog.yaml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not catalog.exists():
+        catalog.write_text("services: []\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_API_URL": prefect_api_url,
+        "REMEDIATE_HMAC_SECRETS": f"{SECRET},{OLD_SECRET}",
+        "REMEDIATE_INGEST_TOKENS": TOKEN,
+        "REMEDIATE_GATEWAY_DEPLOYMENT": TEST_DEPLOYMENT,
+        "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE": "100000",
+        "REMEDIATE_GATEWAY_RETRY_MAX_S": "0.5",
+        **env_overrides,
+    }
+    args = [sys.executable, "-m", "remediate.gateway.server", "--port", str(port)]
+    args += ["--data-dir", str(data_dir), "--catalog", str(catalog)]
+    return start(args, env, data_dir / "gateway.log", cwd=ROOT)
+
+
+async def wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(trust_env=False) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"{url}/healthz", timeout=2)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise TimeoutError(f"gateway at {url} not healthy")
+
+
+async def wait_drained(url: str, timeout: float = 60) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(trust_env=False) as client:
+        while True:
+            counts: dict[str, int] = (await client.get(f"{url}/healthz")).json()["outbox"]
+            if counts["pending"] == 0:
+                return counts
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"outbox not drained: {counts}")
+            await asyncio.sleep(0.1)
