@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
 from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
-from remediate.catalog import load_catalog
-from remediate.models import Alert, OutcomeStatus, RemediationOutcome, Verdict
+from remediate.catalog import Catalog, Service, StepPolicy, load_catalog
+from remediate.models import (
+    Alert,
+    Diagnosis,
+    LogBundle,
+    OutcomeStatus,
+    RemediationOutcome,
+    Verdict,
+)
+from remediate.redaction import redact_alert
 from remediate.report import incident_report
 from remediate.run_tags import run_tags
 from remediate.settings import get_settings
 from tasks.diagnose import diagnose
 from tasks.issues import open_or_update_issue
+from tasks.logs import catalog_redactor, collect_logs
 from tasks.verify import unverifiable, verify
 
 
@@ -24,6 +35,16 @@ async def _ensure_tags(alert: Alert, run_id: str) -> None:
         missing = [t for t in wanted if t not in run.tags]
         if missing:
             await client.update_flow_run(run.id, tags=[*run.tags, *missing])
+
+
+async def _diagnosis(catalog: Catalog, policy: StepPolicy) -> Diagnosis | None:
+    return await diagnose(catalog) if policy.diagnose else None
+
+
+async def _logs(service: Service | None, catalog: Catalog, policy: StepPolicy) -> LogBundle | None:
+    if not policy.collect_logs or service is None or not service.hosts or not service.logs:
+        return None
+    return await collect_logs(service, catalog)
 
 
 @flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
@@ -43,6 +64,8 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if run_id:
         await _ensure_tags(alert, run_id)
     policy = catalog.policy_for(alert.severity)
+    redactor = catalog_redactor(catalog)
+    alert = redact_alert(alert, redactor)
 
     verification = None
     if policy.verify:
@@ -66,13 +89,17 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             flow_run_id=run_id,
         )
 
-    diagnosis = await diagnose(catalog) if policy.diagnose else None
+    diagnosis, logs = await asyncio.gather(
+        _diagnosis(catalog, policy), _logs(service, catalog, policy)
+    )
     if diagnosis is not None:
         logger.info("diagnosis: %s", diagnosis.summary)
+    if logs is not None:
+        logger.info("logs: %s", logs.summary)
 
     issue = None
     if policy.open_issue:
-        issue = open_or_update_issue(alert, catalog, verification, diagnosis, run_url)
+        issue = open_or_update_issue(alert, catalog, verification, diagnosis, run_url, logs)
         logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
@@ -80,7 +107,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     await acreate_markdown_artifact(
         key="incident-report",
-        markdown=incident_report(alert, verification, diagnosis, run_url),
+        markdown=incident_report(alert, verification, diagnosis, run_url, logs, redactor=redactor),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
     status = OutcomeStatus.RECORDED
@@ -97,6 +124,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         status=status,
         verification=verification,
         diagnosis=diagnosis,
+        logs=logs,
         issue=issue,
         flow_run_id=run_id,
     )

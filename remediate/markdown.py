@@ -7,6 +7,10 @@ import re
 _ZWSP = "\u200b"
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_-])")
 _ISSUE_REF = re.compile(r"#(?=\d)")
+_GH_REF = re.compile(r"(?i)\b(gh)-(?=\d)")
+_WWW = re.compile(r"(?i)\b(www)\.")
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _INLINE_SPECIALS = str.maketrans(
     {
         "<": "&lt;",
@@ -24,13 +28,30 @@ _INLINE_SPECIALS = str.maketrans(
 
 
 def _defuse(text: str) -> str:
+    """No @-mentions, issue references or bare www. links (they notify or cross-reference)."""
     text = _MENTION.sub("@" + _ZWSP, text)
-    return _ISSUE_REF.sub("#" + _ZWSP, text)
+    text = _ISSUE_REF.sub("#" + _ZWSP, text)
+    text = _GH_REF.sub(lambda m: m.group(1) + "-" + _ZWSP, text)
+    return _WWW.sub(lambda m: m.group(1) + _ZWSP + ".", text)
+
+
+def strip_controls(text: str) -> str:
+    """Drop control and bidirectional-override characters; keep tabs and newlines."""
+    text = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _CONTROL.sub("", text)
+
+
+def plain(text: str, limit: int = 256) -> str:
+    """One line of untrusted text where markdown is not rendered (an issue title)."""
+    flat = _defuse(" ".join(strip_controls(str(text)).split()))
+    if len(flat) > limit:
+        flat = flat[: limit - 1].removesuffix(_ZWSP) + "…"
+    return flat
 
 
 def inline(text: str, limit: int = 500) -> str:
     """One line of untrusted text, safe inside a paragraph or a table cell."""
-    flat = " ".join(str(text).split())
+    flat = " ".join(strip_controls(str(text)).split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     flat = flat.translate(_INLINE_SPECIALS)
@@ -40,6 +61,7 @@ def inline(text: str, limit: int = 500) -> str:
 
 def fenced(text: str, info: str = "text") -> str:
     """A code block whose fence is longer than any backtick or tilde run in ``text``."""
+    text = strip_controls(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{_defuse(text)}\n{fence}"

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from remediate.models import Alert
+
 MARKER = "[REDACTED:{}]"
 _NOT_MARKER = r"(?!\[REDACTED:)"
 
@@ -35,8 +37,8 @@ def _pair_kind(key: str) -> str:
 
 
 _PAIR = re.compile(
-    r"(?i)(?P<key>\b[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key"
-    r"|access[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*)"
+    r"(?i)(?P<key>(?:passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key"
+    r"|access[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]{0,40})"
     r"(?P<sep>[\"']?\s*[=:]\s*)"
     r"(?P<value>" + _NOT_MARKER + r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'<>]+))"
 )
@@ -53,6 +55,25 @@ def _redact_pairs(text: str) -> str:
     return _PAIR.sub(replace, text)
 
 
+_KEY_END = re.compile(r"-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
+_KEY_LINE = re.compile(r"[A-Za-z0-9+/=]+[ \t]*")
+
+
+def _redact_key_tails(text: str) -> str:
+    """A key block whose BEGIN line was cut off: hide the base64 lines before its END line."""
+    marker = MARKER.format("private-key")
+    while (end := _KEY_END.search(text)) is not None:
+        line_start = text.rfind("\n", 0, end.start()) + 1
+        start = line_start
+        while start > 0:
+            previous = text.rfind("\n", 0, start - 1) + 1
+            if not _KEY_LINE.fullmatch(text, previous, start - 1):
+                break
+            start = previous
+        text = text[:start] + marker + text[end.end() :]
+    return text
+
+
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule(
         "private-key",
@@ -60,13 +81,6 @@ BUILTIN_RULES: tuple[Rule, ...] = (
             r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?"
             r"(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)",
             re.DOTALL,
-        ),
-    ),
-    Rule(
-        "private-key",
-        re.compile(
-            r"(?:^[A-Za-z0-9+/=]+[ \t]*\n)*[^\n]*-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----",
-            re.MULTILINE,
         ),
     ),
     Rule(
@@ -91,7 +105,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "url-credentials",
-        re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]+@"),
+        re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,30}://)[^/\s:@]{0,256}:[^/\s@]{1,1024}@"),
         keep_prefix_group=1,
     ),
 )
@@ -103,7 +117,9 @@ class Redactor:
     def __init__(self, extra: Iterable[tuple[str, str]] = ()) -> None:
         self.rules: list[Rule] = list(BUILTIN_RULES)
         self.rules += [Rule(kind, re.compile(pattern)) for kind, pattern in extra]
-        self._steps: list[Callable[[str], str]] = [r.apply for r in self.rules]
+        self._steps: list[Callable[[str], str]] = [r.apply for r in self.rules[:1]]
+        self._steps.append(_redact_key_tails)
+        self._steps += [r.apply for r in self.rules[1:]]
         self._steps.append(_redact_pairs)
 
     def __call__(self, text: str) -> str:
@@ -140,3 +156,12 @@ def _secret_key(key: str) -> bool:
 
 def default_redactor() -> Redactor:
     return Redactor()
+
+
+def redact_alert(alert: Alert, redactor: Redactor) -> Alert:
+    """The alert with secrets in its message, details and labels replaced by markers."""
+    details = redactor.value(alert.details)
+    labels = {key: redactor(value) for key, value in alert.labels.items()}
+    return alert.model_copy(
+        update={"summary": redactor(alert.summary), "details": details, "labels": labels}
+    )

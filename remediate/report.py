@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import html
 import json
+from datetime import datetime
 
-from remediate.markdown import fenced, inline, table
-from remediate.models import Alert, Diagnosis, ProbeResult, Verification
+from pydantic import BaseModel, ConfigDict
+
+from remediate.markdown import fenced, inline, plain, table
+from remediate.models import Alert, Diagnosis, LogBundle, LogSourceResult, ProbeResult, Verification
+from remediate.redaction import Redactor
 
 TITLE_LIMIT = 200
+GITHUB_BODY_LIMIT = 65_536
+BODY_BUDGET = GITHUB_BODY_LIMIT - 1_024
+LOG_LINE_CAPS: tuple[int | None, ...] = (None, 200, 100, 50, 20, 10, 5, 0)
+DETAILS_FALLBACK_CHARS = 4_000
 
 
-def issue_title(alert: Alert) -> str:
+class Occurrences(BaseModel):
+    """How often this fingerprint fired, as far as the run history tells."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
+    redact = redactor or Redactor()
     service = alert.service or "unknown service"
-    summary = " ".join(alert.summary.split()) or "no message"
+    summary = " ".join(redact(alert.summary).split()) or "no message"
     title = f"[{alert.severity.value}] {alert.check_id} on {service}: {summary}"
-    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"
+    return plain(title, TITLE_LIMIT)
 
 
 def issue_labels(alert: Alert) -> list[str]:
@@ -40,9 +60,15 @@ def _probe_row(p: ProbeResult) -> list[str]:
 PROBE_HEADERS = ["service", "endpoint", "result", "status", "latency", "error"]
 
 
-def alert_facts(alert: Alert) -> str:
+def alert_facts(
+    alert: Alert,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
+    details_limit: int | None = None,
+) -> str:
+    redact = redactor or Redactor()
     rows = [
-        ["alert id", inline(alert.id)],
+        ["alert id", inline(redact(alert.id))],
         ["source", inline(alert.source)],
         ["check", inline(alert.check_id)],
         ["service", inline(alert.service or "not in catalog")],
@@ -51,10 +77,20 @@ def alert_facts(alert: Alert) -> str:
         ["fired at", alert.fired_at.isoformat()],
         ["fingerprint", f"`{alert.fingerprint}`"],
     ]
-    rows += [[f"label {inline(k, 60)}", inline(v)] for k, v in sorted(alert.labels.items())]
-    parts = [table(["fact", "value"], rows), "", "Message:", "", fenced(alert.summary)]
+    if occurrences is not None:
+        rows += [
+            ["occurrences", str(occurrences.count)],
+            ["first seen", occurrences.first_seen.isoformat()],
+            ["last seen", occurrences.last_seen.isoformat()],
+        ]
+    rows += [[f"label {inline(k, 60)}", inline(redact(v))] for k, v in sorted(alert.labels.items())]
+    message = redact(alert.summary)
+    parts = [table(["fact", "value"], rows), "", "Message:", "", fenced(message)]
     if alert.details:
-        details = json.dumps(alert.details, indent=2, sort_keys=True, default=str)
+        safe = redact.value(alert.details)
+        details = redact(json.dumps(safe, indent=2, sort_keys=True, default=str))
+        if details_limit is not None and len(details) > details_limit:
+            details = details[:details_limit] + f"\n... (cut to {details_limit} characters)"
         parts += ["", "Details:", "", fenced(details, "json")]
     return "\n".join(parts)
 
@@ -79,6 +115,75 @@ def diagnosis_section(diagnosis: Diagnosis | None) -> str:
     return summary if not rows else f"{summary}\n\n{table(PROBE_HEADERS, rows)}"
 
 
+def _log_result(result: LogSourceResult) -> str:
+    if result.failure is not None:
+        return f"**{result.failure.value}**"
+    if result.exit_status == 0:
+        return "ok"
+    if result.exit_status is None:
+        signal = f" (signal {result.exit_signal})" if result.exit_signal else ""
+        return f"**no exit status**{inline(signal)}"
+    return f"**exit {result.exit_status}**"
+
+
+def _log_block(result: LogSourceResult, cap: int | None) -> str:
+    lines = result.lines
+    shown = lines if cap is None or len(lines) <= cap else lines[len(lines) - cap :]
+    state = result.failure.value if result.failure else f"exit {result.exit_status}"
+    summary = html.escape(
+        f"{result.host} · {result.source} ({result.kind}) · {state} · {len(lines)} lines"
+        f"{' · truncated' if result.truncated else ''}"
+    )
+    parts = [
+        "<details>",
+        f"<summary>{summary}</summary>",
+        "",
+        f"Host {inline(result.endpoint, 200)}, command: {inline(result.command, 1_000)}",
+    ]
+    if result.error:
+        parts += ["", f"Error: {inline(result.error, 1_000)}"]
+    if result.stderr:
+        parts += ["", "stderr:", "", fenced(result.stderr)]
+    if shown:
+        if len(shown) < len(lines):
+            parts += ["", f"Last {len(shown)} of {len(lines)} lines (trimmed to fit):"]
+        parts += ["", fenced("\n".join(shown))]
+    elif lines:
+        parts += ["", f"{len(lines)} lines left out to fit the issue size limit."]
+    parts += ["", "</details>"]
+    return "\n".join(parts)
+
+
+def logs_section(logs: LogBundle | None, cap: int | None = None) -> str:
+    if logs is None:
+        return "Not collected: no hosts or log sources for this service, or the policy skips it."
+    if not logs.sources:
+        return f"No log sources configured for service {inline(logs.service)}."
+    rows = [
+        [
+            inline(r.host, 80),
+            inline(r.source, 80),
+            _log_result(r),
+            str(len(r.lines)) + (" (truncated)" if r.truncated else ""),
+            f"{r.duration_ms:.0f} ms",
+        ]
+        for r in logs.sources
+    ]
+    parts = [
+        f"{inline(logs.summary)}, collected in {logs.duration_ms:.0f} ms.",
+        "",
+        table(["host", "source", "result", "lines", "duration"], rows),
+    ]
+    if cap is not None:
+        parts += [
+            "",
+            f"Logs below are trimmed to the last {cap} lines per source to keep this issue"
+            f" under GitHub's {GITHUB_BODY_LIMIT:,}-character limit.",
+        ]
+    parts += ["", *(_log_block(r, cap) + "\n" for r in logs.sources)]
+    return "\n".join(parts).rstrip()
+
+
 def summary_line(
     alert: Alert, verification: Verification | None, diagnosis: Diagnosis | None
 ) -> str:
@@ -91,34 +196,66 @@ def summary_line(
     )
 
 
+def _head(
+    alert: Alert,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    redact: Redactor,
+    occurrences: Occurrences | None,
+    details_limit: int | None,
+) -> str:
+    sections = [
+        summary_line(alert, verification, diagnosis),
+        "",
+        "## Alert",
+        "",
+        alert_facts(alert, redact, occurrences, details_limit),
+        "",
+        "## Verification",
+        "",
+        verification_section(verification),
+        "",
+        "## Diagnosis",
+        "",
+        diagnosis_section(diagnosis),
+    ]
+    return redact("\n".join(sections))
+
+
 def incident_report(
     alert: Alert,
     verification: Verification | None,
     diagnosis: Diagnosis | None,
     run_url: str | None,
+    logs: LogBundle | None = None,
+    *,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
+    limit: int = BODY_BUDGET,
 ) -> str:
+    """The issue body; logs are trimmed first when it would pass GitHub's size limit."""
+    redact = redactor or Redactor()
     link = f"[Prefect flow run]({run_url})" if run_url else "Prefect flow run: not available"
-    return "\n".join(
-        [
-            summary_line(alert, verification, diagnosis),
-            "",
-            "## Alert",
-            "",
-            alert_facts(alert),
-            "",
-            "## Verification",
-            "",
-            verification_section(verification),
-            "",
-            "## Diagnosis",
-            "",
-            diagnosis_section(diagnosis),
-            "",
-            "## Links",
-            "",
-            f"- {link}",
-        ]
-    )
+    tail = f"\n\n## Links\n\n- {link}"
+    head = _head(alert, verification, diagnosis, redact, occurrences, None)
+    if logs is None:
+        body = head + tail
+    else:
+        for cap in LOG_LINE_CAPS:
+            body = f"{head}\n\n## Logs\n\n{redact(logs_section(logs, cap))}{tail}"
+            if len(body) <= limit:
+                return body
+            if len(head) + len(tail) > limit:
+                break
+    if len(body) <= limit:
+        return body
+    head = _head(alert, verification, diagnosis, redact, occurrences, DETAILS_FALLBACK_CHARS)
+    logs_text = "" if logs is None else f"\n\n## Logs\n\n{redact(logs_section(logs, 0))}"
+    body = head + logs_text + tail
+    if len(body) <= limit:
+        return body
+    note = "\n\n(cut here to stay under the issue size limit)"
+    return body[: limit - len(note)] + note
 
 
 def recurrence_comment(
@@ -126,8 +263,23 @@ def recurrence_comment(
     verification: Verification | None,
     diagnosis: Diagnosis | None,
     run_url: str | None,
+    logs: LogBundle | None = None,
+    *,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
 ) -> str:
-    return (
+    redact = redactor or Redactor()
+    head = redact(
         f"Fired again at {alert.fired_at.isoformat()} (alert {inline(alert.id, 200)}).\n\n"
-        + incident_report(alert, verification, diagnosis, run_url)
     )
+    body = incident_report(
+        alert,
+        verification,
+        diagnosis,
+        run_url,
+        logs,
+        redactor=redact,
+        occurrences=occurrences,
+        limit=BODY_BUDGET - len(head),
+    )
+    return head + body

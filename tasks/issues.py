@@ -8,10 +8,11 @@ from prefect import task
 from prefect.tasks import exponential_backoff
 
 from remediate.catalog import Catalog
-from remediate.models import Alert, Diagnosis, IssueRef, Verification
+from remediate.models import Alert, Diagnosis, IssueRef, LogBundle, Verification
 from remediate.report import incident_report, issue_labels, issue_title, recurrence_comment
 from remediate.settings import get_settings
 from remediate.trackers import IssueDraft, make_tracker
+from tasks.logs import catalog_redactor
 
 
 @task(
@@ -26,15 +27,19 @@ def open_or_update_issue(
     verification: Verification | None,
     diagnosis: Diagnosis | None,
     run_url: str | None,
+    logs: LogBundle | None = None,
 ) -> IssueRef:
     """Idempotent per occurrence: a retry finds the write it already made."""
+    redactor = catalog_redactor(catalog)
     tracker = make_tracker(catalog, catalog.service(alert.service), get_settings())
     draft = IssueDraft(
         fingerprint=alert.fingerprint,
         occurrence_key=alert.occurrence_key,
-        title=issue_title(alert),
-        body=incident_report(alert, verification, diagnosis, run_url),
-        comment=recurrence_comment(alert, verification, diagnosis, run_url),
+        title=issue_title(alert, redactor),
+        body=incident_report(alert, verification, diagnosis, run_url, logs, redactor=redactor),
+        comment=recurrence_comment(
+            alert, verification, diagnosis, run_url, logs, redactor=redactor
+        ),
         labels=issue_labels(alert),
     )
     return tracker.open_or_update(draft, datetime.now(UTC))

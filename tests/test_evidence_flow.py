@@ -1,0 +1,155 @@
+"""End to end: an alert for a service on two hosts gives an issue with both hosts' logs,
+redacted and inert, while hosts that cannot be reached are recorded, not fatal."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from flows.remediate import remediate_alert
+from remediate.models import Alert, LogFailure, OutcomeStatus
+from remediate.trackers import LocalTracker
+from tests.markdown_render import assert_inert, render
+from tests.secret_corpus import CUSTOM_PATTERNS, corpus, secret_fragments
+from tests.support.processes import free_port
+from tests.support.sshd import SSHServer
+
+HOSTILE = [
+    "$(id) `id` <img src=x onerror=alert(1)> @channel #42 www.example.com",
+    "```",
+    "</details>",
+]
+
+
+@pytest.fixture
+def evidence_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_server: str
+) -> Iterator[Path]:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    yield tmp_path
+
+
+def ssh_host(sshd: SSHServer, name: str, port: int, **changes: Any) -> dict[str, Any]:
+    data = {
+        "name": name,
+        "address": sshd.address,
+        "port": port,
+        "user": sshd.user,
+        "known_hosts": str(sshd.known_hosts),
+        "private_key": str(sshd.client_key),
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def write_catalog(
+    where: Path, hosts: list[dict[str, Any]], logs: list[dict[str, Any]], health: str
+) -> None:
+    catalog = {
+        "services": [
+            {
+                "name": "api",
+                "checks": ["S1-*"],
+                "health": [{"url": health, "timeout_s": 1}],
+                "hosts": hosts,
+                "logs": logs,
+            }
+        ],
+        "verification": {"attempts": 1, "interval_s": 0},
+        "evidence": {
+            "limits": {"connect_timeout_s": 5, "command_timeout_s": 5},
+            "redact": [{"name": name, "pattern": pattern} for name, pattern in CUSTOM_PATTERNS],
+        },
+    }
+    (where / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+
+
+def make_alert(summary: str) -> Alert:
+    return Alert.from_sentinel(
+        {
+            "check_id": "S1-probes",
+            "timestamp": "2026-11-27T15:00:00",
+            "status": "fail",
+            "message": summary,
+            "details": {"api_token": "plain-token-value", "note": corpus()[0].text},
+        }
+    )
+
+
+def artifacts_of(flow_run_id: str) -> list[dict[str, Any]]:
+    api = os.environ["PREFECT_API_URL"]
+    response = httpx.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+        timeout=10,
+        trust_env=False,
+    )
+    response.raise_for_status()
+    return list(response.json())
+
+
+async def test_two_hosts_logs_reach_the_issue_redacted(
+    evidence_env: Path, sshd: SSHServer, refused_url: str
+) -> None:
+    items = corpus()
+    sshd.write_container_log("api-e2e", "\n".join([i.text for i in items] + HOSTILE) + "\n")
+    sshd.write_unit_log("api.service", "unit line password=hunter2hunter2\n")
+    hosts = [
+        ssh_host(sshd, "web-1", sshd.ports[0]),
+        ssh_host(sshd, "web-2", sshd.ports[1], known_hosts=None, host_key=sshd.host_public_key),
+        ssh_host(sshd, "web-3", sshd.ports[0], private_key=str(sshd.stranger_key)),
+        ssh_host(sshd, "web-4", free_port()),
+    ]
+    logs = [
+        {"name": "app", "kind": "container", "container": "api-e2e", "lines": 500},
+        {"name": "unit", "kind": "systemd", "unit": "api.service", "hosts": ["web-1"]},
+    ]
+    write_catalog(evidence_env, hosts, logs, refused_url)
+
+    outcome = await remediate_alert(make_alert(f"HTTP 500 {items[3].text} @oncall"))
+
+    assert outcome.status is OutcomeStatus.ISSUE_OPENED
+    assert outcome.logs is not None
+    got = [(r.host, r.source, r.failure) for r in outcome.logs.sources]
+    assert got == [
+        ("web-1", "app", None),
+        ("web-1", "unit", None),
+        ("web-2", "app", None),
+        ("web-3", "app", LogFailure.AUTH),
+        ("web-4", "app", LogFailure.CONNECT),
+    ]
+    [issue] = LocalTracker(evidence_env / "data" / "issues").issues()
+    body = issue.body
+    assert f"port={sshd.ports[0]} login" in body or f"port={sshd.ports[0]} " in body
+    assert f"port={sshd.ports[1]} " in body
+    assert "| web-3 | app | **auth** |" in body
+    assert "| web-4 | app | **connect** |" in body
+    assert "password=[REDACTED:password]" in body
+    assert "[REDACTED:acme-licence]" in body
+    assert "@\u200bchannel" in body and "@channel" not in body
+    html = render(body)
+    assert_inert(html, re.findall(r"\[Prefect flow run\]\(([^)]*)\)", body))
+    assert html.count("<details>") == html.count("</details>") == 5
+    assert "<h2>Links</h2>" in html
+
+    assert outcome.flow_run_id is not None
+    artifacts = artifacts_of(outcome.flow_run_id)
+    report = next(a for a in artifacts if a["key"] == "incident-report")
+    rendered_files = [
+        p.read_text() for p in (evidence_env / "data" / "issues").iterdir() if p.is_file()
+    ]
+    outputs = [body, issue.title, report["data"], *rendered_files]
+    for output in outputs:
+        for item in items:
+            for fragment in secret_fragments(item.secret):
+                assert fragment not in output, (item.kind, fragment)
+        assert "plain-token-value" not in output
+        assert "hunter2hunter2" not in output

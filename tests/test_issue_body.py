@@ -1,0 +1,227 @@
+"""The issue body rendered by cmark-gfm (GitHub's renderer): untrusted text stays inert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost
+from remediate.markdown import fenced, inline, plain
+from remediate.models import (
+    Alert,
+    LogBundle,
+    LogFailure,
+    LogSourceResult,
+    Severity,
+)
+from remediate.redaction import Redactor
+from remediate.report import (
+    GITHUB_BODY_LIMIT,
+    Occurrences,
+    incident_report,
+    issue_title,
+    recurrence_comment,
+)
+from remediate.ssh_logs import collect_service_logs
+from tests.markdown_render import assert_inert as check_inert
+from tests.markdown_render import code_blocks, render
+from tests.secret_corpus import CUSTOM_PATTERNS, corpus, secret_fragments
+from tests.support.sshd import SSHServer
+
+RUN_URL = "http://127.0.0.1:4200/runs/flow-run/1234"
+HOSTILE_LINES = [
+    "plain start",
+    "$(id) and `id` and ${HOME}",
+    "<script>alert(1)</script><img src=x onerror=alert(2)>",
+    "</details><details open><summary>fake</summary>",
+    "@channel @here @octocat please look",
+    "```",
+    "````",
+    "~~~",
+    "see #123 and GH-45 and www.example.com and https://github.com/o/r/issues/1",
+    "[click](https://evil.example) ![img](https://evil.example/x.png)",
+    "<!-- hidden --> &#64;octocat",
+    "plain end",
+]
+
+
+def assert_inert(html: str) -> None:
+    check_inert(html, [RUN_URL])
+
+
+def make_alert(**changes: Any) -> Alert:
+    data: dict[str, Any] = {
+        "id": "a-1",
+        "source": "sentinel",
+        "check_id": "S1-probes",
+        "service": "api",
+        "severity": Severity.CRITICAL,
+        "summary": "HTTP 500 <b>bold</b> @oncall #7 www.status.example",
+        "fired_at": datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+    }
+    data.update(changes)
+    return Alert.model_validate(data)
+
+
+async def hostile_bundle(sshd: SSHServer) -> LogBundle:
+    sshd.write_container_log("hostile", "\n".join(HOSTILE_LINES) + "\n")
+    host = SSHHost(
+        name="web-1",
+        address=sshd.address,
+        port=sshd.port,
+        user=sshd.user,
+        known_hosts=str(sshd.known_hosts),
+        private_key=str(sshd.client_key),
+    )
+    source = LogSource(name="hostile", kind="container", container="hostile")
+    return await collect_service_logs("api", [host], [source], EvidenceConfig(), Redactor())
+
+
+async def test_hostile_log_lines_are_inert_in_the_issue(sshd: SSHServer) -> None:
+    bundle = await hostile_bundle(sshd)
+    assert bundle.sources[0].ok
+    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    html = render(body)
+    assert_inert(html)
+    assert html.count("<details>") == 1 and html.count("</details>") == 1
+    assert "<h2>Links</h2>" in html, "the log block swallowed what follows it"
+    [block] = [b for b in code_blocks(html) if "plain start" in b]
+    for line in ("plain start", "$(id) and `id`", "&lt;script&gt;", "```", "plain end"):
+        assert line in block
+    assert "&lt;/details&gt;&lt;details open&gt;" in block
+
+
+def test_alert_text_is_inert_and_the_title_is_plain() -> None:
+    alert = make_alert(labels={"team": "@platform <i>x</i>"})
+    html = render(incident_report(alert, None, None, RUN_URL))
+    assert_inert(html)
+    title = issue_title(make_alert(summary="<b>@here</b> #12 broke\x1b[31m\u202e\n" + "x" * 300))
+    assert len(title) <= 200
+    assert "@\u200bhere" in title and "#\u200b12" in title
+    assert "\x1b" not in title and "\u202e" not in title and "\n" not in title
+
+
+def test_no_seeded_secret_reaches_body_comment_or_title() -> None:
+    items = corpus()
+    redactor = Redactor(CUSTOM_PATTERNS)
+    lines = [line for item in items for line in item.text.splitlines()]
+    results = [
+        LogSourceResult(
+            host="web-1",
+            endpoint="ops@10.0.0.1:22",
+            source="app",
+            kind="file",
+            command="tail -n 200 -- /var/log/app.log",
+            exit_status=0,
+            lines=[redactor("\n".join(lines))],
+            stderr=redactor(items[0].text),
+            duration_ms=1.0,
+        )
+    ]
+    bundle = LogBundle(
+        service="api", sources=results, collected_at=datetime.now(UTC), duration_ms=1.0
+    )
+    alert = make_alert(
+        summary=" ".join(item.text for item in items[:6]),
+        details={"env": items[7].text, "db_password": "plainvalue", "nested": [items[9].text]},
+        labels={"note": items[11].text},
+    )
+    outputs = [
+        incident_report(alert, None, None, RUN_URL, bundle, redactor=redactor),
+        recurrence_comment(alert, None, None, RUN_URL, bundle, redactor=redactor),
+        issue_title(alert, redactor),
+    ]
+    for output in outputs:
+        for item in items:
+            for fragment in secret_fragments(item.secret):
+                assert fragment not in output, (item.kind, fragment)
+        assert "plainvalue" not in output
+
+
+def bundle_of(lines_per_source: int, sources: int, width: int = 100) -> LogBundle:
+    results = [
+        LogSourceResult(
+            host=f"web-{i}",
+            endpoint=f"ops@10.0.0.{i}:22",
+            source="app",
+            kind="container",
+            command="docker logs --tail 5000 --since 60m app",
+            exit_status=0,
+            lines=[f"{n:06d} " + "x" * width for n in range(lines_per_source)],
+            duration_ms=3.0,
+        )
+        for i in range(sources)
+    ]
+    return LogBundle(
+        service="api", sources=results, collected_at=datetime.now(UTC), duration_ms=9.0
+    )
+
+
+def test_body_stays_under_github_limit_by_trimming_logs_first() -> None:
+    bundle = bundle_of(lines_per_source=2_000, sources=3)
+    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    assert len(body) < GITHUB_BODY_LIMIT
+    assert "trimmed to the last" in body
+    assert "001999 " in body, "the newest line is kept"
+    assert "000000 " not in body, "the oldest lines go first"
+    assert "S1-probes" in body and "## Links" in body
+    comment = recurrence_comment(make_alert(), None, None, RUN_URL, bundle)
+    assert len(comment) < GITHUB_BODY_LIMIT
+
+
+def test_small_logs_are_not_trimmed() -> None:
+    body = incident_report(make_alert(), None, None, RUN_URL, bundle_of(20, 2))
+    assert "trimmed" not in body
+    assert "000000 " in body and "000019 " in body
+
+
+def test_huge_alert_details_are_cut_after_logs() -> None:
+    alert = make_alert(details={f"k{i}": "v" * 1_000 for i in range(100)})
+    body = incident_report(alert, None, None, RUN_URL, bundle_of(10, 1))
+    assert len(body) < GITHUB_BODY_LIMIT
+    assert "cut to 4000 characters" in body
+
+
+def test_failures_and_exit_codes_are_listed() -> None:
+    ok = bundle_of(2, 1).sources[0]
+    failures = [
+        ok.model_copy(update={"host": "web-2", "failure": LogFailure.HOST_KEY, "lines": [],
+                              "exit_status": None, "error": "host key not trusted"}),
+        ok.model_copy(update={"host": "web-3", "exit_status": 1, "stderr": "No such container"}),
+    ]  # fmt: skip
+    bundle = LogBundle(
+        service="api", sources=[ok, *failures], collected_at=datetime.now(UTC), duration_ms=5
+    )
+    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    assert "3 log source(s) on 3 host(s), 2 failed" in body
+    assert "| web-2 | app | **host-key** |" in body
+    assert "| web-3 | app | **exit 1** |" in body
+    assert "Error: host key not trusted" in body
+    assert "No such container" in body
+
+
+def test_occurrences_are_shown() -> None:
+    seen = Occurrences(
+        count=4,
+        first_seen=datetime(2026, 11, 27, 9, tzinfo=UTC),
+        last_seen=datetime(2026, 11, 27, 14, tzinfo=UTC),
+    )
+    body = incident_report(make_alert(), None, None, None, occurrences=seen)
+    assert "| occurrences | 4 |" in body
+    assert "| first seen | 2026-11-27T09:00:00+00:00 |" in body
+
+
+@pytest.mark.parametrize("run", ["`", "``", "```", "`````````", "~~~~"])
+def test_fence_is_longer_than_any_backtick_run(run: str) -> None:
+    text = f"a\n{run}\nb {run} c\n{run}text\n"
+    html = render(fenced(text) + "\n\nafter")
+    assert html.endswith("<p>after</p>\n")
+    assert len(code_blocks(html)) == 1
+
+
+def test_inline_escapes_markup_and_breaks_links() -> None:
+    html = render(inline("a | b <u>x</u> [l](http://e.x) *em* _u_ www.x.org GH-1 #2 @me"))
+    assert "<u>" not in html and "<a " not in html and "<em>" not in html
+    assert plain("ping @team about #5") == "ping @\u200bteam about #\u200b5"
