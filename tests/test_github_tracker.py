@@ -404,3 +404,30 @@ async def test_flow_opens_a_github_issue_then_comments_on_it(
     assert second.alert_id in issue.comments[0].body
     assert not (tmp_path / "data" / "issues").exists()
     assert github_standin.violations == []
+    runs = [r.flow_run_id for r in (first, second) if r.flow_run_id]
+    assert len(runs) == 2
+    assert github_standin.token not in await run_records(runs)
+
+
+async def run_records(run_ids: list[str]) -> str:
+    """Every log line and artifact the runs left on the Prefect server, as one text."""
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    await APILogHandler.aflush()
+    ids = [UUID(r) for r in run_ids]
+    async with get_client() as client:
+        logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=ids)))
+        artifacts = await client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids))
+        )
+    assert logs and artifacts
+    return "\n".join([*(log.message for log in logs), *(str(a.data) for a in artifacts)])
