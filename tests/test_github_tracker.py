@@ -207,6 +207,9 @@ def test_long_fingerprint_gets_a_hashed_label_and_marker_check(standin: GitHubSt
     assert tracker.open_or_update(draft("x", long_a), now()).number == 1
     assert tracker.open_or_update(draft("x", long_b), now()).number == 2
     assert tracker.open_or_update(draft("y", long_a), now()).number == 1
+    assert fingerprint_label("Fp-A") != fingerprint_label("fp-a")
+    assert tracker.open_or_update(draft("x", "Fp-A"), now()).number == 3
+    assert tracker.open_or_update(draft("x", "fp-a"), now()).number == 4
     assert standin.violations == []
 
 

@@ -41,8 +41,10 @@ TRUNCATION_NOTE = "\n\n_(truncated to fit GitHub's size limit; the full report i
 
 
 def fingerprint_label(fingerprint: str) -> str:
+    """Label names are case-insensitive and at most 50 characters; any other fingerprint is
+    hashed, and its issues are then confirmed by the fingerprint marker in their body."""
     room = LABEL_LIMIT - len(FINGERPRINT_LABEL_PREFIX)
-    if len(fingerprint) <= room:
+    if len(fingerprint) <= room and fingerprint == fingerprint.lower():
         return FINGERPRINT_LABEL_PREFIX + fingerprint
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()
     return FINGERPRINT_LABEL_PREFIX + "h" + digest[: room - 1]

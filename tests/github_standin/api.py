@@ -61,6 +61,10 @@ def _check_length(resource: str, key: str, value: str | None) -> None:
         )
 
 
+def _number(text: str | None, default: int) -> int:
+    return int(text) if text is not None and text.isdigit() else default
+
+
 def _label_names(items: Any) -> list[str]:
     if not isinstance(items, list):
         return []
@@ -102,8 +106,8 @@ class GitHubApi:
         return Reply(404, resources.error(404, NOT_FOUND))
 
     def paginate(self, items: list[Any], call: Call) -> Reply:
-        per_page = max(1, min(100, int(call.arg("per_page") or 30)))
-        page = max(1, int(call.arg("page") or 1))
+        per_page = max(1, min(100, _number(call.arg("per_page"), 30)))
+        page = max(1, _number(call.arg("page"), 1))
         last = max(1, -(-len(items) // per_page))
         chunk = items[(page - 1) * per_page : page * per_page]
         links = []

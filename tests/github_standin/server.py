@@ -62,7 +62,11 @@ class StandInApp:
         self.requests.append((method, raw_path, scope["query_string"].decode("latin-1")))
         self._run_hooks(method, raw_path)
 
-        reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
+        try:
+            reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
+        except Exception as exc:
+            self.validator.record(method, raw_path, f"stand-in failed: {exc!r}")
+            reply = Reply(500, resources.error(500, "Server Error"))
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         headers = {"content-type": "application/json; charset=utf-8", **reply.headers}
         if raw_path.startswith(API_PREFIX + "/"):
