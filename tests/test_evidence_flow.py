@@ -16,6 +16,7 @@ import yaml
 from flows.remediate import remediate_alert
 from remediate.models import Alert, LogFailure, OutcomeStatus
 from remediate.trackers import LocalTracker
+from tests.github_standin import GitHubStandIn
 from tests.markdown_render import assert_inert, render
 from tests.secret_corpus import CUSTOM_PATTERNS, corpus, secret_fragments
 from tests.support.processes import free_port
@@ -51,18 +52,24 @@ def ssh_host(sshd: SSHServer, name: str, port: int, **changes: Any) -> dict[str,
 
 
 def write_catalog(
-    where: Path, hosts: list[dict[str, Any]], logs: list[dict[str, Any]], health: str
+    where: Path,
+    hosts: list[dict[str, Any]],
+    logs: list[dict[str, Any]],
+    health: str,
+    repository: dict[str, str] | None = None,
 ) -> None:
+    service: dict[str, Any] = {
+        "name": "api",
+        "checks": ["S1-*"],
+        "health": [{"url": health, "timeout_s": 1}],
+        "hosts": hosts,
+        "logs": logs,
+    }
+    if repository is not None:
+        service["repository"] = repository
     catalog = {
-        "services": [
-            {
-                "name": "api",
-                "checks": ["S1-*"],
-                "health": [{"url": health, "timeout_s": 1}],
-                "hosts": hosts,
-                "logs": logs,
-            }
-        ],
+        "services": [service],
+        "policy": {"critical": {"propose_fix": False}},
         "verification": {"attempts": 1, "interval_s": 0},
         "evidence": {
             "limits": {"connect_timeout_s": 5, "command_timeout_s": 5},
@@ -153,3 +160,40 @@ async def test_two_hosts_logs_reach_the_issue_redacted(
                 assert fragment not in output, (item.kind, fragment)
         assert "plain-token-value" not in output
         assert "hunter2hunter2" not in output
+
+
+async def test_two_hosts_logs_reach_a_github_issue_without_violations(
+    evidence_env: Path,
+    sshd: SSHServer,
+    refused_url: str,
+    github_standin: GitHubStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    items = corpus()
+    github_standin.add_repo("acme/api")
+    monkeypatch.setenv("GITHUB_TOKEN", github_standin.token)
+    sshd.write_container_log("api-gh", "\n".join([i.text for i in items] + HOSTILE) + "\n")
+    hosts = [
+        ssh_host(sshd, "web-1", sshd.ports[0]),
+        ssh_host(sshd, "web-2", sshd.ports[1]),
+    ]
+    logs = [{"name": "app", "kind": "container", "container": "api-gh", "lines": 500}]
+    repository = {"owner": "acme", "name": "api", "api_base_url": github_standin.base_url}
+    write_catalog(evidence_env, hosts, logs, refused_url, repository)
+
+    outcome = await remediate_alert(make_alert(f"HTTP 500 {items[5].text} @oncall"))
+
+    assert outcome.status is OutcomeStatus.ISSUE_OPENED
+    assert outcome.issue is not None and outcome.issue.tracker == "github"
+    (issue,) = github_standin.issues("acme/api")
+    body = issue.body or ""
+    assert f"port={sshd.ports[0]} " in body and f"port={sshd.ports[1]} " in body
+    html = render(body)
+    assert_inert(html, re.findall(r"\[Prefect flow run\]\(([^)]*)\)", body))
+    assert html.count("<details>") == html.count("</details>") == 2
+    for output in (body, issue.title):
+        for item in items:
+            for fragment in secret_fragments(item.secret):
+                assert fragment not in output, (item.kind, fragment)
+        assert "plain-token-value" not in output
+    assert github_standin.violations == []
