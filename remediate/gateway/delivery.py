@@ -101,6 +101,8 @@ class Deliverer:
 
     async def deliver_once(self) -> float:
         """Process one batch; returns how long to wait before the next (0: more work now)."""
+        if not await self.outbox.lead():
+            return 1.0
         now = self.clock()
         await self._maybe_prune(now)
         rows = await self.outbox.pending(BATCH)

@@ -95,6 +95,10 @@ class Outbox(ABC):
                     future.set_result(results[start : start + len(entries)])
                 start += len(entries)
 
+    async def lead(self) -> bool:
+        """Whether this gateway may deliver (one deliverer per shared outbox)."""
+        return True
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -344,24 +348,49 @@ CREATE TABLE IF NOT EXISTS remediate_remediations (
 """
 
 
+def _asyncpg() -> Any:
+    import asyncpg  # type: ignore[import-untyped]
+
+    return asyncpg
+
+
+SCHEMA_LOCK = 7243001
+LEADER_LOCK = 7243002
+
+
 class PostgresOutbox(Outbox):
     def __init__(self, url: str) -> None:
         super().__init__()
         self.url = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._pool: Any = None
+        self._leader: Any = None
+        self._leading = False
+
+    async def lead(self) -> bool:
+        asyncpg = _asyncpg()
+        if self._leader is None or self._leader.is_closed():
+            self._leading = False
+            self._leader = await asyncpg.connect(self.url)
+        if not self._leading:
+            self._leading = bool(
+                await self._leader.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK)
+            )
+        return self._leading
 
     async def open(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
-
+        asyncpg = _asyncpg()
         self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=4)
         async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock(7243001)")
+            await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK)
             try:
                 await conn.execute(POSTGRES_SCHEMA)
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(7243001)")
+                await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK)
 
     async def close(self) -> None:
+        if self._leader is not None:
+            await self._leader.close()
+            self._leader = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -234,3 +234,26 @@ async def wait_drained(url: str, timeout: float = 60) -> dict[str, int]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"outbox not drained: {counts}")
             await asyncio.sleep(0.1)
+
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "REMEDIATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+async def postgres_outbox_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for one test (skipped when no server is reachable)."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    try:
+        admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+    name = f"remediate_gw_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

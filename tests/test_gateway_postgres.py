@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from tests.support.gateway import (
+    Relay,
+    config,
+    running_gateway,
+    runs_with_tag,
+    sentinel_check,
+)
+
+
+async def test_postgres_outbox_dedupes_and_delivers_once(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    bodies = [sentinel_check(f"P{n % 10}-{prefix}") for n in range(200)]
+    cfg = config(tmp_path, prefect_server, outbox_url=postgres_outbox_url)
+    async with running_gateway(cfg) as gw:
+        responses = await asyncio.gather(
+            *(gw.post_signed("/v1/alerts/sentinel", body) for body in bodies)
+        )
+        assert {r.status_code for r in responses} == {202}
+        assert sum(r.json()["accepted"] for r in responses) == 10
+        counts = await gw.drained()
+    assert counts == counts | {"delivered": 10, "pending": 0}
+    fingerprints = {r.json()["alerts"][0]["fingerprint"] for r in responses}
+    for fingerprint in fingerprints:
+        assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
+
+
+async def test_postgres_outbox_keeps_alerts_across_a_restart_while_prefect_is_down(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    relay = Relay(int(prefect_server.split(":")[2].split("/")[0]))
+    prefix = uuid.uuid4().hex[:8]
+    cfg = config(tmp_path, relay.api_url, outbox_url=postgres_outbox_url)
+    async with running_gateway(cfg) as gw:
+        responses = await asyncio.gather(
+            *(
+                gw.post_signed("/v1/alerts/sentinel", sentinel_check(f"R{n}-{prefix}"))
+                for n in range(5)
+            )
+        )
+        assert (await gw.outbox())["pending"] == 5
+    await relay.start()
+    try:
+        async with running_gateway(cfg) as gw:
+            counts = await gw.drained()
+    finally:
+        await relay.stop()
+    assert counts["delivered"] == 5
+    for response in responses:
+        fingerprint = response.json()["alerts"][0]["fingerprint"]
+        assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
+
+
+async def test_two_gateways_share_one_postgres_outbox_and_one_delivers(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    cfg = config(tmp_path, prefect_server, outbox_url=postgres_outbox_url)
+    async with running_gateway(cfg) as first, running_gateway(cfg) as second:
+        bodies = [sentinel_check(f"T{n % 20}-{prefix}") for n in range(40)]
+        responses = await asyncio.gather(
+            *(
+                (first if n % 2 else second).post_signed("/v1/alerts/sentinel", body)
+                for n, body in enumerate(bodies)
+            )
+        )
+        assert sum(r.json()["accepted"] for r in responses) == 20
+        await first.drained()
+        delivered = [
+            _metric((await gw.client.get("/metrics")).text, "remediate_gateway_delivered_total")
+            for gw in (first, second)
+        ]
+    assert sorted(delivered) == [0, 20]
+    for fingerprint in {r.json()["alerts"][0]["fingerprint"] for r in responses}:
+        assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
+
+
+def _metric(text: str, name: str) -> float:
+    line = next(line for line in text.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
