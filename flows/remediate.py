@@ -10,6 +10,7 @@ from prefect.client.orchestration import get_client
 from prefect.runtime import flow_run
 
 from remediate.catalog import Catalog, Service, StepPolicy, load_catalog
+from remediate.fixer.models import FixDecision
 from remediate.models import (
     Alert,
     Diagnosis,
@@ -23,9 +24,18 @@ from remediate.report import incident_report
 from remediate.run_tags import run_tags
 from remediate.settings import get_settings
 from tasks.diagnose import diagnose
+from tasks.fix import fix_and_review, per_flow_run
 from tasks.issues import open_or_update_issue
 from tasks.logs import catalog_redactor, collect_logs
 from tasks.verify import unverifiable, verify
+
+# A suspended run re-runs from the top when resumed: steps before the approval gate
+# return their first result again instead of probing or writing a second time.
+verify = verify.with_options(cache_key_fn=per_flow_run, persist_result=True)
+diagnose = diagnose.with_options(cache_key_fn=per_flow_run, persist_result=True)
+open_or_update_issue = open_or_update_issue.with_options(
+    cache_key_fn=per_flow_run, persist_result=True
+)
 
 
 async def _ensure_tags(alert: Alert, run_id: str) -> None:
@@ -105,6 +115,16 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
 
+    fix = decision = pull = None
+    if policy.propose_fix:
+        fix, approval, pull = await fix_and_review(
+            alert, service, catalog, verification, diagnosis, issue, run_url
+        )
+        if approval is not None:
+            decision = FixDecision(
+                approved=approval.approved, approver=approval.approver, comment=approval.comment
+            )
+
     await acreate_markdown_artifact(
         key="incident-report",
         markdown=incident_report(alert, verification, diagnosis, run_url, logs, redactor=redactor),
@@ -127,4 +147,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         logs=logs,
         issue=issue,
         flow_run_id=run_id,
+        fix=fix,
+        fix_decision=decision,
+        pull_request=pull,
     )

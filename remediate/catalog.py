@@ -73,6 +73,7 @@ class StepPolicy(_Strict):
     diagnose: bool = True
     open_issue: bool = True
     collect_logs: bool = True
+    propose_fix: bool = True
 
 
 class Verification(_Strict):

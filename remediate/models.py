@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+
 
 class Severity(StrEnum):
     CRITICAL = "critical"
@@ -316,6 +318,9 @@ class RemediationOutcome(_Frozen):
     logs: LogBundle | None = None
     issue: IssueRef | None = None
     flow_run_id: str | None = None
+    fix: FixProposal | None = None
+    fix_decision: FixDecision | None = None
+    pull_request: PullRequestRef | None = None
 
 
 def describe_validation_error(error: ValidationError, where: str) -> str:

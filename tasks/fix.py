@@ -13,15 +13,15 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.context import TaskRunContext
 from prefect.flow_runs import asuspend_flow_run
-from prefect.runtime import flow_run
+from prefect.runtime import deployment
 
 from remediate.catalog import Catalog, Service
 from remediate.fixer.approval import Approval, approval_description, approval_input
-from remediate.fixer.models import FixProposal, FixStatus
+from remediate.fixer.git import sends_token_safely
+from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.propose import propose_fix
 from remediate.fixer.publish import (
     PublishError,
-    PullRequestRef,
     commit_message,
     local_remote,
     open_github_pull,
@@ -48,7 +48,7 @@ def per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 def _git_token(catalog: Catalog, service: Service | None) -> str | None:
     repository = service.repository if service else None
-    if repository is None or not repository.git_url.startswith("https://"):
+    if repository is None or not sends_token_safely(repository.git_url):
         return None
     try:
         token = resolve_token(catalog.tracker)
@@ -179,7 +179,7 @@ async def fix_and_review(
     if not catalog.approval.approvers:
         logger.warning("fix proposed but approval.approvers is empty: nobody can approve it")
         return proposal, None, None
-    if flow_run.get_deployment_id() is None:
+    if deployment.get_id() is None:
         logger.warning("fix proposed but this run has no deployment, so it cannot wait")
         return proposal, None, None
     await publish_diff_artifact(proposal)

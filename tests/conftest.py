@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
     "tests.support.model_server",
     "tests.support.repos",
     "tests.support.git_remote",
+    "tests.support.fix_runner",
     "tests.support.sshd",
 ]
 

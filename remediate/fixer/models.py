@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +57,27 @@ class FixProposal(BaseModel):
     @property
     def awaits_approval(self) -> bool:
         return self.status is FixStatus.PROPOSED
+
+
+class FixDecision(BaseModel):
+    """A person's decision on a proposal, as recorded in the outcome."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approved: bool
+    approver: str
+    comment: str = ""
+
+
+class PullRequestRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["github", "local"]
+    number: int
+    url: str
+    branch: str
+    commit: str
+    created: bool
 
 
 def skipped(reason: str) -> FixProposal:

@@ -12,15 +12,14 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from github import Auth, Consts, Github, GithubException
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from remediate.catalog import Repository
 from remediate.fixer.approval import Approval
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
-from remediate.fixer.models import FixProposal
+from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.markdown import fenced, inline
 from remediate.models import Alert, IssueRef
 from remediate.trackers.base import OCCURRENCE_MARKER
@@ -29,17 +28,6 @@ from remediate.trackers.github import ClientSettings
 
 class PublishError(Exception):
     pass
-
-
-class PullRequestRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["github", "local"]
-    number: int
-    url: str
-    branch: str
-    commit: str
-    created: bool
 
 
 def commit_message(alert: Alert, proposal: FixProposal) -> str:

@@ -1,0 +1,67 @@
+"""``remediate approve RUN_ID --approver NAME [--reject] [--comment TEXT]``.
+
+Resumes a run waiting for approval through Prefect's REST API. The server validates the
+input against the run's form (the approver must be on the catalog's list) and answers
+HTTP 200 with status REJECT when it refuses, so the answer's status decides the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import httpx
+
+
+def _api_url(given: str | None) -> str:
+    url = given or os.environ.get("PREFECT_API_URL") or "http://127.0.0.1:4200/api"
+    return url.rstrip("/")
+
+
+def resume(
+    api_url: str, run_id: str, approved: bool, approver: str, comment: str
+) -> tuple[bool, str]:
+    """(accepted, explanation)."""
+    with httpx.Client(base_url=api_url, timeout=30, trust_env=False) as client:
+        run = client.get(f"/flow_runs/{run_id}")
+        if run.status_code == 404:
+            return False, f"no flow run {run_id}"
+        run.raise_for_status()
+        state: dict[str, Any] = run.json().get("state") or {}
+        if state.get("type") != "PAUSED":
+            return False, f"run {run_id} is not waiting for approval (state {state.get('name')})"
+        answer = client.post(
+            f"/flow_runs/{run_id}/resume",
+            json={"run_input": {"approved": approved, "approver": approver, "comment": comment}},
+        )
+        answer.raise_for_status()
+        body: dict[str, Any] = answer.json()
+    status = str(body.get("status", "")).upper()
+    reason = str((body.get("details") or {}).get("reason") or "")
+    if status == "ACCEPT":
+        verdict = "approved" if approved else "rejected"
+        return True, f"run {run_id} resumed: fix {verdict} by {approver}"
+    return False, f"the server refused the decision ({status}): {reason or 'no reason given'}"
+
+
+def approve_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="remediate approve", description="Approve or reject a proposed fix."
+    )
+    parser.add_argument("run_id", help="the flow run waiting for approval")
+    parser.add_argument("--approver", required=True, help="your name, as listed in the catalog")
+    parser.add_argument("--reject", action="store_true", help="reject instead of approving")
+    parser.add_argument("--comment", default="", help="why (shown on the issue)")
+    parser.add_argument("--api-url", default=None, help="Prefect API (default PREFECT_API_URL)")
+    args = parser.parse_args(argv)
+    try:
+        accepted, message = resume(
+            _api_url(args.api_url), args.run_id, not args.reject, args.approver, args.comment
+        )
+    except httpx.HTTPError as exc:
+        print(f"remediate approve: Prefect API error: {exc}", file=sys.stderr)
+        return 2
+    print(message, file=sys.stdout if accepted else sys.stderr)
+    return 0 if accepted else 1

@@ -1,0 +1,123 @@
+"""A runner serving the remediate-alert flow as its own deployment, wired to the scripted
+model, for fix-approval tests. Run as a module it serves; imported it gives fixtures."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.support.model_server import ModelServer
+from tests.support.processes import http_ok, start, stop, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENT_NAME = "fix-approval-test"
+DEPLOYMENT = f"remediate-alert/{DEPLOYMENT_NAME}"
+TOKEN = "ghs_standin_token"  # the GitHub stand-in's default token
+MODEL_KEY = "sk-scripted-model-key"
+
+
+@dataclass
+class FixRunner:
+    api_url: str
+    catalog: Path
+    data_dir: Path
+    log: Path
+    model: ModelServer
+
+    def write_catalog(self, catalog: dict[str, Any]) -> None:
+        self.catalog.write_text(yaml.safe_dump(catalog), encoding="utf-8")
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.api_url}/flow_runs/{run_id}", trust_env=False)
+        response.raise_for_status()
+        run: dict[str, Any] = response.json()
+        return run
+
+    def wait_for(self, run_id: str, *state_names: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            state = run.get("state") or {}
+            if state.get("name") in state_names:
+                return run
+            ended = state.get("type") in ("FAILED", "CRASHED", "COMPLETED")
+            if ended and state.get("name") not in state_names:
+                raise AssertionError(f"run ended {state.get('name')}: {state.get('message')}")
+            time.sleep(0.2)
+        raise TimeoutError(f"run {run_id} not in {state_names} after {timeout} s: {run}")
+
+    def resume(self, run_id: str, run_input: dict[str, Any]) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.api_url}/flow_runs/{run_id}/resume",
+            json={"run_input": run_input},
+            trust_env=False,
+        )
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+@pytest.fixture(scope="session")
+def fix_model() -> Iterator[ModelServer]:
+    server = ModelServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fix_runner(
+    prefect_server: str, fix_model: ModelServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[FixRunner]:
+    home = tmp_path_factory.mktemp("fix-runner")
+    runner = FixRunner(
+        prefect_server, home / "catalog.yaml", home / "data", home / "runner.log", fix_model
+    )
+    runner.write_catalog({"services": []})
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": prefect_server,
+        "REMEDIATE_CATALOG": str(runner.catalog),
+        "REMEDIATE_DATA_DIR": str(runner.data_dir),
+        "ANTHROPIC_API_KEY": MODEL_KEY,
+        "ANTHROPIC_BASE_URL": fix_model.url,
+        "GITHUB_TOKEN": TOKEN,
+        "PYTHONPATH": str(ROOT),
+    }
+    process = start([sys.executable, "-m", "tests.support.fix_runner"], env, runner.log, cwd=ROOT)
+    try:
+        ready = http_ok(f"{prefect_server}/deployments/name/{DEPLOYMENT}")
+
+        def check() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"fix runner exited: {runner.log.read_text()[-2000:]}")
+            return ready()
+
+        wait_until(check, 120, DEPLOYMENT)
+        yield runner
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    from prefect import serve
+
+    from flows.remediate import remediate_alert
+
+    deployment = remediate_alert.to_deployment(name=DEPLOYMENT_NAME)
+    serve(deployment, query_seconds=1, limit=4, print_starting_message=False)
+
+
+if __name__ == "__main__":
+    main()
