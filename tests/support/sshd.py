@@ -8,6 +8,7 @@ starts with ``port=<server port>`` so a test can tell which "host" answered.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import pwd
@@ -81,7 +82,7 @@ tail -n "$lines" "$file" | sed "s/^/port=$port /"
 @dataclass(frozen=True)
 class SSHServer:
     address: str
-    ports: tuple[int, int]
+    ports: tuple[int, ...]
     user: str
     root: Path
     known_hosts: Path
@@ -159,8 +160,9 @@ def _listening(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def sshd() -> Iterator[SSHServer]:
+@contextlib.contextmanager
+def running_sshd(port_count: int = 2) -> Iterator[SSHServer]:
+    """An sshd listening on ``port_count`` loopback ports, stopped and removed on exit."""
     if not SSHD.exists():
         raise RuntimeError(f"{SSHD} missing: install the openssh-server package")
     user = _login_user()
@@ -178,7 +180,7 @@ def sshd() -> Iterator[SSHServer]:
     stranger_public = _keygen(root / "stranger_key", "stranger")
     (root / "authorized_keys").write_text(client_public + "\n")
     os.chmod(root / "authorized_keys", 0o644)
-    ports = (free_port(), free_port())
+    ports = tuple(free_port() for _ in range(port_count))
     config = root / "sshd_config"
     config.write_text(
         "\n".join(
@@ -226,3 +228,9 @@ def sshd() -> Iterator[SSHServer]:
     finally:
         stop(process)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sshd() -> Iterator[SSHServer]:
+    with running_sshd() as server:
+        yield server
