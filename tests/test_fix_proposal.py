@@ -122,6 +122,18 @@ async def test_hostile_requests_are_denied_and_recorded(
     assert all(block.get("is_error") for block in tool_results)
 
 
+async def test_secrets_in_the_alert_are_redacted_before_the_model_sees_them(
+    model_env: ModelServer, service_repo: Path
+) -> None:
+    leaky = "db down: password=hunter2-very-secret token ghp_abcdefghijklmnopqrstuvwxyz0123456789"
+    model_env.play(Turn([DONE]))
+    await propose_fix(make_alert(summary=leaky), make_service(service_repo), FixerConfig())
+    sent = model_env.everything_sent()
+    assert "hunter2-very-secret" not in sent
+    assert "ghp_abcdefghijklmnopqrstuvwxyz0123456789" not in sent
+    assert "[REDACTED:" in sent
+
+
 async def test_bash_runs_only_the_exact_catalog_commands(
     model_env: ModelServer, service_repo: Path
 ) -> None:

@@ -1,8 +1,9 @@
 """The instructions of a fix session and the incident data it works from.
 
 Alert text, probe results and logs come from outside and are shown to the model as data
-between markers carrying a random nonce, so the data cannot close its own block. The rules
-the session runs under are enforced by the tool guard, not by these words.
+between markers carrying a random nonce, so the data cannot close its own block, and with
+secrets replaced by markers. The rules the session runs under are enforced by the tool
+guard, not by these words.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import secrets
 
 from remediate.fixer.models import Risk
 from remediate.models import Alert, Diagnosis, Verification
+from remediate.redaction import default_redactor, redact_alert
 
 SYSTEM_PROMPT = """\
 You are repairing a production incident in the repository checked out in the current \
@@ -35,7 +37,7 @@ CHECKED: <how you checked the change>
 
 
 def _block(nonce: str, name: str, content: str) -> str:
-    content = content.replace(nonce, "[nonce removed]")
+    content = default_redactor()(content).replace(nonce, "[nonce removed]")
     return f'<incident-data id="{nonce}" part="{name}">\n{content}\n</incident-data id="{nonce}">'
 
 
@@ -46,6 +48,7 @@ def build_prompt(
     evidence: str | None,
 ) -> str:
     nonce = secrets.token_hex(8)
+    alert = redact_alert(alert, default_redactor())
     alert_json = json.dumps(alert.model_dump(mode="json"), indent=2, sort_keys=True)
     parts = [
         "An alert fired for a service built from this repository. Find the cause in the "
