@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from remediate.gateway.formats import GenericAlert, _AMGroup
-from remediate.models import SentinelCheckResult, SentinelDispatch
+from remediate.models import SentinelCheckResult, Severity
 
 
 class FieldProblem(BaseModel):
@@ -41,9 +41,25 @@ class Health(BaseModel):
     prefect_reachable: bool | None
 
 
+class SentinelClientPayload(SentinelCheckResult):
+    """The ``client_payload`` Sentinel's webhook alerter sends."""
+
+    alert_id: str | None = Field(default=None, max_length=200)
+    severity: Severity | None = None
+    source: str | None = Field(default=None, max_length=100)
+    environment: str | None = Field(default=None, max_length=100)
+
+
+class SentinelRepositoryDispatch(BaseModel):
+    """GitHub ``repository_dispatch`` body as Sentinel sends it."""
+
+    event_type: Literal["sentinel-alert"]
+    client_payload: SentinelClientPayload
+
+
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "SentinelCheckResult": SentinelCheckResult,
-    "SentinelDispatch": SentinelDispatch,
+    "SentinelDispatch": SentinelRepositoryDispatch,
     "AlertmanagerWebhook": _AMGroup,
     "GrafanaWebhook": _AMGroup,
     "GenericAlert": GenericAlert,
