@@ -8,12 +8,14 @@ run, and every tracker write is keyed so a second attempt finds the first.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
 from prefect.flow_runs import asuspend_flow_run
-from prefect.runtime import deployment
+from prefect.runtime import deployment, flow_run
 
 from remediate.catalog import Catalog, Service
 from remediate.fixer.approval import Approval, approval_description, approval_input
@@ -39,6 +41,19 @@ from remediate.trackers.token import resolve_token
 
 APPROVAL_KEY = "fix-approval"
 MAX_APPROVAL_ROUNDS = 10
+AWAITING_TAG = "awaiting-approval"
+
+
+async def _retag(add: list[str], remove: tuple[str, ...] = ()) -> None:
+    run_id = flow_run.get_id()
+    if not run_id:
+        return
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(run_id))
+        tags = [t for t in run.tags if t not in remove]
+        tags += [t for t in add if t not in tags]
+        if tags != run.tags:
+            await client.update_flow_run(run.id, tags=tags)
 
 
 def per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -183,7 +198,10 @@ async def fix_and_review(
         logger.warning("fix proposed but this run has no deployment, so it cannot wait")
         return proposal, None, None
     await publish_diff_artifact(proposal)
+    await _retag([AWAITING_TAG, *([f"issue:{issue.number}"] if issue else [])])
     approval = await wait_for_approval(proposal, catalog, issue)
+    verdict = "approved" if approval.approved else "rejected"
+    await _retag([f"approval:{verdict}"], remove=(AWAITING_TAG,))
     if issue is not None:
         record_on_issue(
             catalog,

@@ -265,3 +265,38 @@ async def test_without_a_fix_the_flow_completes_and_the_issue_says_why(
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert len(notes) == 1
     assert expected in notes[0]
+
+
+async def test_approval_timeout_counts_as_rejection_on_run_and_issue(
+    fix_runner: FixRunner, service_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.approval_timeouts import TIMED_OUT_TAG, record_approval_timeouts
+
+    check_id = "fixflow-timeout"
+    fix_runner.write_catalog(
+        local_catalog(check_id, service_repo)
+        | {"approval": {"approvers": ["alice"], "timeout_s": 1}}
+    )
+    fix_runner.model.play(*READ_EDIT)
+    run_id = await submit(fix_runner, alert(check_id))
+    fix_runner.wait_for(run_id, "Suspended")
+    failed = fix_runner.wait_for(run_id, "Failed", timeout=60)
+    assert "awaiting-approval" in failed["tags"]
+
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(fix_runner.catalog))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(fix_runner.data_dir))
+    assert await record_approval_timeouts() >= 1
+    assert await record_approval_timeouts() == 0
+
+    tags = fix_runner.run(run_id)["tags"]
+    assert TIMED_OUT_TAG in tags and "awaiting-approval" not in tags
+    notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
+    assert len(notes) == 2 and "Fix not approved in time" in notes[1]
+    artifacts = httpx.post(
+        f"{fix_runner.api_url}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["fix-decision"]}}},
+        trust_env=False,
+    ).json()
+    assert len(artifacts) == 1 and "counts as rejected" in artifacts[0]["data"]
+    bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
+    assert not bare.exists()

@@ -1,0 +1,79 @@
+"""Record approvals that never came: a suspended run whose wait expired counts as rejected.
+
+The Prefect server fails a suspended run when its approval timeout passes; no flow code
+runs then, so this scheduled flow finds those runs by their ``awaiting-approval`` tag,
+says so on the issue and on the run, and retags them ``approval:timed-out``.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import ArtifactCreate
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    FlowRunFilterTags,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+
+from remediate.catalog import load_catalog
+from remediate.models import Alert
+from remediate.run_tags import tag_value
+from remediate.settings import get_settings
+from remediate.trackers import make_tracker
+from tasks.fix import AWAITING_TAG
+
+TIMED_OUT_TAG = "approval:timed-out"
+
+
+def timeout_note(run: FlowRun, hours: float) -> str:
+    message = run.state.message if run.state and run.state.message else "no message"
+    return (
+        f"**Fix not approved in time**: no decision within {hours:g} h, so it counts as"
+        f" rejected. Nothing was pushed. (Run ended: {message})"
+    )
+
+
+@flow(name="record-approval-timeouts")
+async def record_approval_timeouts() -> int:
+    """Returns how many expired approvals it recorded."""
+    logger = get_run_logger()
+    catalog = load_catalog()
+    settings = get_settings()
+    hours = catalog.approval.timeout_s / 3600
+    recorded = 0
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[AWAITING_TAG]),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
+            ),
+            limit=200,
+        )
+        for run in runs:
+            note = timeout_note(run, hours)
+            alert = Alert.model_validate(run.parameters["alert"])
+            if alert.service is None:
+                service = catalog.service_for_check(alert.check_id)
+                if service is not None:
+                    alert = alert.with_service(service.name)
+            number = tag_value(run.tags, "issue")
+            if number is not None and number.isdigit():
+                tracker = make_tracker(catalog, catalog.service(alert.service), settings)
+                tracker.add_comment(int(number), f"{alert.occurrence_key}:fix-decision", note)
+            await client.create_artifact(
+                ArtifactCreate(
+                    key="fix-decision",
+                    type="markdown",
+                    data=note,
+                    description="approval timed out",
+                    flow_run_id=run.id,
+                )
+            )
+            tags = [t for t in run.tags if t != AWAITING_TAG] + [TIMED_OUT_TAG]
+            await client.update_flow_run(run.id, tags=tags)
+            logger.info("approval of run %s timed out; recorded as rejected", run.id)
+            recorded += 1
+    return recorded
