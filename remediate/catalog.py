@@ -10,6 +10,7 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
 from remediate.fixer.config import ApprovalConfig, FixerConfig
 from remediate.models import Severity, describe_validation_error
@@ -31,6 +32,7 @@ class HealthEndpoint(_Strict):
     url: HttpUrl
     expected_status: int = Field(default=200, ge=100, le=599)
     timeout_s: float = Field(default=5.0, gt=0, le=120)
+    json_checks: list[JsonCheck] = Field(default_factory=list)
 
 
 class Repository(_Strict):
@@ -66,6 +68,7 @@ class Service(_Strict):
     repository: Repository | None = None
     hosts: list[SSHHost] = Field(default_factory=list, description="Machines to read logs on.")
     logs: list[LogSource] = Field(default_factory=list)
+    dependencies: list[Dependency] = Field(default_factory=list)
 
 
 class StepPolicy(_Strict):
@@ -103,6 +106,7 @@ class Catalog(_Strict):
     policy: dict[Severity, StepPolicy] = Field(default_factory=_default_policy)
     tracker: TrackerConfig = TrackerConfig()
     evidence: EvidenceConfig = EvidenceConfig()
+    diagnosis: DiagnosisConfig = DiagnosisConfig()
     fixer: FixerConfig = FixerConfig()
     approval: ApprovalConfig = ApprovalConfig()
 
@@ -119,6 +123,7 @@ class Catalog(_Strict):
     def _evidence_references(self) -> Self:
         for service in self.services:
             check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
+            check_names(service.name, service.dependencies)
         return self
 
     def service(self, name: str | None) -> Service | None:

@@ -48,6 +48,19 @@ def _remote_path(value: str) -> str:
     return value
 
 
+def validate_address(value: str) -> str:
+    """An IP address or a DNS host name, nothing that could pass for an option or a URL."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if not all(_HOSTNAME_LABEL.match(label) for label in labels):
+        raise ValueError(f"address must be an IP address or a host name, got {value!r}")
+    return value
+
+
 class SSHHost(_Strict):
     """One machine of a service, reached over SSH with a verified host key."""
 
@@ -71,15 +84,7 @@ class SSHHost(_Strict):
     @field_validator("address")
     @classmethod
     def _address(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-            return value
-        except ValueError:
-            pass
-        labels = value.rstrip(".").split(".")
-        if not all(_HOSTNAME_LABEL.match(label) for label in labels):
-            raise ValueError(f"address must be an IP address or a host name, got {value!r}")
-        return value
+        return validate_address(value)
 
     @field_validator("known_hosts", "private_key")
     @classmethod

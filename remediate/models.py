@@ -188,6 +188,7 @@ class ProbeFailure(StrEnum):
     TLS = "tls"
     HTTP_STATUS = "http_status"
     PROTOCOL = "protocol"
+    CONTENT = "content"
 
 
 class ProbeResult(_Frozen):
@@ -219,8 +220,57 @@ class ServiceHealth(_Frozen):
     probes: list[ProbeResult]
 
 
+class CheckKind(StrEnum):
+    TCP = "tcp"
+    DNS = "dns"
+    TLS = "tls"
+
+
+class DependencyCheck(_Frozen):
+    """One deeper check: a TCP connect, a DNS lookup or a certificate's expiry."""
+
+    service: str
+    kind: CheckKind
+    name: str
+    target: str
+    ok: bool
+    slow: bool = False
+    latency_ms: float | None = None
+    detail: str = ""
+    error: str | None = None
+    warning: str | None = None
+    checked_at: AwareDatetime
+
+
 class Diagnosis(_Frozen):
     services: list[ServiceHealth]
+    checks: list[DependencyCheck] = Field(default_factory=list)
+
+    @property
+    def down(self) -> list[DependencyCheck]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def slow(self) -> list[DependencyCheck]:
+        return [c for c in self.checks if c.ok and c.slow]
+
+    @property
+    def failures_in_order(self) -> list[tuple[datetime, str]]:
+        """Every failed probe and check, earliest first, as (time, description)."""
+        found = [
+            (
+                p.checked_at,
+                f"{p.service} {p.endpoint}: {p.failure.value if p.failure else 'unhealthy'}",
+            )
+            for s in self.services
+            for p in s.probes
+            if not p.healthy
+        ]
+        found += [
+            (c.checked_at, f"{c.service} {c.kind.value} {c.name}: {c.error or 'failed'}")
+            for c in self.down
+        ]
+        return sorted(found, key=lambda item: item[0])
 
     @property
     def failing(self) -> list[str]:

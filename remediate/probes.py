@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from remediate.catalog import HealthEndpoint, Service
+from remediate.diagnosis_config import JsonCheck
 from remediate.models import ProbeFailure, ProbeResult, ServiceHealth
 
 MAX_ERROR_TEXT = 300
@@ -55,6 +58,12 @@ async def probe(client: httpx.AsyncClient, service: str, endpoint: HealthEndpoin
         )
     latency = round((time.perf_counter() - started) * 1000, 1)
     healthy = response.status_code == endpoint.expected_status
+    failure = None if healthy else ProbeFailure.HTTP_STATUS
+    error = None if healthy else response.text[:MAX_ERROR_TEXT]
+    if healthy and endpoint.json_checks:
+        error = json_mismatch(response, endpoint.json_checks)
+        if error is not None:
+            healthy, failure = False, ProbeFailure.CONTENT
     return ProbeResult(
         service=service,
         endpoint=endpoint.name,
@@ -63,10 +72,52 @@ async def probe(client: httpx.AsyncClient, service: str, endpoint: HealthEndpoin
         status_code=response.status_code,
         expected_status=endpoint.expected_status,
         latency_ms=latency,
-        failure=None if healthy else ProbeFailure.HTTP_STATUS,
-        error=None if healthy else response.text[:MAX_ERROR_TEXT],
+        failure=failure,
+        error=error,
         checked_at=checked_at,
     )
+
+
+_MISSING = object()
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+            data = data[int(part)]
+        else:
+            return _MISSING
+    return data
+
+
+def _contains(value: Any, wanted: Any) -> bool:
+    if isinstance(value, str) and isinstance(wanted, str):
+        return wanted in value
+    if isinstance(value, list):
+        return wanted in value
+    if isinstance(value, dict):
+        return wanted in value
+    return False
+
+
+def json_mismatch(response: httpx.Response, checks: list[JsonCheck]) -> str | None:
+    """The first JSON check the response body fails, described; None when all pass."""
+    try:
+        data = response.json()
+    except ValueError:
+        return "body is not JSON"
+    for check in checks:
+        value = _lookup(data, check.path)
+        if value is _MISSING:
+            return f"{check.path}: missing"
+        shown = json.dumps(value, default=str)[:100]
+        if "equals" in check.model_fields_set and value != check.equals:
+            return f"{check.path} is {shown}, want {json.dumps(check.equals, default=str)}"
+        if "contains" in check.model_fields_set and not _contains(value, check.contains):
+            return f"{check.path} is {shown}, want it to contain {json.dumps(check.contains)}"
+    return None
 
 
 def _client() -> httpx.AsyncClient:

@@ -9,7 +9,15 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from remediate.markdown import fenced, inline, plain, table
-from remediate.models import Alert, Diagnosis, LogBundle, LogSourceResult, ProbeResult, Verification
+from remediate.models import (
+    Alert,
+    DependencyCheck,
+    Diagnosis,
+    LogBundle,
+    LogSourceResult,
+    ProbeResult,
+    Verification,
+)
 from remediate.redaction import Redactor
 
 TITLE_LIMIT = 200
@@ -112,7 +120,55 @@ def diagnosis_section(diagnosis: Diagnosis | None) -> str:
         return "Not diagnosed: the policy for this severity skips diagnosis."
     rows = [_probe_row(p) for s in diagnosis.services for p in s.probes]
     summary = inline(diagnosis.summary)
-    return summary if not rows else f"{summary}\n\n{table(PROBE_HEADERS, rows)}"
+    text = summary if not rows else f"{summary}\n\n{table(PROBE_HEADERS, rows)}"
+    return text + dependency_section(diagnosis)
+
+
+def _check_row(check: DependencyCheck) -> list[str]:
+    if not check.ok:
+        result = "**down**"
+    elif check.warning:
+        result = "**warning**"
+    else:
+        result = "**slow**" if check.slow else "ok"
+    latency = f"{check.latency_ms:.0f} ms" if check.latency_ms is not None else "-"
+    note = check.error or check.warning or check.detail
+    return [
+        inline(check.service, 80),
+        check.kind.value,
+        inline(check.name, 80),
+        inline(check.target, 120),
+        result,
+        latency,
+        inline(note, 200),
+    ]
+
+
+def dependency_section(diagnosis: Diagnosis) -> str:
+    """Dependency, DNS and TLS checks; then what is down, what is slow, what failed first."""
+    lines: list[str] = []
+    if diagnosis.checks:
+        headers = ["service", "check", "name", "target", "result", "latency", "detail"]
+        lines += ["", "", table(headers, [_check_row(c) for c in diagnosis.checks])]
+    facts = []
+    if diagnosis.down:
+        down = ", ".join(f"{c.name} ({c.kind.value})" for c in diagnosis.down)
+        facts.append(f"- Down: {inline(down)}")
+    if diagnosis.slow:
+        slow = ", ".join(
+            f"{c.name} ({c.kind.value}, {c.latency_ms:.0f} ms)" for c in diagnosis.slow
+        )
+        facts.append(f"- Slow: {inline(slow)}")
+    warnings = [c for c in diagnosis.checks if c.warning]
+    if warnings:
+        facts.append(f"- Warning: {inline('; '.join(f'{c.name}: {c.warning}' for c in warnings))}")
+    failures = diagnosis.failures_in_order
+    if failures:
+        when, what = failures[0]
+        facts.append(f"- First failure: {inline(what)} at {when.isoformat()}")
+    if facts:
+        lines += ["", "", *facts]
+    return "\n".join(lines)
 
 
 def _log_result(result: LogSourceResult) -> str:
@@ -190,6 +246,8 @@ def summary_line(
     verdict = verification.verdict.value if verification else "not verified"
     failing = diagnosis.failing if diagnosis else []
     suspect = f"; unhealthy: {', '.join(failing)}" if failing else ""
+    if diagnosis is not None and diagnosis.down:
+        suspect += f"; down: {', '.join(c.name for c in diagnosis.down)}"
     return (
         f"**{inline(alert.check_id, 100)}** fired on **{inline(alert.service or 'unknown', 100)}**"
         f" ({alert.severity.value}), {verdict}{inline(suspect)}."

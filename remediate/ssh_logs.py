@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shlex
 import time
@@ -137,6 +138,8 @@ def _describe(exc: BaseException) -> str:
         return f"host key not trusted: {exc.reason}"[:MAX_ERROR_TEXT]
     if isinstance(exc, asyncssh.DisconnectError):
         return exc.reason[:MAX_ERROR_TEXT] or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc) or type(exc).__name__

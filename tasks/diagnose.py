@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prefect import task
 
 from remediate.catalog import Catalog
+from remediate.dependency_checks import catalog_checks
 from remediate.models import Diagnosis
 from remediate.probes import probe_services
 
 
 @task(name="diagnose")
 async def diagnose(catalog: Catalog) -> Diagnosis:
+    """Health probes of every service, with dependency, DNS and TLS checks alongside."""
     services = [s for s in catalog.services if s.health]
-    return Diagnosis(services=await probe_services(services))
+    health, checks = await asyncio.gather(probe_services(services), catalog_checks(catalog))
+    return Diagnosis(services=health, checks=checks)
