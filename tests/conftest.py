@@ -15,12 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fixture modules of each area register here.
 pytest_plugins: list[str] = [
     "tests.support.github",
-    "tests.support.gateway",
+    "tests.support.http_services",
+    "tests.support.stack",
     "tests.support.model_server",
     "tests.support.repos",
     "tests.support.git_remote",
     "tests.support.fix_runner",
     "tests.support.sshd",
+    "tests.support.gateway",
 ]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed
@@ -39,14 +41,21 @@ def prefect_server() -> Iterator[str]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(_PREFECT_HOME / "server"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": (
-            f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"
-        ),
+        "PREFECT_API_DATABASE_CONNECTION_URL": (f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"),
     }
     env.pop("PREFECT_API_URL", None)
     process = start(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(_PREFECT_PORT)],
+        [
+            sys.executable,
+            "-m",
+            "prefect",
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(_PREFECT_PORT),
+        ],
         env,
         _PREFECT_HOME / "server.log",
     )
