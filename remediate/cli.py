@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from remediate import stack
 from remediate.catalog import CatalogError, load_catalog
+from remediate.fixer import approve_cli
 from remediate.models import Alert, NotAnAlert, describe_validation_error
 from remediate.prefect_api import PrefectAPI, PrefectAPIError
 from remediate.run_tags import tag_value
@@ -167,6 +168,14 @@ def _demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _approve(args: argparse.Namespace) -> int:
+    from remediate.fixer.approve_cli import run
+
+    if args.api_url is None:
+        args.api_url = prefect_api_url()
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="remediate", description="Turn monitoring alerts into auditable remediation runs."
@@ -193,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("up", help="start the local stack").set_defaults(handler=_up)
     commands.add_parser("down", help="stop the local stack").set_defaults(handler=_down)
+
+    approve = commands.add_parser("approve", help="approve or reject a proposed fix")
+    approve_cli.add_arguments(approve)
+    approve.set_defaults(handler=_approve)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

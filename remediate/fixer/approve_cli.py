@@ -46,16 +46,15 @@ def resume(
     return False, f"the server refused the decision ({status}): {reason or 'no reason given'}"
 
 
-def approve_main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="remediate approve", description="Approve or reject a proposed fix."
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_id", help="the flow run waiting for approval")
     parser.add_argument("--approver", required=True, help="your name, as listed in the catalog")
     parser.add_argument("--reject", action="store_true", help="reject instead of approving")
     parser.add_argument("--comment", default="", help="why (shown on the issue)")
     parser.add_argument("--api-url", default=None, help="Prefect API (default PREFECT_API_URL)")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         accepted, message = resume(
             _api_url(args.api_url), args.run_id, not args.reject, args.approver, args.comment
@@ -65,3 +64,11 @@ def approve_main(argv: list[str] | None = None) -> int:
         return 2
     print(message, file=sys.stdout if accepted else sys.stderr)
     return 0 if accepted else 1
+
+
+def approve_main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="remediate approve", description="Approve or reject a proposed fix."
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
