@@ -203,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("up", help="start the local stack").set_defaults(handler=_up)
     commands.add_parser("down", help="stop the local stack").set_defaults(handler=_down)
 
+    commands.add_parser("gateway", help="serve the alert intake gateway (--help for options)")
+
     approve = commands.add_parser("approve", help="approve or reject a proposed fix")
     approve_cli.add_arguments(approve)
     approve.set_defaults(handler=_approve)
@@ -214,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["gateway"]:
+        from remediate.gateway.server import main as gateway_main
+
+        return gateway_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.handler(args)

@@ -91,6 +91,7 @@ class PrefectAPI:
             "POST",
             "/flow_runs/filter",
             json={
+                "flows": {"name": {"any_": ["remediate-alert"]}},
                 "flow_runs": {"tags": {"all_": tags}},
                 "sort": "START_TIME_DESC",
                 "limit": limit,

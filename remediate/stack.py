@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from pydantic import BaseModel, Field
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_FILE = "stack.json"
+SECRETS_FILE = "secrets.env"
+SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
 
 
 class StackError(Exception):
@@ -41,6 +44,7 @@ class StackConfig:
     catalog: Path
     prefect_port: int = 4200
     demo_port: int = 8787
+    gateway_port: int = 8780
     host: str = "127.0.0.1"
 
     @classmethod
@@ -52,6 +56,7 @@ class StackConfig:
             catalog=catalog,
             prefect_port=int(os.environ.get("REMEDIATE_PREFECT_PORT", "4200")),
             demo_port=int(os.environ.get("REMEDIATE_DEMO_PORT", "8787")),
+            gateway_port=int(os.environ.get("REMEDIATE_GATEWAY_PORT", "8780")),
         )
 
     @property
@@ -65,6 +70,14 @@ class StackConfig:
     @property
     def demo_url(self) -> str:
         return f"http://{self.host}:{self.demo_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.data_dir / SECRETS_FILE
 
     @property
     def state_file(self) -> Path:
@@ -145,6 +158,30 @@ def _env(config: StackConfig) -> dict[str, str]:
     return env
 
 
+def read_secrets(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() in SECRET_NAMES:
+                values[key.strip()] = value.strip()
+    return values
+
+
+def ensure_dev_secrets(path: Path) -> dict[str, str]:
+    """The gateway's secret and token: from the environment, else from ``secrets.env``,
+    generated there (mode 0600) on first start."""
+    stored = read_secrets(path)
+    missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
+    if missing:
+        stored |= {name: secrets.token_hex(32) for name in missing}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(f"{name}={value}\n" for name, value in stored.items())
+        os.chmod(path, 0o600)
+    return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+
+
 def _deployment_ready(config: StackConfig) -> Callable[[], bool]:
     return _ok(f"{config.api_url}/deployments/name/remediate-alert/remediate-alert")
 
@@ -213,10 +250,29 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
         )
     _wait(_deployment_ready(config), 120, "remediate-alert deployment", config.log("runner"))
 
+    if not running("gateway"):
+        echo(f"starting gateway on {config.gateway_url}")
+        gateway_env = env | ensure_dev_secrets(config.secrets_file)
+        pids["gateway"] = _spawn(
+            [
+                python,
+                "-m",
+                "remediate.gateway.server",
+                "--host",
+                config.host,
+                "--port",
+                str(config.gateway_port),
+            ],
+            gateway_env,
+            config.log("gateway"),
+        )
+    _wait(_ok(f"{config.gateway_url}/healthz"), 60, "gateway", config.log("gateway"))
+
     state = StackState(
         prefect_api_url=config.api_url,
         ui_url=config.ui_url,
         demo_url=config.demo_url,
+        gateway_url=config.gateway_url,
         data_dir=str(config.data_dir),
         catalog=str(config.catalog),
         pids=pids,
