@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
 from remediate.catalog import Catalog, Service, StepPolicy, load_catalog
@@ -19,8 +21,9 @@ from remediate.models import (
     RemediationOutcome,
     Verdict,
 )
+from remediate.occurrences import occurrences_of
 from remediate.redaction import redact_alert
-from remediate.report import incident_report
+from remediate.report import Occurrences, incident_report
 from remediate.run_tags import run_tags
 from remediate.settings import get_settings
 from tasks.diagnose import diagnose
@@ -57,6 +60,14 @@ async def _logs(service: Service | None, catalog: Catalog, policy: StepPolicy) -
     return await collect_logs(service, catalog)
 
 
+async def _occurrences(alert: Alert) -> Occurrences | None:
+    try:
+        return await occurrences_of(alert.fingerprint, alert.fired_at)
+    except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound) as exc:
+        get_run_logger().warning("occurrence history unavailable: %s", type(exc).__name__)
+        return None
+
+
 @flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
@@ -76,6 +87,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     policy = catalog.policy_for(alert.severity)
     redactor = catalog_redactor(catalog)
     alert = redact_alert(alert, redactor)
+    occurrences = await _occurrences(alert) if run_id else None
 
     verification = None
     if policy.verify:
@@ -86,7 +98,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         logger.info("verification: %s (%s)", verification.verdict.value, verification.reason)
 
     if verification is not None and verification.verdict is Verdict.RECOVERED:
-        report = incident_report(alert, verification, None, run_url)
+        report = incident_report(alert, verification, None, run_url, redactor=redactor)
         await acreate_markdown_artifact(
             key="incident-report", markdown=report, description="self-resolved"
         )
@@ -109,7 +121,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     issue = None
     if policy.open_issue:
-        issue = open_or_update_issue(alert, catalog, verification, diagnosis, run_url, logs)
+        issue = open_or_update_issue(
+            alert, catalog, verification, diagnosis, run_url, logs, occurrences
+        )
         logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
@@ -127,7 +141,15 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     await acreate_markdown_artifact(
         key="incident-report",
-        markdown=incident_report(alert, verification, diagnosis, run_url, logs, redactor=redactor),
+        markdown=incident_report(
+            alert,
+            verification,
+            diagnosis,
+            run_url,
+            logs,
+            redactor=redactor,
+            occurrences=occurrences,
+        ),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
     status = OutcomeStatus.RECORDED

@@ -9,7 +9,13 @@ from prefect.tasks import exponential_backoff
 
 from remediate.catalog import Catalog
 from remediate.models import Alert, Diagnosis, IssueRef, LogBundle, Verification
-from remediate.report import incident_report, issue_labels, issue_title, recurrence_comment
+from remediate.report import (
+    Occurrences,
+    incident_report,
+    issue_labels,
+    issue_title,
+    recurrence_comment,
+)
 from remediate.settings import get_settings
 from remediate.trackers import IssueDraft, make_tracker
 from tasks.logs import catalog_redactor
@@ -28,6 +34,7 @@ def open_or_update_issue(
     diagnosis: Diagnosis | None,
     run_url: str | None,
     logs: LogBundle | None = None,
+    occurrences: Occurrences | None = None,
 ) -> IssueRef:
     """Idempotent per occurrence: a retry finds the write it already made."""
     redactor = catalog_redactor(catalog)
@@ -36,9 +43,23 @@ def open_or_update_issue(
         fingerprint=alert.fingerprint,
         occurrence_key=alert.occurrence_key,
         title=issue_title(alert, redactor),
-        body=incident_report(alert, verification, diagnosis, run_url, logs, redactor=redactor),
+        body=incident_report(
+            alert,
+            verification,
+            diagnosis,
+            run_url,
+            logs,
+            redactor=redactor,
+            occurrences=occurrences,
+        ),
         comment=recurrence_comment(
-            alert, verification, diagnosis, run_url, logs, redactor=redactor
+            alert,
+            verification,
+            diagnosis,
+            run_url,
+            logs,
+            redactor=redactor,
+            occurrences=occurrences,
         ),
         labels=issue_labels(alert),
     )

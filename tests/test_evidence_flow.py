@@ -197,3 +197,30 @@ async def test_two_hosts_logs_reach_a_github_issue_without_violations(
                 assert fragment not in output, (item.kind, fragment)
         assert "plain-token-value" not in output
     assert github_standin.violations == []
+
+
+async def test_recurrence_shows_occurrence_count_and_first_seen(
+    evidence_env: Path, refused_url: str
+) -> None:
+    write_catalog(evidence_env, [], [], refused_url)
+
+    def occurrence(minute: int) -> Alert:
+        return Alert.from_sentinel(
+            {
+                "check_id": "S1-recurring",
+                "timestamp": f"2026-11-27T16:{minute:02d}:00",
+                "status": "fail",
+                "message": "HTTP 500",
+            }
+        )
+
+    first = await remediate_alert(occurrence(1))
+    second = await remediate_alert(occurrence(7))
+    assert first.issue is not None and second.issue is not None
+    assert second.issue.number == first.issue.number
+    issue = LocalTracker(evidence_env / "data" / "issues").get(first.issue.number)
+    assert "| occurrences | 1 |" in issue.body
+    [comment] = [c for c in issue.comments if c.body.startswith("Fired again")]
+    assert "| occurrences | 2 |" in comment.body
+    assert "| first seen | 2026-11-27T16:01:00+00:00 |" in comment.body
+    assert "| last seen | 2026-11-27T16:07:00+00:00 |" in comment.body

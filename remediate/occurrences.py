@@ -1,0 +1,46 @@
+"""How often a fingerprint fired, from the tagged run history on the Prefect server."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+from prefect.client.schemas.objects import FlowRun
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
+
+from remediate.models import utc
+from remediate.report import Occurrences
+from remediate.run_tags import tag_value
+
+HISTORY_LIMIT = 200
+_TIME = TypeAdapter(AwareDatetime)
+
+
+def _fired_at(run: FlowRun) -> datetime | None:
+    alert = run.parameters.get("alert")
+    if isinstance(alert, dict) and alert.get("fired_at"):
+        try:
+            return utc(_TIME.validate_python(alert["fired_at"]))
+        except ValidationError:
+            pass
+    return utc(run.created) if run.created else None
+
+
+def _count(run: FlowRun) -> int:
+    value = tag_value(list(run.tags), "occurrences")
+    return int(value) if value and value.isdigit() else 1
+
+
+async def occurrences_of(fingerprint: str, fired_at: datetime) -> Occurrences:
+    """Runs tagged with the fingerprint (the current one included) and their recurrences."""
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                tags=FlowRunFilterTags(all_=[f"fingerprint:{fingerprint}"])
+            ),
+            limit=HISTORY_LIMIT,
+        )
+    times = [t for t in (_fired_at(run) for run in runs) if t is not None] + [utc(fired_at)]
+    count = max(1, sum(_count(run) for run in runs))
+    return Occurrences(count=count, first_seen=min(times), last_seen=max(times))
