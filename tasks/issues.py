@@ -18,6 +18,7 @@ from remediate.report import (
 )
 from remediate.settings import get_settings
 from remediate.trackers import IssueDraft, make_tracker
+from remediate.trackers.errors import worth_retrying
 from tasks.logs import catalog_redactor
 
 
@@ -26,6 +27,7 @@ from tasks.logs import catalog_redactor
     retries=3,
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
+    retry_condition_fn=worth_retrying,
 )
 def open_or_update_issue(
     alert: Alert,

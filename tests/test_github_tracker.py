@@ -357,6 +357,45 @@ def sentinel_alert(minute: int) -> Alert:
     )
 
 
+def use_github_catalog(
+    standin: GitHubStandIn, service: HttpService, where: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin.add_repo(REPO)
+    service.set(status=500)
+    catalog = {
+        "services": [
+            {
+                "name": "shop",
+                "checks": ["S1-*"],
+                "health": [{"url": service.health_url, "timeout_s": 2}],
+                "repository": {"owner": "acme", "name": "shop", "api_base_url": standin.base_url},
+            }
+        ],
+        "verification": {"attempts": 1, "interval_s": 0},
+        "policy": {"critical": {"collect_logs": False, "propose_fix": False}},
+    }
+    (where / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(where / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(where / "data"))
+
+
+async def test_flow_with_a_refused_token_fails_at_once_naming_the_cause(
+    prefect_server: str,
+    github_standin: GitHubStandIn,
+    http_service: HttpService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.remediate import remediate_alert
+
+    use_github_catalog(github_standin, http_service, tmp_path, monkeypatch)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_revoked_token_value")
+    with pytest.raises(TrackerError, match="refused the token from environment variable"):
+        await remediate_alert(sentinel_alert(0))
+    assert [(m, p) for m, p, _ in github_standin.requests] == [("GET", f"/api/v3/repos/{REPO}")]
+    assert github_standin.violations == []
+
+
 async def test_flow_opens_a_github_issue_then_comments_on_it(
     prefect_server: str,
     github_standin: GitHubStandIn,
@@ -366,27 +405,7 @@ async def test_flow_opens_a_github_issue_then_comments_on_it(
 ) -> None:
     from flows.remediate import remediate_alert
 
-    github_standin.add_repo(REPO)
-    http_service.set(status=500)
-    catalog = {
-        "services": [
-            {
-                "name": "shop",
-                "checks": ["S1-*"],
-                "health": [{"url": http_service.health_url, "timeout_s": 2}],
-                "repository": {
-                    "owner": "acme",
-                    "name": "shop",
-                    "api_base_url": github_standin.base_url,
-                },
-            }
-        ],
-        "verification": {"attempts": 1, "interval_s": 0},
-        "policy": {"critical": {"collect_logs": False, "propose_fix": False}},
-    }
-    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
-    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
-    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    use_github_catalog(github_standin, http_service, tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN", github_standin.token)
 
     first = await remediate_alert(sentinel_alert(0))

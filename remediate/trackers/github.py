@@ -35,6 +35,7 @@ from remediate.trackers.token import GitHubToken
 LABEL_LIMIT = 50
 FINGERPRINT_LABEL_PREFIX = "remediate-fp:"
 DUPLICATE = "duplicate"
+PERMANENT_STATUSES = frozenset({400, 401, 404, 410, 422})
 TEXT_LIMIT = 65_536
 TEXT_BUDGET = 65_000
 TRUNCATION_NOTE = "\n\n_(truncated to fit GitHub's size limit; the full report is on the run)_\n"
@@ -111,17 +112,20 @@ class GitHubTracker:
         except BadCredentialsException as exc:
             raise TrackerError(
                 f"GitHub refused the token from {self._token_source} while trying to {action}"
-                f" on {where}: {exc.status} {_message(exc.data)}"
+                f" on {where}: {exc.status} {_message(exc.data)}",
+                retriable=False,
             ) from None
         except UnknownObjectException as exc:
             raise TrackerError(
                 f"GitHub answered 404 while trying to {action} on {where}: the repository or"
                 f" issue does not exist, or the token from {self._token_source} cannot see it"
-                f" ({_message(exc.data)})"
+                f" ({_message(exc.data)})",
+                retriable=False,
             ) from None
         except GithubException as exc:
             raise TrackerError(
-                f"GitHub failed to {action} on {where}: {exc.status} {_message(exc.data)}"
+                f"GitHub failed to {action} on {where}: {exc.status} {_message(exc.data)}",
+                retriable=exc.status not in PERMANENT_STATUSES,
             ) from None
         except requests.RequestException as exc:
             raise TrackerError(
