@@ -114,19 +114,10 @@ def _ok(url: str) -> Callable[[], bool]:
     return check
 
 
-def _wait(check: Callable[[], bool], timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise StackError(f"{what} did not become ready in {timeout:.0f} s; see {log}")
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             args,
             env=env,
             stdout=out,
@@ -135,6 +126,35 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> int:
             cwd=ROOT,
             start_new_session=True,
         )
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    args: list[str]
+    ready_url: str
+    timeout: float
+    env: dict[str, str]
+    owns_port: bool = True
+
+
+def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
+    """Start one component and wait until it answers; a process that exits fails at once."""
+    if component.owns_port and _ok(component.ready_url)():
+        raise StackError(
+            f"{component.ready_url} already answers, but not from this stack's {component.name}; "
+            "stop what holds the port or choose another (REMEDIATE_*_PORT)"
+        )
+    echo(f"starting {component.name}")
+    process = _spawn(component.args, component.env, log)
+    ready = _ok(component.ready_url)
+    deadline = time.monotonic() + component.timeout
+    while not ready():
+        if process.poll() is not None:
+            raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
+        time.sleep(0.2)
     return process.pid
 
 
@@ -182,10 +202,6 @@ def ensure_dev_secrets(path: Path) -> dict[str, str]:
     return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
 
 
-def _deployment_ready(config: StackConfig) -> Callable[[], bool]:
-    return _ok(f"{config.api_url}/deployments/name/remediate-alert/remediate-alert")
-
-
 def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     """Start what is not running yet; running twice is harmless."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -195,17 +211,9 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     env = _env(config)
     python = sys.executable
 
-    def running(name: str) -> bool:
-        return name in pids and alive(pids[name])
-
-    if not running("prefect-server"):
-        if _ok(f"{config.api_url}/health")():
-            raise StackError(
-                f"port {config.prefect_port} already serves a Prefect API not started by this "
-                "stack; stop it or set REMEDIATE_PREFECT_PORT"
-            )
-        echo(f"starting Prefect server on {config.ui_url}")
-        pids["prefect-server"] = _spawn(
+    components = [
+        Component(
+            "prefect-server",
             [
                 python,
                 "-m",
@@ -217,14 +225,12 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
                 "--port",
                 str(config.prefect_port),
             ],
+            f"{config.api_url}/health",
+            120,
             env,
-            config.log("prefect-server"),
-        )
-    _wait(_ok(f"{config.api_url}/health"), 120, "Prefect server", config.log("prefect-server"))
-
-    if not running("demo-service"):
-        echo(f"starting demo service on {config.demo_url}")
-        pids["demo-service"] = _spawn(
+        ),
+        Component(
+            "demo-service",
             [
                 python,
                 "-m",
@@ -236,24 +242,20 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
                 "--dir",
                 str(config.data_dir / "demo"),
             ],
+            f"{config.demo_url}/",
+            30,
             env,
-            config.log("demo-service"),
-        )
-    _wait(_ok(f"{config.demo_url}/"), 30, "demo service", config.log("demo-service"))
-
-    if not running("runner"):
-        echo("serving the deployments in prefect.yaml")
-        pids["runner"] = _spawn(
+        ),
+        Component(
+            "runner",
             [python, "-m", "remediate.runner", "--prefect-yaml", str(ROOT / "prefect.yaml")],
+            f"{config.api_url}/deployments/name/remediate-alert/remediate-alert",
+            120,
             env,
-            config.log("runner"),
-        )
-    _wait(_deployment_ready(config), 120, "remediate-alert deployment", config.log("runner"))
-
-    if not running("gateway"):
-        echo(f"starting gateway on {config.gateway_url}")
-        gateway_env = env | ensure_dev_secrets(config.secrets_file)
-        pids["gateway"] = _spawn(
+            owns_port=False,
+        ),
+        Component(
+            "gateway",
             [
                 python,
                 "-m",
@@ -263,10 +265,15 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
                 "--port",
                 str(config.gateway_port),
             ],
-            gateway_env,
-            config.log("gateway"),
-        )
-    _wait(_ok(f"{config.gateway_url}/healthz"), 60, "gateway", config.log("gateway"))
+            f"{config.gateway_url}/healthz",
+            60,
+            env | ensure_dev_secrets(config.secrets_file),
+        ),
+    ]
+    for component in components:
+        if component.name in pids and alive(pids[component.name]):
+            continue
+        pids[component.name] = _start(component, config.log(component.name), echo)
 
     state = StackState(
         prefect_api_url=config.api_url,

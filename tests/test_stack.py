@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from remediate.stack import alive
+from remediate.stack import alive, read_secrets
 from remediate.trackers import LocalTracker
 from tests.support.processes import free_port
 
@@ -33,6 +35,13 @@ def remediate(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.25)
+
+
 def test_up_send_down(tmp_path: Path) -> None:
     data = tmp_path / "stack"
     demo_port = free_port()
@@ -45,6 +54,7 @@ def test_up_send_down(tmp_path: Path) -> None:
         "REMEDIATE_PREFECT_PORT": str(free_port()),
         "REMEDIATE_DEMO_PORT": str(demo_port),
         "REMEDIATE_CATALOG": str(catalog),
+        "REMEDIATE_GATEWAY_PORT": str(free_port()),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     try:
@@ -57,17 +67,33 @@ def test_up_send_down(tmp_path: Path) -> None:
         remediate(env, "up")
         assert json.loads((data / "stack.json").read_text())["pids"] == state["pids"]
 
+        secrets_file = data / "secrets.env"
+        assert secrets_file.stat().st_mode & 0o777 == 0o600
+        assert httpx.get(f"{state['gateway_url']}/healthz").status_code == 200
+
         remediate(env, "demo", "break")
         sample = (ROOT / "examples/sentinel-check-result.json").read_text()
         sent = json.loads(remediate(env, "send", "-", "--json", stdin=sample))
-        deadline = time.monotonic() + 120
         tracker = LocalTracker(data / "issues")
-        while time.monotonic() < deadline and not tracker.issues():
-            time.sleep(0.25)
-        issues = tracker.issues()
-        assert len(issues) == 1
-        assert sent["flow_run_id"] in issues[0].body
-        assert "service:demo" in issues[0].labels
+        wait_for(lambda: len(tracker.issues()) == 1)
+        issue = tracker.issues()[0]
+        assert sent["flow_run_id"] in issue.body
+        assert "service:demo" in issue.labels
+
+        secret = read_secrets(secrets_file)["REMEDIATE_HMAC_SECRETS"].split(",")[0]
+        body = sample.replace("14:11:09", "14:21:09").encode()
+        stamp = str(int(time.time()))
+        signature = hmac.new(secret.encode(), stamp.encode() + b"." + body, "sha256").hexdigest()
+        answer = httpx.post(
+            f"{state['gateway_url']}/v1/alerts/sentinel",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Remediate-Signature": f"t={stamp},v1={signature}",
+            },
+        )
+        assert answer.status_code == 202, answer.text
+        wait_for(lambda: len(tracker.get(issue.number).comments) >= 1)
     finally:
         remediate(env, "down")
     assert not (data / "stack.json").exists()
