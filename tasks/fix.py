@@ -21,6 +21,7 @@ from remediate.catalog import Catalog, Service
 from remediate.fixer.approval import Approval, approval_description, approval_input
 from remediate.fixer.git import sends_token_safely
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
+from remediate.fixer.notify import Delivery, notify, webhook_payload
 from remediate.fixer.propose import propose_fix
 from remediate.fixer.publish import (
     PublishError,
@@ -134,6 +135,28 @@ async def wait_for_approval(
     raise RuntimeError(f"no valid approval after {MAX_APPROVAL_ROUNDS} rounds")
 
 
+@task(name="notify-approvers", cache_key_fn=per_flow_run, persist_result=True)
+async def notify_approvers(
+    alert: Alert,
+    proposal: FixProposal,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    run_url: str | None,
+) -> list[Delivery]:
+    """Once per run: a resumed run finds this result cached and sends nothing again."""
+    payload = webhook_payload(
+        alert, proposal, flow_run.get_id(), run_url, issue.url if issue else None
+    )
+    deliveries = await notify(catalog.approval.notify, payload)
+    logger = get_run_logger()
+    for delivery in deliveries:
+        if delivery.ok:
+            logger.info("approval request sent to %s", delivery.channel)
+        else:
+            logger.warning("approval request to %s failed: %s", delivery.channel, delivery.detail)
+    return deliveries
+
+
 async def publish_diff_artifact(proposal: FixProposal) -> None:
     await acreate_markdown_artifact(
         key="fix-diff",
@@ -199,6 +222,8 @@ async def fix_and_review(
         return proposal, None, None
     await publish_diff_artifact(proposal)
     await _retag([AWAITING_TAG, *([f"issue:{issue.number}"] if issue else [])])
+    if catalog.approval.notify:
+        await notify_approvers(alert, proposal, catalog, issue, run_url)
     approval = await wait_for_approval(proposal, catalog, issue)
     verdict = "approved" if approval.approved else "rejected"
     await _retag([f"approval:{verdict}"], remove=(AWAITING_TAG,))

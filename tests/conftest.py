@@ -21,6 +21,7 @@ pytest_plugins: list[str] = [
     "tests.support.repos",
     "tests.support.git_remote",
     "tests.support.fix_runner",
+    "tests.support.webhook_sink",
     "tests.support.sshd",
     "tests.support.gateway",
 ]

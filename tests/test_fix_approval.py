@@ -20,6 +20,7 @@ from tests.support.fix_runner import DEPLOYMENT, MODEL_KEY, TOKEN, FixRunner
 from tests.support.git_remote import GitRemote
 from tests.support.model_server import Turn, text, tool
 from tests.support.repos import git
+from tests.support.webhook_sink import WebhookSink
 
 DONE = text("SUMMARY: raise the timeout\nRISK: low\nRATIONALE: too short\nCHECKED: read it back")
 READ_EDIT = [
@@ -104,10 +105,17 @@ def comments(standin: GitHubStandIn) -> list[str]:
 
 
 async def test_approved_fix_becomes_a_branch_and_a_pull_request(
-    fix_runner: FixRunner, github_service: tuple[GitRemote, GitHubStandIn]
+    fix_runner: FixRunner,
+    github_service: tuple[GitRemote, GitHubStandIn],
+    webhook_sink: WebhookSink,
 ) -> None:
     remote, standin = github_service
-    fix_runner.write_catalog(github_catalog("fixflow-approve", remote, standin))
+    config = github_catalog("fixflow-approve", remote, standin)
+    config["approval"]["notify"] = [
+        {"kind": "webhook", "url": webhook_sink.url("/hook")},
+        {"kind": "slack", "url": webhook_sink.url("/slack")},
+    ]
+    fix_runner.write_catalog(config)
     fix_runner.model.play(*READ_EDIT)
     run_id = await submit(fix_runner, alert("fixflow-approve"))
     fix_runner.wait_for(run_id, "Suspended")
@@ -142,6 +150,9 @@ async def test_approved_fix_becomes_a_branch_and_a_pull_request(
     pr_link = f"/acme/service/pull/{pulls[0].number}"
     assert any(pr_link in c for c in notes if "Pull request opened" in c)
     assert standin.violations == []
+    [hook] = webhook_sink.bodies("/hook")
+    assert hook["flow_run_id"] == run_id and hook["fix"]["files_changed"] == ["app.py"]
+    assert len(webhook_sink.bodies("/slack")) == 1
     assert TOKEN not in fix_runner.model.everything_sent()
     assert MODEL_KEY in fix_runner.model.headers[0].get("x-api-key", "")
 

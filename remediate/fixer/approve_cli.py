@@ -3,6 +3,7 @@
 Resumes a run waiting for approval through Prefect's REST API. The server validates the
 input against the run's form (the approver must be on the catalog's list) and answers
 HTTP 200 with status REJECT when it refuses, so the answer's status decides the exit code.
+A busy server answering 503 (nothing was changed) is asked again a few times.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import Any
 
 import httpx
+
+RETRY_DELAYS = (1.0, 2.0, 4.0, 0.0)
 
 
 def _api_url(given: str | None) -> str:
@@ -32,10 +36,12 @@ def resume(
         state: dict[str, Any] = run.json().get("state") or {}
         if state.get("type") != "PAUSED":
             return False, f"run {run_id} is not waiting for approval (state {state.get('name')})"
-        answer = client.post(
-            f"/flow_runs/{run_id}/resume",
-            json={"run_input": {"approved": approved, "approver": approver, "comment": comment}},
-        )
+        run_input = {"approved": approved, "approver": approver, "comment": comment}
+        for delay in RETRY_DELAYS:
+            answer = client.post(f"/flow_runs/{run_id}/resume", json={"run_input": run_input})
+            if answer.status_code != 503:
+                break
+            time.sleep(delay)
         answer.raise_for_status()
         body: dict[str, Any] = answer.json()
     status = str(body.get("status", "")).upper()

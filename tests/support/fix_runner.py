@@ -56,11 +56,15 @@ class FixRunner:
         raise TimeoutError(f"run {run_id} not in {state_names} after {timeout} s: {run}")
 
     def resume(self, run_id: str, run_input: dict[str, Any]) -> dict[str, Any]:
-        response = httpx.post(
-            f"{self.api_url}/flow_runs/{run_id}/resume",
-            json={"run_input": run_input},
-            trust_env=False,
-        )
+        for _ in range(5):
+            response = httpx.post(
+                f"{self.api_url}/flow_runs/{run_id}/resume",
+                json={"run_input": run_input},
+                trust_env=False,
+            )
+            if response.status_code != 503:
+                break
+            time.sleep(1)
         response.raise_for_status()
         answer: dict[str, Any] = response.json()
         return answer
