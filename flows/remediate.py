@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from remediate.catalog import Catalog, Service, StepPolicy, load_catalog
 from remediate.fixer.models import FixDecision
+from remediate.fixer.prompt import evidence_text
 from remediate.models import (
     Alert,
     Diagnosis,
@@ -39,6 +40,7 @@ diagnose = diagnose.with_options(cache_key_fn=per_flow_run, persist_result=True)
 open_or_update_issue = open_or_update_issue.with_options(
     cache_key_fn=per_flow_run, persist_result=True
 )
+collect_logs = collect_logs.with_options(cache_key_fn=per_flow_run, persist_result=True)
 
 
 async def _ensure_tags(alert: Alert, run_id: str) -> None:
@@ -132,7 +134,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     fix = decision = pull = None
     if policy.propose_fix:
         fix, approval, pull = await fix_and_review(
-            alert, service, catalog, verification, diagnosis, issue, run_url
+            alert, service, catalog, verification, diagnosis, issue, run_url, evidence_text(logs)
         )
         if approval is not None:
             decision = FixDecision(

@@ -281,3 +281,40 @@ async def test_unreachable_repository_fails_before_any_model_call(
     assert proposal.status is FixStatus.FAILED
     assert proposal.reason.startswith("cannot clone the repository")
     assert model_env.requests == []
+
+
+async def test_logs_reach_the_model_as_delimited_redacted_data(
+    model_env: ModelServer, service_repo: Path
+) -> None:
+    from remediate.fixer.prompt import evidence_text
+    from remediate.models import LogBundle, LogSourceResult
+
+    bundle = LogBundle(
+        service="demo",
+        sources=[
+            LogSourceResult(
+                host="web-1",
+                endpoint="app@127.0.0.1:22",
+                source="app",
+                kind="file",
+                command="tail",
+                exit_status=0,
+                lines=["ERROR timeout after 0.001 s", "db password=s3cr3t-value-here"],
+                duration_ms=5,
+            )
+        ],
+        collected_at=datetime(2026, 1, 1, tzinfo=UTC),
+        duration_ms=5,
+    )
+    model_env.play(Turn([DONE]))
+    await propose_fix(
+        make_alert(),
+        make_service(service_repo),
+        FixerConfig(),
+        evidence=evidence_text(bundle),
+    )
+    sent = model_env.everything_sent()
+    assert "ERROR timeout after 0.001 s" in sent
+    assert "web-1 / app (file, ok)" in sent
+    assert "s3cr3t-value-here" not in sent
+    assert evidence_text(None) is None

@@ -13,7 +13,7 @@ import re
 import secrets
 
 from remediate.fixer.models import Risk
-from remediate.models import Alert, Diagnosis, Verification
+from remediate.models import Alert, Diagnosis, LogBundle, Verification
 from remediate.redaction import default_redactor, redact_alert
 
 SYSTEM_PROMPT = """\
@@ -64,6 +64,24 @@ def build_prompt(
     if evidence:
         parts.append(_block(nonce, "logs (redacted)", evidence))
     parts.append("Finish with the four lines SUMMARY, RISK, RATIONALE and CHECKED.")
+    return "\n\n".join(parts)
+
+
+EVIDENCE_LIMIT = 40_000
+
+
+def evidence_text(logs: LogBundle | None, limit: int = EVIDENCE_LIMIT) -> str | None:
+    """The collected (already redacted) log lines as plain text, newest lines kept."""
+    if logs is None or not logs.sources:
+        return None
+    parts = []
+    budget = limit // len(logs.sources)
+    for source in logs.sources:
+        status = "ok" if source.ok else f"failed: {source.error or source.failure}"
+        body = "\n".join(source.lines)
+        if len(body) > budget:
+            body = "[earlier lines cut]\n" + body[-budget:]
+        parts.append(f"## {source.host} / {source.source} ({source.kind}, {status})\n{body}")
     return "\n\n".join(parts)
 
 
