@@ -224,3 +224,33 @@ async def test_recurrence_shows_occurrence_count_and_first_seen(
     assert "| occurrences | 2 |" in comment.body
     assert "| first seen | 2026-11-27T16:01:00+00:00 |" in comment.body
     assert "| last seen | 2026-11-27T16:07:00+00:00 |" in comment.body
+
+
+async def test_private_key_from_a_prefect_secret_block(
+    prefect_server: str, sshd: SSHServer
+) -> None:
+    from prefect.blocks.system import Secret
+
+    from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost
+    from remediate.redaction import Redactor
+    from remediate.ssh_logs import collect_service_logs
+
+    await Secret(value=sshd.client_key.read_text()).save("evidence-test-ssh-key", overwrite=True)
+    sshd.write_container_log("api-block", "from a block\n")
+    hosts = [
+        SSHHost.model_validate(
+            ssh_host(sshd, "web-1", sshd.port, private_key=None,
+                     private_key_block="evidence-test-ssh-key")
+        ),
+        SSHHost.model_validate(
+            ssh_host(sshd, "web-2", sshd.port, private_key=None,
+                     private_key_block="no-such-block")
+        ),
+    ]  # fmt: skip
+    source = LogSource(name="app", kind="container", container="api-block")
+    bundle = await collect_service_logs("api", hosts, [source], EvidenceConfig(), Redactor())
+    found, missing = bundle.sources
+    assert found.ok and found.lines[-1] == f"port={sshd.port} from a block"
+    assert missing.failure is LogFailure.CREDENTIALS
+    assert missing.error is not None and "no-such-block" in missing.error
+    assert "PRIVATE KEY" not in (missing.error or "")
