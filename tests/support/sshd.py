@@ -131,25 +131,31 @@ def _login_user() -> str:
         pwd.getpwnam(TEST_USER)
     except KeyError:
         subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                TEST_HOME,
-                "--shell",
-                "/bin/sh",
-                TEST_USER,
-            ],
+            ["useradd", "--system", "--no-create-home", "--home-dir", TEST_HOME,
+             "--shell", "/bin/sh", "--password", "*", TEST_USER],
             check=True,
-        )
+        )  # fmt: skip
     subprocess.run(
         ["install", "-d", "-m", "0755", "-o", TEST_USER, "-g", TEST_USER, TEST_HOME], check=True
     )
     # A "!" password marks the account locked, which sshd refuses without PAM; "*" only
-    # rules out password logins.
-    subprocess.run(["usermod", "--password", "*", "--home", TEST_HOME, TEST_USER], check=True)
+    # rules out password logins. usermod refuses while the user runs processes, so it
+    # runs only when something is off.
+    entry = pwd.getpwnam(TEST_USER)
+    if entry.pw_dir != TEST_HOME or entry.pw_shell != "/bin/sh" or _locked(TEST_USER):
+        subprocess.run(
+            ["usermod", "--password", "*", "--home", TEST_HOME, "--shell", "/bin/sh", TEST_USER],
+            check=True,
+        )
     return TEST_USER
+
+
+def _locked(user: str) -> bool:
+    for line in Path("/etc/shadow").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name == user:
+            return rest.startswith("!")
+    return False
 
 
 def _listening(port: int) -> bool:
