@@ -207,12 +207,36 @@ async def test_secrets_and_control_characters_never_leave_the_collector(sshd: SS
 
 
 async def test_per_host_concurrency_bounds_parallel_commands(sshd: SSHServer) -> None:
-    for i in range(6):
+    locks = sshd.root / "locks"
+    locks.mkdir(exist_ok=True)
+    locks.chmod(0o777)
+    exclusive = f"mkdir {locks}/held || exit 7; sleep 0.2; rmdir {locks}/held; echo done"
+    config = EvidenceConfig.model_validate(
+        {
+            "limits": {"per_host_concurrency": 1, "command_timeout_s": 10},
+            "commands": {"exclusive": ["sh", "-c", exclusive]},
+        }
+    )
+    logs = [LogSource(name=f"x{i}", kind="custom", command="exclusive") for i in range(4)]
+    bundle = await collect([host(sshd)], logs, config)
+    assert [(r.exit_status, r.lines) for r in bundle.sources] == [(0, ["done"])] * 4
+
+
+def accepted_logins(sshd: SSHServer) -> int:
+    return (sshd.root / "sshd.log").read_text().count("Accepted publickey")
+
+
+async def test_one_connection_per_host_for_all_its_sources(sshd: SSHServer) -> None:
+    for i in range(5):
         sshd.write_container_log(f"c{i}", f"line {i}\n")
-    config = evidence(per_host_concurrency=1)
-    bundle = await collect([host(sshd)], [container(f"c{i}") for i in range(6)], config)
-    assert all(r.ok for r in bundle.sources)
-    assert [r.lines[-1] for r in bundle.sources] == [f"port={sshd.port} line {i}" for i in range(6)]
+    hosts = [host(sshd, "web-1", port=sshd.ports[0]), host(sshd, "web-2", port=sshd.ports[1])]
+    before = accepted_logins(sshd)
+    bundle = await collect(hosts, [container(f"c{i}") for i in range(5)])
+    assert len(bundle.sources) == 10 and all(r.ok for r in bundle.sources)
+    deadline = time.monotonic() + 5
+    while accepted_logins(sshd) < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert accepted_logins(sshd) - before == 2
 
 
 async def test_two_hosts_each_give_their_own_logs(sshd: SSHServer) -> None:
