@@ -146,10 +146,10 @@ def _check_row(check: DependencyCheck) -> list[str]:
 
 def dependency_section(diagnosis: Diagnosis) -> str:
     """Dependency, DNS and TLS checks; then what is down, what is slow, what failed first."""
-    lines: list[str] = []
+    blocks: list[str] = []
     if diagnosis.checks:
         headers = ["service", "check", "name", "target", "result", "latency", "detail"]
-        lines += ["", "", table(headers, [_check_row(c) for c in diagnosis.checks])]
+        blocks.append(table(headers, [_check_row(c) for c in diagnosis.checks]))
     facts = []
     if diagnosis.down:
         down = ", ".join(f"{c.name} ({c.kind.value})" for c in diagnosis.down)
@@ -167,8 +167,8 @@ def dependency_section(diagnosis: Diagnosis) -> str:
         when, what = failures[0]
         facts.append(f"- First failure: {inline(what)} at {when.isoformat()}")
     if facts:
-        lines += ["", "", *facts]
-    return "\n".join(lines)
+        blocks.append("\n".join(facts))
+    return "".join(f"\n\n{block}" for block in blocks)
 
 
 def _log_result(result: LogSourceResult) -> str:
