@@ -72,7 +72,7 @@ def write_catalog(
         "policy": {"critical": {"propose_fix": False}},
         "verification": {"attempts": 1, "interval_s": 0},
         "evidence": {
-            "limits": {"connect_timeout_s": 5, "command_timeout_s": 5},
+            "limits": {"connect_timeout_s": 5, "command_timeout_s": 2},
             "redact": [{"name": name, "pattern": pattern} for name, pattern in CUSTOM_PATTERNS],
         },
     }
@@ -114,10 +114,14 @@ async def test_two_hosts_logs_reach_the_issue_redacted(
         ssh_host(sshd, "web-2", sshd.ports[1], known_hosts=None, host_key=sshd.host_public_key),
         ssh_host(sshd, "web-3", sshd.ports[0], private_key=str(sshd.stranger_key)),
         ssh_host(sshd, "web-4", free_port()),
+        ssh_host(sshd, "web-5", sshd.ports[1], known_hosts=None, host_key=sshd.stranger_public_key),
     ]
     logs = [
         {"name": "app", "kind": "container", "container": "api-e2e", "lines": 500},
         {"name": "unit", "kind": "systemd", "unit": "api.service", "hosts": ["web-1"]},
+        {"name": "stuck", "kind": "container", "container": "hang", "hosts": ["web-1"]},
+        {"name": "flood", "kind": "container", "container": "huge", "hosts": ["web-2"]},
+        {"name": "gone", "kind": "container", "container": "gone", "hosts": ["web-2"]},
     ]
     write_catalog(evidence_env, hosts, logs, refused_url)
 
@@ -129,22 +133,34 @@ async def test_two_hosts_logs_reach_the_issue_redacted(
     assert got == [
         ("web-1", "app", None),
         ("web-1", "unit", None),
+        ("web-1", "stuck", LogFailure.TIMEOUT),
         ("web-2", "app", None),
+        ("web-2", "flood", None),
+        ("web-2", "gone", None),
         ("web-3", "app", LogFailure.AUTH),
         ("web-4", "app", LogFailure.CONNECT),
+        ("web-5", "app", LogFailure.HOST_KEY),
     ]
+    by_source = {(r.host, r.source): r for r in outcome.logs.sources}
+    assert by_source["web-2", "flood"].truncated
+    assert by_source["web-2", "gone"].exit_status == 1
     [issue] = LocalTracker(evidence_env / "data" / "issues").issues()
     body = issue.body
     assert f"port={sshd.ports[0]} login" in body or f"port={sshd.ports[0]} " in body
     assert f"port={sshd.ports[1]} " in body
     assert "| web-3 | app | **auth** |" in body
     assert "| web-4 | app | **connect** |" in body
+    assert "| web-5 | app | **host-key** |" in body
+    assert "| web-1 | stuck | **timeout** |" in body
+    assert "| web-2 | gone | **exit 1** |" in body
+    assert "output truncated" in body
+    assert len(issue.body) < 65_536
     assert "password=[REDACTED:password]" in body
     assert "[REDACTED:acme-licence]" in body
     assert "@\u200bchannel" in body and "@channel" not in body
     html = render(body)
     assert_inert(html, re.findall(r"\[Prefect flow run\]\(([^)]*)\)", body))
-    assert html.count("<details>") == html.count("</details>") == 5
+    assert html.count("<details>") == html.count("</details>") == 9
     assert "<h2>Links</h2>" in html
 
     assert outcome.flow_run_id is not None
