@@ -44,7 +44,10 @@ collect_logs = collect_logs.with_options(cache_key_fn=per_flow_run, persist_resu
 
 
 async def _ensure_tags(alert: Alert, run_id: str) -> None:
-    wanted = run_tags(alert)
+    await _add_tags(run_id, run_tags(alert))
+
+
+async def _add_tags(run_id: str, wanted: list[str]) -> None:
     async with get_client() as client:
         run = await client.read_flow_run(run_id)  # type: ignore[arg-type]
         missing = [t for t in wanted if t not in run.tags]
@@ -98,6 +101,8 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         else:
             verification = await verify(service, catalog.verification)
         logger.info("verification: %s (%s)", verification.verdict.value, verification.reason)
+        if run_id:
+            await _add_tags(run_id, [f"verdict:{verification.verdict.value}"])
 
     if verification is not None and verification.verdict is Verdict.RECOVERED:
         report = incident_report(alert, verification, None, run_url, redactor=redactor)

@@ -204,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("down", help="stop the local stack").set_defaults(handler=_down)
 
     commands.add_parser("gateway", help="serve the alert intake gateway (--help for options)")
+    commands.add_parser("report", help="remediation metrics against the plan's targets (--help)")
 
     approve = commands.add_parser("approve", help="approve or reject a proposed fix")
     approve_cli.add_arguments(approve)
@@ -221,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from remediate.gateway.server import main as gateway_main
 
         return gateway_main(argv[1:])
+    if argv[:1] == ["report"]:
+        from remediate.reporting.cli import report_main
+
+        return report_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.handler(args)

@@ -208,6 +208,7 @@ async def fix_and_review(
     """The fix stage of the flow: propose, record, wait for approval, publish."""
     logger = get_run_logger()
     proposal = await propose_fix_task(alert, service, catalog, verification, diagnosis, evidence)
+    await _retag([f"fix:{proposal.status.value}"])
     if issue is not None:
         record_on_issue(
             catalog, service, issue, f"{alert.occurrence_key}:fix", proposal_comment(proposal)

@@ -1,0 +1,1 @@
+"""How well remediation works, measured from its own history on the Prefect server."""

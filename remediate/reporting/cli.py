@@ -1,0 +1,56 @@
+"""``remediate report [--since 7d] [--json]``: the plan's metrics from run history."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from remediate.reporting.history import HistoryError
+from remediate.reporting.period import build_report, parse_window
+from remediate.reporting.render import terminal_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", default="7d", help="window to report on: 7d, 24h, 30m")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+
+
+def _api_url() -> str | None:
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        return url
+    from remediate import stack
+
+    state = stack.read_state(stack.StackConfig.from_env().data_dir)
+    return state.prefect_api_url if state is not None else None
+
+
+def report_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="remediate report", description="Remediation metrics from run history."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(list(argv))
+    try:
+        window = parse_window(args.since)
+    except ValueError as exc:
+        print(f"remediate: {exc}", file=sys.stderr)
+        return 2
+    api_url = _api_url()
+    if api_url is None:
+        print("remediate: no Prefect API: run `make up` or set PREFECT_API_URL", file=sys.stderr)
+        return 2
+    try:
+        report = asyncio.run(build_report(api_url, window))
+    except HistoryError as exc:
+        print(f"remediate: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.model_dump(mode="json"), indent=2))
+    else:
+        print(terminal_table(report))
+    return 0

@@ -1,0 +1,238 @@
+"""The plan's success metrics computed from remediation run records."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from remediate.reporting.history import RunRecord
+
+ALERT_TO_ISSUE_TARGET_S = 120.0
+FIX_GENERATION_TARGET_S = 600.0
+ROLLBACK_TARGET_PCT = 5.0
+COVERAGE_TARGET_PCT = 80.0
+
+
+class Figure(BaseModel):
+    """One metric. ``value`` None means the system does not record it (or nothing to measure)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    label: str
+    value: float | None
+    unit: str = ""
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+
+
+class Day(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    runs: int
+    received: int
+    self_resolved: int
+    confirmed: int
+    issues: int
+    proposals: int
+
+
+class RemediationReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    since: datetime
+    until: datetime
+    figures: list[Figure]
+    days: list[Day]
+    alert_to_issue_s: list[float] = Field(default_factory=list)
+    fix_generation_s: list[float] = Field(default_factory=list)
+
+    def figure(self, key: str) -> Figure:
+        return next(f for f in self.figures if f.key == key)
+
+
+def percentile(values: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _seconds(
+    records: list[RunRecord],
+    start: Callable[[RunRecord], datetime | None],
+    end: Callable[[RunRecord], datetime | None],
+) -> list[float]:
+    found = []
+    for r in records:
+        a, b = start(r), end(r)
+        if a is not None and b is not None:
+            found.append((b - a).total_seconds())
+    return found
+
+
+def _count(key: str, label: str, value: int, note: str = "") -> Figure:
+    return Figure(key=key, label=label, value=float(value), unit="", note=note)
+
+
+def _below(
+    key: str, label: str, value: float | None, limit: float, unit: str, target: str, note: str = ""
+) -> Figure:
+    met = None if value is None else value < limit
+    return Figure(key=key, label=label, value=value, unit=unit, target=target, met=met, note=note)
+
+
+def compute(records: list[RunRecord], since: datetime, until: datetime) -> RemediationReport:
+    runs = len(records)
+    received = sum(r.occurrences for r in records)
+    self_resolved = sum(r.self_resolved for r in records)
+    with_verdict = [r for r in records if r.verdict is not None]
+    confirmed = sum(r.verdict == "confirmed" for r in with_verdict)
+    unverifiable = sum(r.verdict == "unverifiable" for r in with_verdict)
+    issues = sum(r.issue_at is not None for r in records)
+    sessions = [r for r in records if r.fix_status not in (None, "skipped")]
+    proposed = [r for r in records if r.fix_status == "proposed"]
+    sent = sum(r.fix_proposed_at is not None for r in records)
+    decided = {
+        a: sum(r.approval == a for r in records) for a in ("approved", "rejected", "timed-out")
+    }
+    waiting = sum("awaiting-approval" in r.tags for r in records)
+    to_issue = _seconds(records, lambda r: r.created, lambda r: r.issue_at)
+    generation = [r.fix_session_s for r in sessions if r.fix_session_s is not None]
+    approval_wait = _seconds(records, lambda r: r.suspended_at, lambda r: r.resumed_at)
+    to_pull = _seconds(records, lambda r: r.resumed_at, lambda r: r.pull_request_at)
+    pulls = sum(r.pull_request_at is not None for r in records)
+    responded = sum(r.self_resolved or r.fix_status == "proposed" for r in records)
+    coverage = _share(responded, runs)
+    verdict_note = (
+        ""
+        if len(with_verdict) == runs
+        else f"verdict recorded on {len(with_verdict)} of {runs} runs"
+    )
+    figures = [
+        _count("received", "alerts received", received, "occurrences, duplicates included"),
+        _count("deduplicated", "deduplicated", received - runs, "occurrences merged into a run"),
+        _count("runs", "remediation runs", runs),
+        _count("self_resolved", "self-resolved", self_resolved),
+        Figure(
+            key="false_positive_rate",
+            label="false-positive rate",
+            value=_share(self_resolved, runs),
+            unit="%",
+            note="self-resolved share of runs",
+        ),
+        Figure(
+            key="verified",
+            label="verified (confirmed)",
+            value=float(confirmed) if with_verdict else None,
+            note=verdict_note,
+        ),
+        Figure(
+            key="unverifiable",
+            label="unverifiable",
+            value=float(unverifiable) if with_verdict else None,
+        ),
+        _count("issues", "runs with an issue", issues),
+        _below(
+            "alert_to_issue_p50",
+            "alert->issue p50",
+            percentile(to_issue, 50),
+            ALERT_TO_ISSUE_TARGET_S,
+            "s",
+            "< 120 s",
+            "from the run's creation",
+        ),
+        _below(
+            "alert_to_issue_p95",
+            "alert->issue p95",
+            percentile(to_issue, 95),
+            ALERT_TO_ISSUE_TARGET_S,
+            "s",
+            "< 120 s",
+            "from the run's creation",
+        ),
+        _count(
+            "fix_sessions", "fix sessions run", len(sessions), "proposal sessions, skips excluded"
+        ),
+        _below(
+            "fix_generation_p95",
+            "fix generation p95",
+            percentile(generation, 95),
+            FIX_GENERATION_TARGET_S,
+            "s",
+            "< 600 s",
+        ),
+        _count("proposals", "fix proposals made", len(proposed), "sessions that produced a diff"),
+        _count("sent_for_approval", "sent for approval", sent),
+        _count("approved", "approved", decided["approved"]),
+        _count("rejected", "rejected", decided["rejected"]),
+        _count("timed_out", "approval timed out", decided["timed-out"]),
+        _count("awaiting", "awaiting approval", waiting),
+        Figure(
+            key="approval_wait_p50",
+            label="approval wait p50",
+            value=percentile(approval_wait, 50),
+            unit="s",
+        ),
+        _count("pull_requests", "pull requests opened", pulls),
+        Figure(
+            key="approval_to_pr_p50",
+            label="approval->PR p50",
+            value=percentile(to_pull, 50),
+            unit="s",
+        ),
+        Figure(
+            key="rolled_back",
+            label="automated fixes rolled back",
+            value=None,
+            unit="%",
+            target="< 5 %",
+            note="not recorded: no automated action is undone by the system",
+        ),
+        Figure(
+            key="coverage",
+            label="automated response coverage",
+            value=coverage,
+            unit="%",
+            target=">= 80 %",
+            met=None if coverage is None else coverage >= COVERAGE_TARGET_PCT,
+            note="runs verified self-resolved or with a fix proposed",
+        ),
+    ]
+    return RemediationReport(
+        since=since,
+        until=until,
+        figures=figures,
+        days=_days(records),
+        alert_to_issue_s=to_issue,
+        fix_generation_s=generation,
+    )
+
+
+def _days(records: list[RunRecord]) -> list[Day]:
+    days: dict[date, list[RunRecord]] = {}
+    for r in records:
+        days.setdefault(r.created.date(), []).append(r)
+    return [
+        Day(
+            day=day,
+            runs=len(rs),
+            received=sum(r.occurrences for r in rs),
+            self_resolved=sum(r.self_resolved for r in rs),
+            confirmed=sum(r.verdict == "confirmed" for r in rs),
+            issues=sum(r.issue_at is not None for r in rs),
+            proposals=sum(r.fix_status == "proposed" for r in rs),
+        )
+        for day, rs in sorted(days.items())
+    ]

@@ -1,0 +1,30 @@
+"""Report windows: ``7d``, ``24h``, ``30m``."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from remediate.models import utc
+from remediate.reporting.history import History
+from remediate.reporting.metrics import RemediationReport, compute
+
+_DURATION = re.compile(r"^(\d{1,5})([dhm])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_window(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"--since: expected a positive duration such as 7d, 24h or 30m, got {text!r}"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+async def build_report(api_url: str, window: timedelta) -> RemediationReport:
+    until = utc(datetime.now(UTC))
+    since = until - window
+    async with History(api_url) as history:
+        records = await history.records(since, until)
+    return compute(records, since, until)

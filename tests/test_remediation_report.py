@@ -1,0 +1,187 @@
+"""The remediation report computed from history made by running the real flow."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows.remediate import remediate_alert
+from flows.report import remediation_report
+from remediate.models import Alert, OutcomeStatus
+from remediate.prefect_api import PrefectAPI
+from remediate.reporting.cli import report_main
+from remediate.reporting.history import History
+from remediate.reporting.metrics import RemediationReport, compute, percentile
+from remediate.reporting.period import parse_window
+from remediate.reporting.render import terminal_table
+from tests.support.http_services import Service
+
+
+@pytest.fixture
+def stack_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_server: str
+) -> Iterator[Path]:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    yield tmp_path
+
+
+def alert(check: str, minute: int) -> Alert:
+    return Alert.from_sentinel(
+        {
+            "check_id": check,
+            "timestamp": f"2026-11-27T10:{minute:02d}:00",
+            "status": "fail",
+            "message": "Unexpected status: HTTP 500",
+        }
+    )
+
+
+def write_catalog(where: Path, failing: Service, healthy: Service) -> None:
+    catalog = {
+        "services": [
+            {
+                "name": "report-api",
+                "checks": ["RPT-api-*"],
+                "health": [{"url": failing.health_url}],
+            },
+            {"name": "report-web", "checks": ["RPT-web"], "health": [{"url": healthy.health_url}]},
+        ],
+        "verification": {"attempts": 2, "interval_s": 0.05},
+    }
+    (where / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+
+
+async def history_report(api_url: str, since: datetime) -> RemediationReport:
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    async with History(api_url) as history:
+        records = await history.records(since, until)
+    return compute(records, since, until)
+
+
+async def test_figures_match_the_history_the_flow_made(
+    stack_env: Path, prefect_server: str, http_service: Service, another_http_service: Service
+) -> None:
+    http_service.set(status=500)
+    write_catalog(stack_env, http_service, another_http_service)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+
+    durations: list[float] = []
+    outcomes = []
+    for an_alert in [
+        alert("RPT-api-probes", 0),
+        alert("RPT-api-probes", 5),
+        alert("RPT-api-latency", 7),
+        alert("RPT-web", 1),
+        alert("RPT-web", 9),
+    ]:
+        started = time.monotonic()
+        outcomes.append(await remediate_alert(an_alert))
+        durations.append(time.monotonic() - started)
+    statuses = [o.status for o in outcomes]
+    assert statuses == [
+        OutcomeStatus.ISSUE_OPENED,
+        OutcomeStatus.ISSUE_UPDATED,
+        OutcomeStatus.ISSUE_OPENED,
+        OutcomeStatus.SELF_RESOLVED,
+        OutcomeStatus.SELF_RESOLVED,
+    ]
+    # The gateway merged two more deliveries of the first alert into its run.
+    first_run = outcomes[0].flow_run_id
+    assert first_run is not None
+    async with PrefectAPI(prefect_server) as api:
+        await api.set_occurrence_tags(first_run, 3, resolved=False)
+
+    report = await history_report(prefect_server, since)
+    value = {f.key: f.value for f in report.figures}
+    assert value["runs"] == 5
+    assert value["received"] == 7
+    assert value["deduplicated"] == 2
+    assert value["self_resolved"] == 2
+    assert value["false_positive_rate"] == 40.0
+    assert value["verified"] == 3
+    assert value["unverifiable"] == 0
+    assert value["issues"] == 3
+    assert value["fix_sessions"] == 0
+    assert value["proposals"] == 0
+    assert value["approved"] == value["rejected"] == value["timed_out"] == 0
+    assert value["approval_wait_p50"] is None
+    assert value["approval_to_pr_p50"] is None
+    assert value["rolled_back"] is None
+    assert value["coverage"] == 40.0
+    assert report.figure("coverage").met is False
+
+    assert len(report.alert_to_issue_s) == 3
+    confirmed_durations = durations[:3]
+    for seconds in report.alert_to_issue_s:
+        assert 0 < seconds <= max(confirmed_durations) + 1
+    assert value["alert_to_issue_p95"] == max(report.alert_to_issue_s)
+    assert value["alert_to_issue_p50"] == sorted(report.alert_to_issue_s)[1]
+    assert report.figure("alert_to_issue_p95").met is True
+    assert sum(d.runs for d in report.days) == 5
+    assert sum(d.received for d in report.days) == 7
+
+    table = terminal_table(report)
+    assert "alerts received" in table and "not recorded" in table
+    assert "40 %" in table and "MISSED" in table
+
+
+async def test_daily_flow_publishes_a_table_and_charts(
+    stack_env: Path, http_service: Service, another_http_service: Service
+) -> None:
+    http_service.set(status=500)
+    write_catalog(stack_env, http_service, another_http_service)
+    await remediate_alert(alert("RPT-api-chart", 0))
+    await remediate_alert(alert("RPT-web", 30))
+
+    report = await remediation_report(window_hours=1)
+    assert report.figure("runs").value is not None and report.figure("runs").value >= 2
+    async with get_client() as client:
+        tables = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["remediation-report-table"]))
+        )
+        markdowns = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["remediation-report"]))
+        )
+    assert tables and markdowns
+    rows = json.loads(str(tables[-1].data))
+    metrics = {r["metric"] for r in rows}
+    assert {"alerts received", "alert->issue p95", "automated response coverage"} <= metrics
+    text = str(markdowns[-1].data)
+    assert text.count("data:image/png;base64,") >= 2
+    assert "| alert->issue p95 |" in text
+
+
+def test_cli_prints_a_table_and_json(
+    prefect_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report_main(["--since", "2h"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Remediation report") and "automated response coverage" in out
+    assert report_main(["--since", "2h", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {f["key"] for f in data["figures"]} >= {"received", "coverage", "rolled_back"}
+
+
+def test_cli_rejects_a_bad_window(capsys: pytest.CaptureFixture[str]) -> None:
+    assert report_main(["--since", "7x"]) == 2
+    assert "--since: expected a positive duration" in capsys.readouterr().err
+    assert parse_window("90m") == timedelta(minutes=90)
+    assert parse_window("7d") == timedelta(days=7)
+    with pytest.raises(ValueError, match="0d"):
+        parse_window("0d")
+
+
+def test_nearest_rank_percentile() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
+    assert percentile([5.0], 95) == 5.0
