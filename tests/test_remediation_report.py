@@ -15,13 +15,15 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows.remediate import remediate_alert
 from flows.report import remediation_report
-from remediate.models import Alert, OutcomeStatus
+from remediate.fixer.approve_cli import approve_main
+from remediate.models import Alert, OutcomeStatus, Severity
 from remediate.prefect_api import PrefectAPI
 from remediate.reporting.cli import report_main
 from remediate.reporting.history import History
 from remediate.reporting.metrics import RemediationReport, compute, percentile
 from remediate.reporting.period import parse_window
 from remediate.reporting.render import terminal_table
+from tests.support.fix_runner import FixRunner
 from tests.support.http_services import Service
 
 
@@ -185,3 +187,63 @@ def test_nearest_rank_percentile() -> None:
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([float(v) for v in range(1, 101)], 95) == 95.0
     assert percentile([5.0], 95) == 5.0
+
+
+async def test_fix_figures_from_approved_and_rejected_runs(
+    fix_runner: FixRunner, service_repo: Path
+) -> None:
+    from tests.test_fix_approval import READ_EDIT, submit
+
+    checks = ["rptfix-approve", "rptfix-reject"]
+    fix_runner.write_catalog(
+        {
+            "services": [
+                {
+                    "name": f"svc-{check}",
+                    "checks": [check],
+                    "repository": {"owner": "acme", "name": check, "clone_url": str(service_repo)},
+                }
+                for check in checks
+            ],
+            "policy": {"critical": {"verify": False, "diagnose": False}},
+            "approval": {"approvers": ["alice"]},
+            "tracker": {"kind": "local"},
+        }
+    )
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    started = time.monotonic()
+    for check, decision in zip(checks, [[], ["--reject"]], strict=True):
+        fix_runner.model.play(*READ_EDIT)
+        run_id = await submit(fix_runner, fix_alert(check))
+        fix_runner.wait_for(run_id, "Suspended")
+        approve = [run_id, "--approver", "alice", "--api-url", fix_runner.api_url, *decision]
+        assert approve_main(approve) == 0
+        fix_runner.wait_for(run_id, "Completed")
+    elapsed = time.monotonic() - started
+
+    report = await history_report(fix_runner.api_url, since)
+    value = {f.key: f.value for f in report.figures}
+    assert value["runs"] == 2 and value["issues"] == 2
+    assert value["fix_sessions"] == 2
+    assert value["proposals"] == 2 and value["sent_for_approval"] == 2
+    assert value["approved"] == 1 and value["rejected"] == 1 and value["timed_out"] == 0
+    assert value["awaiting"] == 0
+    assert value["pull_requests"] == 1
+    assert value["coverage"] == 100.0 and report.figure("coverage").met is True
+    assert value["verified"] is None and value["self_resolved"] == 0
+    assert len(report.fix_generation_s) == 2
+    assert all(0 < s < elapsed for s in report.fix_generation_s)
+    for key in ("approval_wait_p50", "approval_to_pr_p50", "fix_generation_p95"):
+        seconds = value[key]
+        assert seconds is not None and 0 < seconds < elapsed
+
+
+def fix_alert(check_id: str) -> Alert:
+    return Alert(
+        id=f"{check_id}-{int(time.time())}",
+        source="test",
+        check_id=check_id,
+        severity=Severity.CRITICAL,
+        summary="timeouts",
+        fired_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
