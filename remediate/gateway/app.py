@@ -120,9 +120,12 @@ class Gateway:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self.deliverer.stop()
+            done, _ = await asyncio.wait({task}, timeout=15)
+            if not done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.deliverer.flush(), timeout=5)
             await self.prefect.aclose()
@@ -221,6 +224,10 @@ class Gateway:
             raise _unauthorized(exc) from None
 
 
+def _json(body: Accepted, status: int = 202) -> Response:
+    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
+
+
 def _unauthorized(exc: Unauthorized) -> Refused:
     return Refused(
         401, f"auth_{exc.reason}", "authentication failed", headers={"WWW-Authenticate": "Bearer"}
@@ -271,7 +278,7 @@ def create_app(
         openapi_extra=body_of("SentinelCheckResult", "SentinelDispatch"),
         summary="A Sentinel CheckResult, signed with X-Remediate-Signature",
     )
-    async def sentinel(request: Request, response: Response) -> Accepted:
+    async def sentinel(request: Request) -> Response:
         gateway.guard(request, "sentinel")
         raw = await gateway.body(request)
         gateway.signature(request, raw)
@@ -280,9 +287,8 @@ def create_app(
         except PayloadError as exc:
             raise _payload(exc) from None
         except NotAnAlert as exc:
-            response.status_code = 200
-            return Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc))
-        return await gateway.accept("sentinel", [alert])
+            return _json(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)), 200)
+        return _json(await gateway.accept("sentinel", [alert]))
 
     @app.post(
         "/repos/{owner}/{repo}/dispatches",
@@ -313,7 +319,7 @@ def create_app(
         openapi_extra=body_of("AlertmanagerWebhook"),
         summary="Prometheus Alertmanager webhook (version 4), bearer or basic auth",
     )
-    async def alertmanager(request: Request) -> Accepted:
+    async def alertmanager(request: Request) -> Response:
         gateway.guard(request, "alertmanager")
         raw = await gateway.body(request)
         gateway.tokens(request)
@@ -321,7 +327,7 @@ def create_app(
             alerts = alertmanager_alerts(parse_json(raw))
         except PayloadError as exc:
             raise _payload(exc) from None
-        return await gateway.accept("alertmanager", alerts)
+        return _json(await gateway.accept("alertmanager", alerts))
 
     @app.post(
         "/v1/alerts/grafana",
@@ -331,7 +337,7 @@ def create_app(
         openapi_extra=body_of("GrafanaWebhook"),
         summary="Grafana webhook; HMAC when a signature header is configured, else a token",
     )
-    async def grafana(request: Request) -> Accepted:
+    async def grafana(request: Request) -> Response:
         gateway.guard(request, "grafana")
         raw = await gateway.body(request)
         header = config.grafana_signature_header
@@ -355,7 +361,7 @@ def create_app(
             alerts = grafana_alerts(parse_json(raw))
         except PayloadError as exc:
             raise _payload(exc) from None
-        return await gateway.accept("grafana", alerts)
+        return _json(await gateway.accept("grafana", alerts))
 
     @app.post(
         "/v1/alerts/generic",
@@ -365,7 +371,7 @@ def create_app(
         openapi_extra=body_of("GenericAlert"),
         summary="Any other sender: the GenericAlert shape, signed or with a bearer token",
     )
-    async def generic(request: Request) -> Accepted:
+    async def generic(request: Request) -> Response:
         gateway.guard(request, "generic")
         raw = await gateway.body(request)
         if request.headers.get(SIGNATURE_HEADER):
@@ -376,7 +382,7 @@ def create_app(
             alert = generic_alert(parse_json(raw), datetime.fromtimestamp(gateway.clock(), UTC))
         except PayloadError as exc:
             raise _payload(exc) from None
-        return await gateway.accept("generic", [alert])
+        return _json(await gateway.accept("generic", [alert]))
 
     @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
     async def healthz() -> Health:

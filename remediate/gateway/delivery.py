@@ -71,6 +71,7 @@ class Deliverer:
         self.policy = policy
         self.clock = clock
         self.wake = asyncio.Event()
+        self._stopped = False
         self.prefect_reachable: bool | None = None
         self._backoff = 0.0
         self._run_states: dict[str, tuple[float, str | None]] = {}
@@ -80,7 +81,7 @@ class Deliverer:
         self._published_at: dict[str, float] = {}
 
     async def run_forever(self) -> None:
-        while True:
+        while not self._stopped:
             try:
                 wait = await self.deliver_once()
             except asyncio.CancelledError:
@@ -88,10 +89,14 @@ class Deliverer:
             except Exception:
                 log.exception("delivery loop error; retrying")
                 wait = self._next_backoff()
-            if wait > 0:
+            if wait > 0 and not self._stopped:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=wait)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.wake.set()
 
     def _next_backoff(self) -> float:
         self._backoff = min(

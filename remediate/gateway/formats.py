@@ -73,34 +73,32 @@ def parse_json(raw: bytes) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError.single("body", f"not UTF-8 at byte {exc.start}") from exc
-    if _depth_exceeds(text, MAX_DEPTH):
-        raise PayloadError.single("body", f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise PayloadError.single("body", f"JSON nested deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:
         raise PayloadError.single("body", f"not valid JSON: {exc}") from exc
+    if _depth_exceeds(value, MAX_DEPTH):
+        raise PayloadError.single("body", f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
-def _depth_exceeds(text: str, limit: int) -> bool:
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    level: list[Any] = [value]
     depth = 0
-    in_string = False
-    escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
+    while level:
+        containers = [v for v in level if isinstance(v, dict | list)]
+        if not containers:
+            return False
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for container in containers
+            for child in (container.values() if isinstance(container, dict) else container)
+        ]
     return False
 
 

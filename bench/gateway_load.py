@@ -1,0 +1,317 @@
+"""Intake gateway load: accepted alerts/s, acknowledgement latency, and an alert storm.
+
+Starts its own Prefect server (temporary database), a deployment of remediate_alert that no
+worker serves, and the gateway as `remediate gateway` runs it; every request is signed.
+
+Usage: .venv/bin/python bench/gateway_load.py [--sustained 5000] [--storm 10000]
+       [--fingerprints 100] [--concurrency 32] [--outbox-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from remediate.gateway.auth import SIGNATURE_HEADER, sign  # noqa: E402
+
+SECRET = "bench-secret"
+TOKEN = "bench-token"
+DEPLOYMENT_NAME = "gateway-bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        args, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def wait_ok(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def request_bytes(port: int, body: dict[str, Any]) -> bytes:
+    raw = json.dumps(body).encode()
+    signature = sign(SECRET, int(time.time()), raw)
+    head = (
+        f"POST /v1/alerts/sentinel HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n"
+        f"{SIGNATURE_HEADER}: {signature}\r\n\r\n"
+    )
+    return head.encode() + raw
+
+
+async def blast(
+    port: int, requests: list[bytes], concurrency: int
+) -> tuple[float, list[float], dict[int, int], int]:
+    """Send pre-built requests over keep-alive connections; returns elapsed seconds,
+    per-request latencies, status counts and the sum of `accepted` in the answers."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    accepted = 0
+
+    async def worker() -> None:
+        nonlocal accepted
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                try:
+                    item = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                writer.write(item)
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                latencies.append(time.perf_counter() - started)
+                status = int(head.split(b" ", 2)[1])
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 202:
+                    accepted += int(json.loads(body)["accepted"])
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, statuses, accepted
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def outbox(url: str) -> dict[str, int]:
+    counts: dict[str, int] = httpx.get(f"{url}/healthz", trust_env=False).json()["outbox"]
+    return counts
+
+
+def wait_drained(url: str, timeout: float) -> tuple[dict[str, int], float]:
+    started = time.monotonic()
+    while True:
+        counts = outbox(url)
+        if counts["pending"] == 0:
+            return counts, time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"outbox not drained: {counts}")
+        time.sleep(0.2)
+
+
+def count_runs(api: str, tags: list[str]) -> int:
+    response = httpx.post(
+        f"{api}/flow_runs/count", json={"flow_runs": {"tags": {"all_": tags}}}, trust_env=False
+    )
+    response.raise_for_status()
+    return int(response.json())
+
+
+def check(check_id: str, stamp: int) -> dict[str, Any]:
+    return {
+        "check_id": check_id,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(stamp)),
+        "status": "fail",
+        "latency_ms": 3.2,
+        "message": "Unexpected status: HTTP 500",
+        "details": {"total_tests": 5, "failed_tests": 1},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sustained", type=int, default=5000)
+    parser.add_argument("--storm", type=int, default=10_000)
+    parser.add_argument("--fingerprints", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--outbox-url", default=None)
+    args = parser.parse_args()
+
+    home = Path(tempfile.mkdtemp(prefix="remediate-gateway-bench-"))
+    prefect_port, gateway_port = free_port(), free_port()
+    api = f"http://127.0.0.1:{prefect_port}/api"
+    gateway = f"http://127.0.0.1:{gateway_port}"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    server_env = {
+        **base_env,
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    client_env = {
+        **base_env,
+        "PYTHONPATH": str(ROOT),
+        "PREFECT_API_URL": api,
+        "PREFECT_HOME": str(home / "client"),
+    }
+    processes = []
+    try:
+        prefect = spawn(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(prefect_port),
+            ],
+            server_env,
+            home / "prefect.log",
+        )
+        processes.append(prefect)
+        wait_ok(f"{api}/health", 180)
+        deploy = (
+            "import asyncio\nfrom flows.remediate import remediate_alert\n"
+            "async def main():\n"
+            f"    d = await remediate_alert.to_deployment(name={DEPLOYMENT_NAME!r})\n"
+            "    await d.apply()\n"
+            "asyncio.run(main())\n"
+        )
+        subprocess.run([sys.executable, "-c", deploy], env=client_env, cwd=ROOT, check=True)
+        (home / "catalog.yaml").write_text("services: []\n")
+        gateway_env = {
+            **client_env,
+            "REMEDIATE_HMAC_SECRETS": SECRET,
+            "REMEDIATE_INGEST_TOKENS": TOKEN,
+            "REMEDIATE_GATEWAY_DEPLOYMENT": f"remediate-alert/{DEPLOYMENT_NAME}",
+            "REMEDIATE_GATEWAY_RATE_LIMIT": "0",
+            "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE": "100000",
+        }
+        if args.outbox_url:
+            gateway_env["REMEDIATE_OUTBOX_URL"] = args.outbox_url
+        proc = spawn(
+            [
+                sys.executable,
+                "-m",
+                "remediate.gateway.server",
+                "--port",
+                str(gateway_port),
+                "--data-dir",
+                str(home / "gateway"),
+                "--catalog",
+                str(home / "catalog.yaml"),
+                "--log-level",
+                "warning",
+            ],
+            gateway_env,
+            home / "gateway.log",
+        )
+        processes.append(proc)
+        wait_ok(f"{gateway}/healthz", 60)
+        run_id = uuid.uuid4().hex[:6]
+        now = int(time.time())
+
+        # Sustained intake: distinct occurrences of 50 checks, every one a new outbox row.
+        sustained = [
+            request_bytes(gateway_port, check(f"load-{run_id}-{n % 50}", now - n))
+            for n in range(args.sustained)
+        ]
+        elapsed, latencies, statuses, accepted = asyncio.run(
+            blast(gateway_port, sustained, args.concurrency)
+        )
+        print(f"sustained: {len(sustained)} signed posts, concurrency {args.concurrency}")
+        print(f"  statuses {statuses}, accepted {accepted}")
+        print(f"  {len(sustained) / elapsed:.0f} accepted alerts/s")
+        print(
+            f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+            f"max {max(latencies) * 1000:.1f} ms"
+        )
+        counts, drain = wait_drained(gateway, 600)
+        print(f"  outbox drained {drain:.1f} s after the last ack: {counts}")
+
+        # Storm: N posts over F new fingerprints; each fingerprint gets 20 distinct
+        # occurrences, each delivered several times, all shuffled.
+        storm_id = uuid.uuid4().hex[:6]
+        bodies = [
+            check(f"storm-{storm_id}-{n % args.fingerprints}", now - (n // args.fingerprints) % 20)
+            for n in range(args.storm)
+        ]
+        random.Random(1).shuffle(bodies)
+        storm = [request_bytes(gateway_port, body) for body in bodies]
+        before = sum(outbox(gateway).values())
+        elapsed, latencies, statuses, accepted = asyncio.run(
+            blast(gateway_port, storm, args.concurrency)
+        )
+        counts, drain = wait_drained(gateway, 900)
+        rows = sum(counts.values()) - before
+        runs = sum(
+            count_runs(api, [f"check:storm-{storm_id}-{f}"]) for f in range(args.fingerprints)
+        )
+        print(f"storm: {len(storm)} posts over {args.fingerprints} fingerprints")
+        print(f"  statuses {statuses}; {len(storm) / elapsed:.0f} posts/s")
+        print(
+            f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+        )
+        print(f"  accepted (new deliveries) {accepted}, outbox rows for them {rows}")
+        print(f"  flow runs started {runs}; outbox drained {drain:.1f} s after the last ack")
+        print(f"  lost: {accepted - rows}; final outbox {counts}")
+        print(f"gateway peak memory (VmHWM): {peak_rss_mb(proc.pid):.0f} MB")
+        return 0 if runs == args.fingerprints and accepted == rows else 1
+    finally:
+        for process in reversed(processes):
+            stop(process)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
