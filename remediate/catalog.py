@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
 from remediate.fixer.config import ApprovalConfig, FixerConfig
+from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Severity, describe_validation_error
 
 DEFAULT_CATALOG = Path("remediate.yaml")
@@ -105,6 +106,7 @@ class Catalog(_Strict):
     verification: Verification = Verification()
     policy: dict[Severity, StepPolicy] = Field(default_factory=_default_policy)
     tracker: TrackerConfig = TrackerConfig()
+    gateway: GatewayPolicy = GatewayPolicy()
     evidence: EvidenceConfig = EvidenceConfig()
     diagnosis: DiagnosisConfig = DiagnosisConfig()
     fixer: FixerConfig = FixerConfig()

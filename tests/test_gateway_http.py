@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from remediate.catalog import Catalog, CatalogError, load_catalog
+from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
 from remediate.models import Alert
 from tests.support.gateway import (
@@ -204,3 +206,17 @@ async def test_hostile_payloads_are_recorded_as_inert_data(
     runs = await runs_with_tag(prefect_server, f"fingerprint:{prefix}")
     assert runs[0]["parameters"]["alert"]["check_id"] == f"$(touch {marker})"
     assert not marker.exists()
+
+
+def test_cap_comes_from_the_catalog_unless_the_environment_sets_it(tmp_path: Path) -> None:
+    catalog_file = tmp_path / "remediate.yaml"
+    catalog_file.write_text("gateway:\n  max_new_per_minute: 4\n", encoding="utf-8")
+    catalog = load_catalog(catalog_file)
+    unset = GatewayConfig(data_dir=tmp_path)
+    assert create_app(unset, catalog).state.gateway.deliverer.policy.max_new_per_minute == 4
+    assert create_app(unset, Catalog()).state.gateway.deliverer.policy.max_new_per_minute == 10
+    env = GatewayConfig.from_env({"REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE": "7"})
+    assert create_app(env, catalog).state.gateway.deliverer.policy.max_new_per_minute == 7
+    catalog_file.write_text("gateway:\n  max_new_per_minute: 0\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match=r"gateway\.max_new_per_minute"):
+        load_catalog(catalog_file)

@@ -96,13 +96,12 @@ class Gateway:
         self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
         self.prefect = PrefectAPI(config.prefect_api_url)
-        cap = getattr(getattr(catalog, "gateway", None), "max_new_per_minute", None)
         self.deliverer = Deliverer(
             self.outbox,
             self.prefect,
             self.metrics,
             DeliveryPolicy(
-                max_new_per_minute=int(cap or config.max_new_per_minute),
+                max_new_per_minute=config.max_new_per_minute or catalog.gateway.max_new_per_minute,
                 retry_initial_s=config.retry_initial_s,
                 retry_max_s=config.retry_max_s,
                 run_state_cache_s=config.run_state_cache_s,

@@ -38,7 +38,9 @@ class GatewayConfig(BaseModel):
     run_state_cache_s: float = Field(default=2.0, ge=0)
     publish_interval_s: float = Field(default=5.0, ge=0)
     retention_days: float = Field(default=7.0, gt=0)
-    max_new_per_minute: int = Field(default=10, ge=1)
+    max_new_per_minute: int | None = Field(
+        default=None, ge=1, description="Overrides the catalog's gateway.max_new_per_minute."
+    )
     deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")
 
     @property
