@@ -42,6 +42,7 @@ def prefect_server() -> Iterator[str]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(_PREFECT_HOME / "server"),
+        "PREFECT_UI_API_URL": os.environ["PREFECT_API_URL"],
         "PREFECT_API_DATABASE_CONNECTION_URL": (f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"),
     }
     env.pop("PREFECT_API_URL", None)

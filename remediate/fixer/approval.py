@@ -30,7 +30,13 @@ def approval_input(approvers: list[str]) -> type[Approval]:
     model: type[Approval] = create_model(
         "Approval",
         __base__=Approval,
-        approver=(names, Field(description="Who decides (from the catalog's approvers).")),
+        approver=(
+            names,
+            Field(
+                description="Who decides (from the catalog's approvers).",
+                json_schema_extra={"enum": list(approvers)},
+            ),
+        ),
     )
     return model
 

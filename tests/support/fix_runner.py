@@ -116,10 +116,13 @@ def fix_runner(
 
 def main() -> None:
     from prefect import serve
+    from prefect.deployments.runner import EntrypointType
 
     from flows.remediate import remediate_alert
 
-    deployment = remediate_alert.to_deployment(name=DEPLOYMENT_NAME)
+    deployment = remediate_alert.to_deployment(
+        name=DEPLOYMENT_NAME, entrypoint_type=EntrypointType.MODULE_PATH
+    )
     serve(deployment, query_seconds=1, limit=4, print_starting_message=False)
 
 
