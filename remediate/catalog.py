@@ -10,6 +10,7 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from remediate.capacity.config import MetricSpec, check_service_metrics
 from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
 from remediate.fixer.config import ApprovalConfig, FixerConfig
@@ -70,6 +71,9 @@ class Service(_Strict):
     hosts: list[SSHHost] = Field(default_factory=list, description="Machines to read logs on.")
     logs: list[LogSource] = Field(default_factory=list)
     dependencies: list[Dependency] = Field(default_factory=list)
+    metrics: list[MetricSpec] = Field(
+        default_factory=list, description="Resource use sampled on the hosts and forecast."
+    )
 
 
 class StepPolicy(_Strict):
@@ -126,6 +130,12 @@ class Catalog(_Strict):
         for service in self.services:
             check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
             check_names(service.name, service.dependencies)
+            check_service_metrics(
+                service.name,
+                [h.name for h in service.hosts],
+                service.metrics,
+                self.evidence.commands,
+            )
         return self
 
     def service(self, name: str | None) -> Service | None:

@@ -12,7 +12,10 @@ from remediate.runner import read_deployments, runner_deployments
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 EXPECTED_CRON = {"remediation-report": "0 6 * * *"}
-EXPECTED_INTERVAL = {"record-approval-timeouts": timedelta(seconds=60)}
+EXPECTED_INTERVAL = {
+    "record-approval-timeouts": timedelta(seconds=60),
+    "capacity-forecast": timedelta(minutes=15),
+}
 
 
 def test_schedules_declared_in_prefect_yaml() -> None:

@@ -1,0 +1,114 @@
+"""Sample the catalog's metrics, fit their trend, open a proactive issue before a threshold."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from pydantic import BaseModel, ConfigDict
+
+from remediate.capacity.collect import Sample, sample_host
+from remediate.capacity.config import MetricSpec
+from remediate.capacity.forecast import Forecast, forecast
+from remediate.capacity.issue import chart, draft, fingerprint, forecast_text
+from remediate.capacity.store import SampleStore
+from remediate.catalog import Catalog, Service, load_catalog
+from remediate.models import IssueRef
+from remediate.reporting.charts import data_uri
+from remediate.settings import get_settings
+from remediate.trackers import make_tracker
+
+
+class MetricForecast(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    service: str
+    metric: str
+    host: str
+    sample: Sample
+    forecast: Forecast | None = None
+    issue: IssueRef | None = None
+
+
+def _by_host(service: Service) -> dict[str, list[MetricSpec]]:
+    groups: dict[str, list[MetricSpec]] = {}
+    for metric in service.metrics:
+        groups.setdefault(metric.host or service.hosts[0].name, []).append(metric)
+    return groups
+
+
+async def _service(service: Service, catalog: Catalog, store: SampleStore) -> list[MetricForecast]:
+    logger = get_run_logger()
+    settings = get_settings()
+    hosts = {h.name: h for h in service.hosts}
+    groups = _by_host(service)
+    sampled = await asyncio.gather(
+        *(sample_host(hosts[name], metrics, catalog.evidence) for name, metrics in groups.items())
+    )
+    results = []
+    for (host, metrics), samples in zip(groups.items(), sampled, strict=True):
+        store.add(service.name, samples)
+        now = datetime.now(UTC)
+        for metric, sample in zip(metrics, samples, strict=True):
+            if sample.error:
+                logger.warning("%s %s on %s: %s", service.name, metric.name, host, sample.error)
+            series = store.series(
+                service.name, metric.name, host, now - timedelta(hours=metric.window_hours)
+            )
+            if len(series) < metric.min_samples:
+                results.append(
+                    MetricForecast(
+                        service=service.name, metric=metric.name, host=host, sample=sample
+                    )
+                )
+                continue
+            result = forecast(series, metric.threshold, timedelta(hours=metric.horizon_hours), now)
+            issue = None
+            if result.inside_horizon:
+                png = chart(series, metric, result)
+                name = hashlib.sha256(fingerprint(service.name, metric, host).encode()).hexdigest()
+                path = settings.data_dir / "charts" / f"capacity-{name[:16]}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(png)
+                tracker = make_tracker(catalog, service, settings)
+                issue = tracker.open_or_update(
+                    draft(service.name, metric, host, result, path, now), now
+                )
+                logger.info(
+                    "%s %s: threshold within horizon; issue #%s %s",
+                    service.name,
+                    metric.name,
+                    issue.number,
+                    issue.action.value,
+                )
+                await acreate_markdown_artifact(
+                    key=f"capacity-{name[:16]}",
+                    markdown=forecast_text(metric, host, result)
+                    + f"\n\n![series and trend]({data_uri(png)})\n",
+                    description=f"{service.name} {metric.name} on {host}",
+                )
+            results.append(
+                MetricForecast(
+                    service=service.name,
+                    metric=metric.name,
+                    host=host,
+                    sample=sample,
+                    forecast=result,
+                    issue=issue,
+                )
+            )
+    return results
+
+
+@flow(name="capacity-forecast")
+async def capacity_forecast() -> list[MetricForecast]:
+    catalog = load_catalog()
+    store = SampleStore(get_settings().data_dir / "capacity.sqlite3")
+    results: list[MetricForecast] = []
+    for service in catalog.services:
+        if service.metrics:
+            results += await _service(service, catalog, store)
+    return results

@@ -1,0 +1,1 @@
+"""Resource use sampled over SSH, its trend, and the time left before a threshold."""

@@ -1,0 +1,147 @@
+"""Sample metrics over SSH. Commands come only from catalog values, quoted with ``shlex``."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from datetime import UTC, datetime
+
+import asyncssh
+from pydantic import BaseModel, ConfigDict
+
+from remediate.capacity.config import MetricSpec
+from remediate.evidence_config import EvidenceConfig, SSHHost
+from remediate.ssh_logs import CredentialError, KeyLoader, _trusted_keys, load_client_key
+
+OUTPUT_LIMIT = 64_000
+
+
+class MetricError(ValueError):
+    """A sample could not be taken or read; the message names the metric."""
+
+
+class Sample(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    host: str
+    at: datetime
+    value: float | None
+    error: str | None = None
+
+
+def build_argv(metric: MetricSpec, evidence: EvidenceConfig) -> list[str]:
+    if metric.kind == "filesystem" and metric.path:
+        return ["df", "-P", "-B1", "--", metric.path]
+    if metric.kind == "inodes" and metric.path:
+        return ["df", "-P", "-i", "--", metric.path]
+    if metric.kind == "path_size" and metric.path:
+        return ["du", "-s", "-b", "--", metric.path]
+    if metric.kind == "memory":
+        return ["cat", "/proc/meminfo"]
+    if metric.kind == "command" and metric.command:
+        if metric.command not in evidence.commands:
+            raise MetricError(f"metric {metric.name}: command {metric.command} not in catalog")
+        return list(evidence.commands[metric.command])
+    raise MetricError(f"metric {metric.name}: kind {metric.kind} is missing its target")
+
+
+def _number(text: str, metric: MetricSpec) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise MetricError(f"metric {metric.name}: expected a number, got {text[:80]!r}") from None
+
+
+def _df_percent(output: str, metric: MetricSpec) -> float:
+    lines = [line.split() for line in output.strip().splitlines()]
+    if len(lines) < 2 or len(lines[-1]) < 4:
+        raise MetricError(f"metric {metric.name}: unexpected df output")
+    used, free = _number(lines[-1][2], metric), _number(lines[-1][3], metric)
+    if used + free <= 0:
+        raise MetricError(f"metric {metric.name}: df reports no capacity")
+    return 100 * used / (used + free)
+
+
+def _memory_percent(output: str, metric: MetricSpec) -> float:
+    fields = {}
+    for line in output.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts:
+            fields[key.strip()] = parts[0]
+    if "MemTotal" not in fields or "MemAvailable" not in fields:
+        raise MetricError(f"metric {metric.name}: /proc/meminfo lacks MemTotal or MemAvailable")
+    total = _number(fields["MemTotal"], metric)
+    return 100 * (total - _number(fields["MemAvailable"], metric)) / total
+
+
+def parse_value(metric: MetricSpec, output: str) -> float:
+    if metric.kind in ("filesystem", "inodes"):
+        return _df_percent(output, metric)
+    if metric.kind == "memory":
+        return _memory_percent(output, metric)
+    if metric.kind == "path_size":
+        first = output.split(maxsplit=1)
+        if not first:
+            raise MetricError(f"metric {metric.name}: du printed nothing")
+        return _number(first[0], metric)
+    return _number(output.strip(), metric)
+
+
+async def _sample(
+    conn: asyncssh.SSHClientConnection,
+    host: SSHHost,
+    metric: MetricSpec,
+    command: str,
+    timeout: float,
+) -> Sample:
+    try:
+        async with asyncio.timeout(timeout):
+            result = await conn.run(command, check=False, encoding="utf-8", errors="replace")
+        at = datetime.now(UTC)
+        if result.exit_status != 0:
+            stderr = str(result.stderr or "")[:200].strip()
+            raise MetricError(f"metric {metric.name}: exit {result.exit_status}: {stderr}")
+        value = parse_value(metric, str(result.stdout or "")[:OUTPUT_LIMIT])
+        return Sample(metric=metric.name, host=host.name, at=at, value=value)
+    except (MetricError, TimeoutError, asyncssh.Error, OSError) as exc:
+        error = str(exc) if isinstance(exc, MetricError) else f"{type(exc).__name__}: {exc}"
+        return Sample(
+            metric=metric.name, host=host.name, at=datetime.now(UTC), value=None, error=error[:500]
+        )
+
+
+async def sample_host(
+    host: SSHHost,
+    metrics: list[MetricSpec],
+    evidence: EvidenceConfig,
+    load_key: KeyLoader = load_client_key,
+) -> list[Sample]:
+    """One connection per host; a host that cannot be reached gives failed samples."""
+    plan = [(m, shlex.join(build_argv(m, evidence))) for m in metrics]
+    limits = evidence.limits
+    try:
+        key = await load_key(host)
+        async with asyncio.timeout(limits.connect_timeout_s):
+            conn = await asyncssh.connect(
+                host.address,
+                host.port,
+                username=host.user,
+                known_hosts=_trusted_keys(host),
+                client_keys=[key],
+                agent_path=None,
+                config=[],
+                preferred_auth="publickey",
+                connect_timeout=limits.connect_timeout_s,
+                login_timeout=limits.connect_timeout_s,
+            )
+    except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
+        at = datetime.now(UTC)
+        error = f"host {host.name}: {type(exc).__name__}: {exc}"[:500]
+        return [
+            Sample(metric=m.name, host=host.name, at=at, value=None, error=error) for m, _ in plan
+        ]
+    async with conn:
+        samples = [await _sample(conn, host, m, c, limits.command_timeout_s) for m, c in plan]
+    return samples

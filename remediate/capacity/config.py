@@ -1,0 +1,67 @@
+"""Catalog ``metrics:`` of a service: what to sample and when its trend is worth an issue."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from remediate.evidence_config import _remote_path
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+PERCENT_KINDS = ("filesystem", "inodes", "memory")
+
+
+class MetricSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: Literal["filesystem", "inodes", "memory", "path_size", "command"]
+    path: str | None = Field(
+        default=None, description="Remote path (filesystem, inodes, path_size)."
+    )
+    command: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="Name of a command in evidence.commands."
+    )
+    host: str | None = Field(default=None, description="Host name; default: the first host.")
+    threshold: float = Field(gt=0, description="Percent for percentage kinds, else the value.")
+    horizon_hours: float = Field(default=168.0, gt=0, le=24 * 365)
+    window_hours: float = Field(default=72.0, gt=0, le=24 * 90)
+    min_samples: int = Field(default=6, ge=3, le=10_000)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else _remote_path(value)
+
+    @model_validator(mode="after")
+    def _targets(self) -> Self:
+        needs_path = self.kind in ("filesystem", "inodes", "path_size")
+        if needs_path and self.path is None:
+            raise ValueError(f"metric {self.name}: kind {self.kind} needs path")
+        if self.kind == "command" and self.command is None:
+            raise ValueError(f"metric {self.name}: kind command needs command")
+        if self.kind in PERCENT_KINDS and self.threshold > 100:
+            raise ValueError(f"metric {self.name}: threshold is a percentage, at most 100")
+        return self
+
+    @property
+    def unit(self) -> str:
+        return "%" if self.kind in PERCENT_KINDS else ("bytes" if self.kind == "path_size" else "")
+
+
+def check_service_metrics(
+    service: str, hosts: list[str], metrics: list[MetricSpec], commands: dict[str, list[str]]
+) -> None:
+    """Cross-checks between a service's metrics, its hosts and the named commands."""
+    names = [m.name for m in metrics]
+    if len(set(names)) != len(names):
+        raise ValueError(f"service {service}: metric names must be unique")
+    for metric in metrics:
+        where = f"service {service}: metric {metric.name}"
+        if not hosts:
+            raise ValueError(f"{where}: the service has no hosts to sample on")
+        if metric.host is not None and metric.host not in hosts:
+            raise ValueError(f"{where}: host {metric.host} is not one of the service's hosts")
+        if metric.command is not None and metric.command not in commands:
+            raise ValueError(f"{where}: command {metric.command} is not in evidence.commands")

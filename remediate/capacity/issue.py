@@ -1,0 +1,111 @@
+"""The proactive issue for a metric heading for its threshold, with the series chart."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from remediate.capacity.config import MetricSpec
+from remediate.capacity.forecast import Forecast, theil_sen
+from remediate.markdown import inline
+from remediate.trackers.base import IssueDraft
+
+
+def fingerprint(service: str, metric: MetricSpec, host: str) -> str:
+    return f"capacity:{service}:{metric.name}:{host}"[:128]
+
+
+def _amount(value: float, unit: str) -> str:
+    if unit == "%":
+        return f"{value:.1f} %"
+    if unit == "bytes":
+        return f"{value:,.0f} bytes"
+    return f"{value:g}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def chart(series: list[tuple[datetime, float]], metric: MetricSpec, result: Forecast) -> bytes:
+    trend = theil_sen(series)
+    figure = Figure(figsize=(7, 3))
+    axes = figure.subplots()
+    start = series[0][0]
+
+    def hours(when: datetime) -> float:
+        return (when - start).total_seconds() / 3600
+
+    axes.plot([hours(t) for t, _ in series], [v for _, v in series], ".", label="samples")
+    end = max(result.breach_at or series[-1][0], series[-1][0])
+    axes.plot([0, hours(end)], [trend.at(start), trend.at(end)], color="#c0392b", label="trend")
+    axes.set_xlabel(f"hours since {start:%Y-%m-%d %H:%M} UTC")
+    axes.axhline(metric.threshold, color="#7f8c8d", linestyle="--", label="threshold")
+    axes.set_title(metric.name)
+    axes.set_ylabel(metric.unit or "value")
+    axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def forecast_text(metric: MetricSpec, host: str, result: Forecast) -> str:
+    left = result.time_to_threshold_s
+    when = (
+        f"in about **{_duration(left)}** ({result.breach_at:%Y-%m-%d %H:%M} UTC)"
+        if left is not None and result.breach_at is not None
+        else "not on the current trend"
+    )
+    return "\n".join(
+        [
+            f"| metric | `{inline(metric.name, 100)}` ({metric.kind}) on host "
+            f"`{inline(host, 100)}` |",
+            "|---|---|",
+            f"| now (fitted) | {_amount(result.fitted_now, metric.unit)} |",
+            f"| last sample | {_amount(result.current, metric.unit)} |",
+            f"| trend | {_amount(result.slope_per_hour, metric.unit)} per hour |",
+            f"| threshold | {_amount(result.threshold, metric.unit)} |",
+            f"| samples in fit | {result.samples} |",
+            "",
+            f"Threshold reached {when}.",
+        ]
+    )
+
+
+def draft(
+    service: str,
+    metric: MetricSpec,
+    host: str,
+    result: Forecast,
+    chart_path: Path,
+    now: datetime,
+) -> IssueDraft:
+    print_fp = fingerprint(service, metric, host)
+    text = forecast_text(metric, host, result)
+    body = "\n".join(
+        [
+            f"## {inline(metric.name, 100)} on {inline(service, 100)} is heading for its threshold",
+            "",
+            text,
+            "",
+            f"![series and trend]({chart_path.as_uri()})",
+            "",
+            f"Horizon: {metric.horizon_hours:g} h. Forecast by the capacity-forecast flow.",
+        ]
+    )
+    return IssueDraft(
+        fingerprint=print_fp,
+        occurrence_key=f"{print_fp}:{now:%Y-%m-%d}",
+        title=f"[capacity] {service}: {metric.name} reaches its threshold"[:256],
+        body=body,
+        comment=f"Forecast of {now:%Y-%m-%d %H:%M} UTC:\n\n{text}",
+        labels=["remediate", "capacity", f"service:{service}"],
+    )

@@ -1,0 +1,231 @@
+"""Capacity forecasts: the trend fit on synthetic series, and the flow on the real sshd host."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from flows.capacity import capacity_forecast
+from remediate.capacity.collect import build_argv, parse_value
+from remediate.capacity.config import MetricSpec
+from remediate.capacity.forecast import forecast, theil_sen
+from remediate.catalog import Catalog
+from remediate.evidence_config import EvidenceConfig
+from remediate.models import IssueAction
+from remediate.trackers import LocalTracker
+from tests.support.sshd import SSHServer
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+HORIZON = timedelta(days=7)
+
+
+def hourly(values: list[float]) -> list[tuple[datetime, float]]:
+    return [(T0 + timedelta(hours=i), v) for i, v in enumerate(values)]
+
+
+def test_linear_growth_gives_the_true_time_to_threshold() -> None:
+    series = hourly([40 + 0.5 * i for i in range(48)])
+    now = series[-1][0]
+    result = forecast(series, 90, HORIZON, now)
+    assert result.slope_per_hour == pytest.approx(0.5)
+    assert result.time_to_threshold_s == pytest.approx((90 - 63.5) / 0.5 * 3600)
+    assert result.inside_horizon
+
+
+def test_flat_series_never_reaches_the_threshold() -> None:
+    result = forecast(hourly([55.0] * 48), 90, HORIZON, T0 + timedelta(hours=47))
+    assert result.slope_per_hour == 0
+    assert result.time_to_threshold_s is None and not result.inside_horizon
+
+
+def test_an_outlier_spike_raises_no_alarm() -> None:
+    values = [55.0] * 48
+    values[30] = 99.0
+    values[31] = 97.0
+    result = forecast(hourly(values), 90, HORIZON, T0 + timedelta(hours=47))
+    assert result.fitted_now == pytest.approx(55.0)
+    assert not result.inside_horizon
+
+
+def test_outliers_barely_move_a_real_trend() -> None:
+    values = [10 + 0.2 * i for i in range(60)]
+    for i in (5, 17, 40):
+        values[i] = 95.0
+    assert theil_sen(hourly(values)).slope_per_s * 3600 == pytest.approx(0.2, rel=0.05)
+
+
+def test_growth_beyond_the_horizon_is_not_reported() -> None:
+    series = hourly([10 + 0.01 * i for i in range(48)])
+    result = forecast(series, 90, HORIZON, series[-1][0])
+    assert result.time_to_threshold_s is not None and not result.inside_horizon
+
+
+def test_already_over_the_threshold_is_due_now() -> None:
+    result = forecast(hourly([95.0] * 10), 90, HORIZON, T0 + timedelta(hours=9))
+    assert result.time_to_threshold_s == 0 and result.inside_horizon
+
+
+def test_parsing_of_each_kind() -> None:
+    df = "Filesystem 1-blocks Used Available Capacity Mounted on\n/dev/sda1 1000 250 750 25% /\n"
+    disk = MetricSpec(name="disk", kind="filesystem", path="/var", threshold=90)
+    assert parse_value(disk, df) == 25.0
+    memory = MetricSpec(name="mem", kind="memory", threshold=90)
+    assert parse_value(memory, "MemTotal: 1000 kB\nMemFree: 1 kB\nMemAvailable: 400 kB\n") == 60.0
+    size = MetricSpec(name="size", kind="path_size", path="/srv/data", threshold=1e9)
+    assert parse_value(size, "12345\t/srv/data\n") == 12345.0
+    queue = MetricSpec(name="queue", kind="command", command="queue-depth", threshold=1000)
+    with pytest.raises(ValueError, match="metric queue: expected a number, got 'lots'"):
+        parse_value(queue, "lots\n")
+    evidence = EvidenceConfig(commands={"queue-depth": ["queue-stat", "--depth"]})
+    assert build_argv(queue, evidence) == ["queue-stat", "--depth"]
+    assert build_argv(disk, evidence) == ["df", "-P", "-B1", "--", "/var"]
+
+
+def test_catalog_rejects_bad_metrics() -> None:
+    with pytest.raises(ValidationError, match="path must be normalised"):
+        MetricSpec(name="disk", kind="filesystem", path="/var/../etc", threshold=90)
+    with pytest.raises(ValidationError, match="needs path"):
+        MetricSpec(name="disk", kind="inodes", threshold=90)
+    with pytest.raises(ValidationError, match="at most 100"):
+        MetricSpec(name="disk", kind="filesystem", path="/", threshold=120)
+    with pytest.raises(ValidationError, match="no hosts to sample on"):
+        Catalog.model_validate(
+            {
+                "services": [
+                    {"name": "api", "metrics": [{"name": "m", "kind": "memory", "threshold": 9}]}
+                ]
+            }
+        )
+
+
+class Grower:
+    """Appends to a file at a fixed average rate, in small steps, until stopped."""
+
+    def __init__(self, path: Path, chunk: int, every_s: float) -> None:
+        self.path, self.chunk, self.every_s = path, chunk, every_s
+        self.rate = chunk / every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        step = 0
+        with self.path.open("ab") as handle:
+            while not self._stop.is_set():
+                step += 1
+                handle.write(b"x" * self.chunk)
+                handle.flush()
+                self._stop.wait(max(0.0, start + step * self.every_s - time.monotonic()))
+
+    def __enter__(self) -> Grower:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def capacity_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_server: str
+) -> Iterator[Path]:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    yield tmp_path
+
+
+def ssh_catalog(sshd: SSHServer, metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    host = {
+        "name": "store-1",
+        "address": sshd.address,
+        "port": sshd.port,
+        "user": sshd.user,
+        "known_hosts": str(sshd.known_hosts),
+        "private_key": str(sshd.client_key),
+    }
+    return {
+        "services": [{"name": "store", "hosts": [host], "metrics": metrics}],
+        "tracker": {"kind": "local"},
+    }
+
+
+THRESHOLD = 2_000_000
+
+
+async def test_growing_file_on_the_ssh_host_forecast_and_issue(
+    capacity_env: Path, sshd: SSHServer
+) -> None:
+    growing = sshd.write_file("capacity-growing.dat", "")
+    flat = sshd.write_file("capacity-flat.dat", "y" * 50_000)
+    metrics = [
+        {
+            "name": "growing",
+            "kind": "path_size",
+            "path": str(growing),
+            "threshold": THRESHOLD,
+            "horizon_hours": 1,
+            "min_samples": 6,
+        },
+        {
+            "name": "flat",
+            "kind": "path_size",
+            "path": str(flat),
+            "threshold": THRESHOLD,
+            "horizon_hours": 1,
+            "min_samples": 6,
+        },
+        {
+            "name": "memory",
+            "kind": "memory",
+            "threshold": 100,
+            "min_samples": 6,
+            "horizon_hours": 0.001,
+        },
+    ]
+    (capacity_env / "catalog.yaml").write_text(yaml.safe_dump(ssh_catalog(sshd, metrics)))
+
+    with Grower(growing, chunk=1000, every_s=0.05) as grower:
+        runs = []
+        for _ in range(6):
+            runs.append(await capacity_forecast())
+            time.sleep(0.5)
+        size_now = growing.stat().st_size
+
+    first = {r.metric: r for r in runs[0]}
+    assert first["growing"].forecast is None  # still collecting
+    assert first["memory"].sample.value is not None and 0 < first["memory"].sample.value < 100
+    last = {r.metric: r for r in runs[-1]}
+    assert all(r.sample.error is None for r in runs[-1])
+
+    grown = last["growing"].forecast
+    assert grown is not None and grown.inside_horizon
+    assert grown.slope_per_hour / 3600 == pytest.approx(grower.rate, rel=0.1)
+    truth = (THRESHOLD - size_now) / grower.rate
+    assert grown.time_to_threshold_s == pytest.approx(truth, rel=0.1)
+    assert last["growing"].issue is not None
+    assert last["growing"].issue.action is IssueAction.OPENED
+
+    still = last["flat"].forecast
+    assert still is not None and not still.inside_horizon and last["flat"].issue is None
+
+    again = {r.metric: r for r in await capacity_forecast()}
+    assert again["growing"].issue is not None
+    assert again["growing"].issue.number == last["growing"].issue.number
+
+    issues = LocalTracker(capacity_env / "data" / "issues").issues()
+    assert [i.title for i in issues] == ["[capacity] store: growing reaches its threshold"]
+    issue = issues[0]
+    assert issue.title == "[capacity] store: growing reaches its threshold"
+    assert "capacity" in issue.labels and "Threshold reached in about" in issue.body
+    assert issue.comments == []  # the same day's forecast writes nothing twice
+    charts = list((capacity_env / "data" / "charts").glob("capacity-*.png"))
+    assert len(charts) == 1 and charts[0].read_bytes().startswith(b"\x89PNG")
