@@ -115,13 +115,16 @@ class Gateway:
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         await self.outbox.open()
-        task = asyncio.create_task(self.deliverer.run_forever(), name="remediate-delivery")
+        tasks = {
+            asyncio.create_task(self.deliverer.run_forever(), name="remediate-delivery"),
+            asyncio.create_task(self.deliverer.publish_forever(), name="remediate-publish"),
+        }
         try:
             yield
         finally:
             self.deliverer.stop()
-            done, _ = await asyncio.wait({task}, timeout=15)
-            if not done:
+            _, running = await asyncio.wait(tasks, timeout=15)
+            for task in running:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

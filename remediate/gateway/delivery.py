@@ -72,6 +72,7 @@ class Deliverer:
         self.clock = clock
         self.wake = asyncio.Event()
         self._stopped = False
+        self._publish = asyncio.Event()
         self.prefect_reachable: bool | None = None
         self._backoff = 0.0
         self._run_states: dict[str, tuple[float, str | None]] = {}
@@ -94,9 +95,23 @@ class Deliverer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=wait)
 
+    async def publish_forever(self) -> None:
+        """Show occurrence counts on open runs, apart from delivery so it never slows it."""
+        while not self._stopped:
+            try:
+                await self._publish_occurrences(self.clock())
+            except Exception:
+                log.exception("publishing occurrence counts failed; retrying")
+            self._publish.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._publish.wait(), timeout=max(0.05, self.policy.publish_interval_s)
+                )
+
     def stop(self) -> None:
         self._stopped = True
         self.wake.set()
+        self._publish.set()
 
     def _next_backoff(self) -> float:
         self._backoff = min(
@@ -113,7 +128,6 @@ class Deliverer:
         rows = await self.outbox.pending(BATCH)
         self.metrics.outbox_depth.set(len(rows) if len(rows) < BATCH else (await self._depth()))
         if not rows:
-            await self._publish_occurrences(now)
             return 1.0
         batch = _Batch()
         batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
@@ -135,7 +149,8 @@ class Deliverer:
             await self.outbox.postpone(batch.failed_seqs, batch.error)
         for fingerprint in batch.touched:
             self._unpublished[fingerprint] = batch.remediations[fingerprint]
-        await self._publish_occurrences(self.clock())
+        if batch.touched:
+            self._publish.set()
         done = len(batch.outcomes)
         self.metrics.outbox_depth.set(max(0, len(rows) - done))
         if batch.retry_in is not None:
