@@ -11,7 +11,7 @@ from remediate.runner import read_deployments, runner_deployments
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
-EXPECTED_CRON = {"remediation-report": "0 6 * * *"}
+EXPECTED_CRON = {"remediation-report": "0 6 * * *", "alert-patterns": "0 * * * *"}
 EXPECTED_INTERVAL = {
     "record-approval-timeouts": timedelta(seconds=60),
     "capacity-forecast": timedelta(minutes=15),

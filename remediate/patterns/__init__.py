@@ -1,0 +1,1 @@
+"""Recurring, flapping, increasing and always self-resolving alerts found in run history."""
