@@ -75,7 +75,7 @@ def read_alert(source: str, catalog_file: str | None) -> Alert:
 async def _send(args: argparse.Namespace) -> int:
     alert = read_alert(args.file, args.catalog)
     api_url = prefect_api_url()
-    async with PrefectAPI(api_url) as api:
+    async with PrefectAPI(api_url, timeout=30, attempts=3) as api:
         run = await api.submit_alert(alert)
     state = "created" if run.created else "already submitted"
     if args.json:
@@ -96,7 +96,7 @@ def _duration(run: dict[str, Any]) -> str:
 
 async def _runs(args: argparse.Namespace) -> int:
     tags = ["remediate"] + ([f"service:{args.service}"] if args.service else [])
-    async with PrefectAPI(prefect_api_url()) as api:
+    async with PrefectAPI(prefect_api_url(), timeout=30, attempts=3) as api:
         runs = await api.flow_runs(tags, limit=args.limit)
         issues = await api.link_artifacts([str(r["id"]) for r in runs])
     if args.json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -34,7 +35,10 @@ def _detail(response: httpx.Response) -> str:
 
 
 class PrefectAPI:
-    def __init__(self, api_url: str, timeout: float = 10.0) -> None:
+    def __init__(self, api_url: str, timeout: float = 10.0, attempts: int = 1) -> None:
+        """``attempts`` > 1 retries transport failures and 5xx answers with backoff: every
+        call here is safe to repeat (run creation carries an idempotency key)."""
+        self.attempts = max(1, attempts)
         self.api_url = api_url.rstrip("/")
         self._client = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, trust_env=False)
         self._deployments: dict[str, str] = {}
@@ -49,12 +53,20 @@ class PrefectAPI:
         await self._client.aclose()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._client.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise PrefectAPIError(
-                None, f"Prefect API at {self.api_url} unreachable: {exc}"
-            ) from exc
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                response = await self._client.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise PrefectAPIError(
+                        None, f"Prefect API at {self.api_url} unreachable: {exc}"
+                    ) from exc
+            else:
+                if response.status_code < 500 or last:
+                    return response
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
 
     async def deployment_id(self, name: str = DEPLOYMENT) -> str:
         if name not in self._deployments:

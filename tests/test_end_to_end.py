@@ -20,18 +20,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def send(
-    runner: Runner, payload: dict[str, Any] | str, tmp_path: Path
+    runner: Runner, payload: dict[str, Any] | str, tmp_path: Path, succeed: bool = True
 ) -> subprocess.CompletedProcess[str]:
     path = tmp_path / f"alert-{time.monotonic_ns()}.json"
     path.write_text(payload if isinstance(payload, str) else json.dumps(payload))
-    return subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "remediate.cli", "send", str(path), "--json"],
         env=runner.env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
+    if succeed:
+        assert result.returncode == 0, result.stderr
+    return result
 
 
 def wait_for_run(api: str, run_id: str, timeout: float = 90) -> dict[str, Any]:
@@ -125,11 +128,11 @@ def test_alert_to_issue_then_comment_then_self_resolved(
 
 def test_bad_alert_file_exits_2_with_the_field(remediate_runner: Runner, tmp_path: Path) -> None:
     bad = sentinel(4) | {"status": "exploded"}
-    result = send(remediate_runner, bad, tmp_path)
+    result = send(remediate_runner, bad, tmp_path, succeed=False)
     assert result.returncode == 2
     assert "status" in result.stderr and "exploded" not in result.stdout
-    assert send(remediate_runner, "{not json", tmp_path).returncode == 2
-    passing = send(remediate_runner, sentinel(4) | {"status": "pass"}, tmp_path)
+    assert send(remediate_runner, "{not json", tmp_path, succeed=False).returncode == 2
+    passing = send(remediate_runner, sentinel(4) | {"status": "pass"}, tmp_path, succeed=False)
     assert passing.returncode == 2 and "passed" in passing.stderr
 
 
