@@ -157,7 +157,9 @@ async def notify_approvers(
     return deliveries
 
 
+@task(name="publish-diff-artifact", cache_key_fn=per_flow_run, persist_result=True)
 async def publish_diff_artifact(proposal: FixProposal) -> None:
+    """Once per run, so a resumed run adds no second version of the artifact."""
     await acreate_markdown_artifact(
         key="fix-diff",
         markdown=fenced(proposal.diff, "diff"),

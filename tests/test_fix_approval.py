@@ -203,6 +203,12 @@ async def test_rejection_pushes_nothing_and_resume_repeats_no_side_effect(
     assert standin.pulls("acme/service") == []
     decision = comments(standin)[-1]
     assert "Fix rejected" in decision and "alice" in decision and "wrong layer" in decision
+    diffs = httpx.post(
+        f"{fix_runner.api_url}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["fix-diff"]}}},
+        trust_env=False,
+    ).json()
+    assert len(diffs) == 1
     assert standin.violations == []
 
 
