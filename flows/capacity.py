@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import BaseModel, ConfigDict
 
-from remediate.capacity.collect import Sample, sample_host
+from remediate.capacity.collect import PROMETHEUS_HOST, Sample, sample_host, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, forecast
 from remediate.capacity.issue import chart, draft, fingerprint, forecast_text
@@ -36,20 +36,31 @@ class MetricForecast(BaseModel):
 def _by_host(service: Service) -> dict[str, list[MetricSpec]]:
     groups: dict[str, list[MetricSpec]] = {}
     for metric in service.metrics:
-        groups.setdefault(metric.host or service.hosts[0].name, []).append(metric)
+        if metric.over_ssh:
+            groups.setdefault(metric.host or service.hosts[0].name, []).append(metric)
     return groups
+
+
+async def _sample_all(
+    service: Service, catalog: Catalog
+) -> list[tuple[str, list[MetricSpec], list[Sample]]]:
+    hosts = {h.name: h for h in service.hosts}
+    groups = list(_by_host(service).items())
+    queried = [m for m in service.metrics if not m.over_ssh]
+    over_ssh, over_http = await asyncio.gather(
+        asyncio.gather(*(sample_host(hosts[h], ms, catalog.evidence) for h, ms in groups)),
+        asyncio.gather(*(sample_prometheus(m) for m in queried)),
+    )
+    found = [(h, ms, samples) for (h, ms), samples in zip(groups, over_ssh, strict=True)]
+    found += [(PROMETHEUS_HOST, [m], [a]) for m, a in zip(queried, over_http, strict=True)]
+    return found
 
 
 async def _service(service: Service, catalog: Catalog, store: SampleStore) -> list[MetricForecast]:
     logger = get_run_logger()
     settings = get_settings()
-    hosts = {h.name: h for h in service.hosts}
-    groups = _by_host(service)
-    sampled = await asyncio.gather(
-        *(sample_host(hosts[name], metrics, catalog.evidence) for name, metrics in groups.items())
-    )
     results = []
-    for (host, metrics), samples in zip(groups.items(), sampled, strict=True):
+    for host, metrics, samples in await _sample_all(service, catalog):
         store.add(service.name, samples)
         now = datetime.now(UTC)
         for metric, sample in zip(metrics, samples, strict=True):

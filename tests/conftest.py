@@ -24,6 +24,7 @@ pytest_plugins: list[str] = [
     "tests.support.webhook_sink",
     "tests.support.sshd",
     "tests.support.gateway",
+    "tests.support.prometheus",
 ]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed

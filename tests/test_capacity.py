@@ -14,13 +14,14 @@ import yaml
 from pydantic import ValidationError
 
 from flows.capacity import capacity_forecast
-from remediate.capacity.collect import build_argv, parse_value
+from remediate.capacity.collect import build_argv, parse_value, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import forecast, theil_sen
 from remediate.catalog import Catalog
 from remediate.evidence_config import EvidenceConfig
 from remediate.models import IssueAction
 from remediate.trackers import LocalTracker
+from tests.support.processes import free_port
 from tests.support.sshd import SSHServer
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -229,3 +230,42 @@ async def test_growing_file_on_the_ssh_host_forecast_and_issue(
     assert issue.comments == []  # the same day's forecast writes nothing twice
     charts = list((capacity_env / "data" / "charts").glob("capacity-*.png"))
     assert len(charts) == 1 and charts[0].read_bytes().startswith(b"\x89PNG")
+
+
+def prom(url: str, query: str) -> MetricSpec:
+    return MetricSpec.model_validate(
+        {"name": "prom", "kind": "prometheus", "url": url, "query": query, "threshold": 10}
+    )
+
+
+async def test_prometheus_instant_queries_on_a_real_server(prometheus: str) -> None:
+    up = await sample_prometheus(prom(prometheus, 'up{job="self"}'))
+    assert up.error is None and up.value == 1.0 and up.host == "prometheus"
+    scalar = await sample_prometheus(prom(prometheus, "scalar(up) * 3"))
+    assert scalar.value == 3.0
+    many = await sample_prometheus(prom(prometheus, "prometheus_http_requests_total"))
+    assert many.value is None and many.error is not None
+    assert "series, expected exactly 1" in many.error
+    broken = await sample_prometheus(prom(prometheus, "up{"))
+    assert broken.value is None and "query failed" in (broken.error or "")
+    refused = await sample_prometheus(prom(f"http://127.0.0.1:{free_port()}", "up"))
+    assert refused.value is None and "ConnectError" in (refused.error or "")
+
+
+async def test_flow_samples_prometheus_metrics_without_hosts(
+    capacity_env: Path, prometheus: str
+) -> None:
+    metric = {
+        "name": "targets-up",
+        "kind": "prometheus",
+        "url": prometheus,
+        "query": "count(up)",
+        "threshold": 10,
+    }
+    catalog = {"services": [{"name": "monitoring", "metrics": [metric]}]}
+    (capacity_env / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    [result] = await capacity_forecast()
+    assert result.host == "prometheus" and result.sample.value == 1.0
+    assert result.forecast is None  # fewer samples than min_samples
+    with pytest.raises(ValidationError, match="kind prometheus needs url and query"):
+        MetricSpec.model_validate({"name": "p", "kind": "prometheus", "threshold": 1})

@@ -7,6 +7,7 @@ import shlex
 from datetime import UTC, datetime
 
 import asyncssh
+import httpx
 from pydantic import BaseModel, ConfigDict
 
 from remediate.capacity.config import MetricSpec
@@ -145,3 +146,60 @@ async def sample_host(
     async with conn:
         samples = [await _sample(conn, host, m, c, limits.command_timeout_s) for m, c in plan]
     return samples
+
+
+PROMETHEUS_HOST = "prometheus"
+
+
+def prometheus_value(metric: MetricSpec, body: object) -> float:
+    """The single number an instant query answered; anything else names the problem."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or body.get("status") != "success" or not isinstance(data, dict):
+        error = body.get("error") if isinstance(body, dict) else None
+        raise MetricError(f"metric {metric.name}: query failed: {str(error or body)[:200]}")
+    result = data.get("result")
+    if data.get("resultType") == "scalar" and isinstance(result, list) and len(result) == 2:
+        value = _number(str(result[1]), metric)
+    elif data.get("resultType") == "vector" and isinstance(result, list):
+        if len(result) != 1:
+            raise MetricError(
+                f"metric {metric.name}: query returned {len(result)} series, expected exactly 1"
+            )
+        pair = result[0].get("value") if isinstance(result[0], dict) else None
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise MetricError(f"metric {metric.name}: malformed vector sample")
+        value = _number(str(pair[1]), metric)
+    else:
+        raise MetricError(
+            f"metric {metric.name}: unsupported result type {data.get('resultType')!r}"
+        )
+    if value != value or value in (float("inf"), float("-inf")):
+        raise MetricError(f"metric {metric.name}: query returned {value}")
+    return value
+
+
+async def sample_prometheus(metric: MetricSpec, timeout: float = 10.0) -> Sample:
+    try:
+        if metric.url is None or metric.query is None:
+            raise MetricError(f"metric {metric.name}: kind prometheus needs url and query")
+        base = str(metric.url).rstrip("/")
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            response = await client.get(f"{base}/api/v1/query", params={"query": metric.query})
+        at = datetime.now(UTC)
+        try:
+            body = response.json()
+        except ValueError:
+            raise MetricError(
+                f"metric {metric.name}: HTTP {response.status_code}, not JSON"
+            ) from None
+        value = prometheus_value(metric, body)
+        return Sample(metric=metric.name, host=PROMETHEUS_HOST, at=at, value=value)
+    except (MetricError, httpx.HTTPError) as exc:
+        error = str(exc) if isinstance(exc, MetricError) else f"{type(exc).__name__}: {exc}"
+        return Sample(
+            metric=metric.name,
+            host=PROMETHEUS_HOST,
+            at=datetime.now(UTC),
+            value=None,
+            error=error[:500],
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from remediate.evidence_config import _remote_path
 
@@ -16,7 +16,7 @@ class MetricSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
-    kind: Literal["filesystem", "inodes", "memory", "path_size", "command"]
+    kind: Literal["filesystem", "inodes", "memory", "path_size", "command", "prometheus"]
     path: str | None = Field(
         default=None, description="Remote path (filesystem, inodes, path_size)."
     )
@@ -24,6 +24,10 @@ class MetricSpec(BaseModel):
         default=None, pattern=NAME_PATTERN, description="Name of a command in evidence.commands."
     )
     host: str | None = Field(default=None, description="Host name; default: the first host.")
+    url: HttpUrl | None = Field(default=None, description="Prometheus base URL (prometheus).")
+    query: str | None = Field(
+        default=None, min_length=1, max_length=2000, description="PromQL instant query."
+    )
     threshold: float = Field(gt=0, description="Percent for percentage kinds, else the value.")
     horizon_hours: float = Field(default=168.0, gt=0, le=24 * 365)
     window_hours: float = Field(default=72.0, gt=0, le=24 * 90)
@@ -41,9 +45,19 @@ class MetricSpec(BaseModel):
             raise ValueError(f"metric {self.name}: kind {self.kind} needs path")
         if self.kind == "command" and self.command is None:
             raise ValueError(f"metric {self.name}: kind command needs command")
+        if self.kind == "prometheus" and (self.url is None or self.query is None):
+            raise ValueError(f"metric {self.name}: kind prometheus needs url and query")
+        if self.kind == "prometheus" and self.host is not None:
+            raise ValueError(
+                f"metric {self.name}: kind prometheus is queried over HTTP, not a host"
+            )
         if self.kind in PERCENT_KINDS and self.threshold > 100:
             raise ValueError(f"metric {self.name}: threshold is a percentage, at most 100")
         return self
+
+    @property
+    def over_ssh(self) -> bool:
+        return self.kind != "prometheus"
 
     @property
     def unit(self) -> str:
@@ -59,7 +73,7 @@ def check_service_metrics(
         raise ValueError(f"service {service}: metric names must be unique")
     for metric in metrics:
         where = f"service {service}: metric {metric.name}"
-        if not hosts:
+        if metric.over_ssh and not hosts:
             raise ValueError(f"{where}: the service has no hosts to sample on")
         if metric.host is not None and metric.host not in hosts:
             raise ValueError(f"{where}: host {metric.host} is not one of the service's hosts")
