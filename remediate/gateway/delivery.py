@@ -282,13 +282,12 @@ class Deliverer:
     async def _publish_occurrences(self, now: float) -> None:
         """Show the occurrence count (and resolution) on the open run as tags, at most once per
         ``publish_interval_s`` per run."""
-        for fingerprint, rem in list(self._unpublished.items()):
-            if rem.occurrences <= 1 and rem.resolved_at is None:
-                del self._unpublished[fingerprint]
-                continue
+        for fingerprint in list(self._unpublished):
             if now - self._published_at.get(fingerprint, 0.0) < self.policy.publish_interval_s:
                 continue
-            del self._unpublished[fingerprint]
+            rem = self._unpublished.pop(fingerprint)
+            if rem.occurrences <= 1 and rem.resolved_at is None:
+                continue
             self._published_at[fingerprint] = now
             try:
                 await self.prefect.set_occurrence_tags(
