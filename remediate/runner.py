@@ -12,6 +12,7 @@ from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.schedules import Cron, Interval, Schedule
+from prefect.types.entrypoint import EntrypointType
 from pydantic import BaseModel, ConfigDict, Field
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,12 +52,21 @@ def read_deployments(prefect_yaml: Path) -> list[DeploymentSpec]:
     return [DeploymentSpec.model_validate(d) for d in data.get("deployments", [])]
 
 
+def module_entrypoint(entrypoint: str) -> str:
+    """``flows/remediate.py:remediate_alert`` -> ``flows.remediate:remediate_alert``.
+
+    Runs import their flow as a module: loaded as a file, ``flows/remediate.py`` would be
+    registered under the name of the ``remediate`` package and hide it.
+    """
+    path, _, function = entrypoint.partition(":")
+    module = path.removesuffix(".py").replace("/", ".").lstrip(".")
+    return f"{module}:{function}"
+
+
 def runner_deployments(prefect_yaml: Path) -> list[RunnerDeployment]:
     deployments = []
     for spec in read_deployments(prefect_yaml):
-        entrypoint = spec.entrypoint
-        path, _, name = entrypoint.partition(":")
-        flow: Flow[..., Any] = load_flow_from_entrypoint(f"{prefect_yaml.parent / path}:{name}")
+        flow: Flow[..., Any] = load_flow_from_entrypoint(module_entrypoint(spec.entrypoint))
         deployment = flow.to_deployment(
             name=spec.name,
             description=spec.description,
@@ -65,6 +75,7 @@ def runner_deployments(prefect_yaml: Path) -> list[RunnerDeployment]:
             schedules=[s.to_schedule() for s in spec.schedules],
             concurrency_limit=spec.concurrency_limit,
             enforce_parameter_schema=spec.enforce_parameter_schema,
+            entrypoint_type=EntrypointType.MODULE_PATH,
         )
         assert isinstance(deployment, RunnerDeployment)
         deployments.append(deployment)
