@@ -164,6 +164,7 @@ def _env(config: StackConfig) -> dict[str, str]:
         {
             "PREFECT_API_URL": config.api_url,
             "PREFECT_UI_URL": config.ui_url,
+            "PREFECT_UI_API_URL": config.api_url,
             "PREFECT_HOME": str(config.data_dir / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_API_DATABASE_CONNECTION_URL": (
