@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from remediate.runner import module_entrypoint, read_deployments
+
+PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("flows/remediate.py:remediate_alert", "flows.remediate:remediate_alert"),
+        ("./flows/report.py:remediation_report", "flows.report:remediation_report"),
+        ("flows.remediate:remediate_alert", "flows.remediate:remediate_alert"),
+    ],
+)
+def test_entrypoints_become_module_paths(given: str, expected: str) -> None:
+    assert module_entrypoint(given) == expected
+
+
+def test_every_declared_flow_imports_by_module_path() -> None:
+    import importlib
+
+    for spec in read_deployments(PREFECT_YAML):
+        module, _, function = module_entrypoint(spec.entrypoint).partition(":")
+        assert callable(getattr(importlib.import_module(module), function))
