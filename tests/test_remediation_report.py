@@ -118,6 +118,7 @@ async def test_figures_match_the_history_the_flow_made(
     assert value["approval_wait_p50"] is None
     assert value["approval_to_pr_p50"] is None
     assert value["rolled_back"] is None
+    assert value["actions_undone"] is None
     assert value["coverage"] == 40.0
     assert report.figure("coverage").met is False
 
@@ -160,6 +161,7 @@ async def test_daily_flow_publishes_a_table_and_charts(
     text = str(markdowns[-1].data)
     assert text.count("data:image/png;base64,") >= 2
     assert "| alert->issue p95 |" in text
+    assert "## Per day" in text and "| fixes proposed |" in text
 
 
 def test_cli_prints_a_table_and_json(

@@ -193,6 +193,12 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             unit="s",
         ),
         Figure(
+            key="actions_undone",
+            label="actions run and undone",
+            value=None,
+            note="not recorded: the system runs no automated actions besides fix proposals",
+        ),
+        Figure(
             key="rolled_back",
             label="automated fixes rolled back",
             value=None,

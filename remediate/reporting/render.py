@@ -74,6 +74,19 @@ def markdown(report: RemediationReport) -> str:
         lines += [f"![Alert to issue]({charts.data_uri(charts.alert_to_issue(report))})", ""]
     if report.figure("fix_sessions").value:
         lines += [f"![Fix proposals]({charts.data_uri(charts.fix_funnel(report))})", ""]
+    if report.days:
+        lines += [
+            "## Per day",
+            "",
+            "| day (UTC) | alerts | runs | self-resolved | confirmed | issues | fixes proposed |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {d.day} | {d.received} | {d.runs} | {d.self_resolved} | {d.confirmed} |"
+            f" {d.issues} | {d.proposals} |"
+            for d in report.days
+        ]
+        lines.append("")
     notes = [f for f in report.figures if f.note]
     if notes:
         lines += ["## Notes", ""]
