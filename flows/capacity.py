@@ -19,7 +19,8 @@ from remediate.catalog import Catalog, Service, load_catalog
 from remediate.models import IssueRef
 from remediate.reporting.charts import data_uri
 from remediate.settings import get_settings
-from remediate.trackers import make_tracker
+from remediate.trackers import TrackerConfigError, make_tracker
+from remediate.trackers.errors import TrackerError
 
 
 class MetricForecast(BaseModel):
@@ -31,6 +32,11 @@ class MetricForecast(BaseModel):
     sample: Sample
     forecast: Forecast | None = None
     issue: IssueRef | None = None
+    issue_error: str | None = None
+
+
+class IssuesNotWritten(RuntimeError):
+    """Forecasts inside the horizon whose issue could not be written (the run fails)."""
 
 
 def _by_host(service: Service) -> dict[str, list[MetricSpec]]:
@@ -84,10 +90,25 @@ async def _service(service: Service, catalog: Catalog, store: SampleStore) -> li
                 path = settings.data_dir / "charts" / f"capacity-{name[:16]}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(png)
-                tracker = make_tracker(catalog, service, settings)
-                issue = tracker.open_or_update(
-                    draft(service.name, metric, host, result, path, now), now
-                )
+                try:
+                    tracker = make_tracker(catalog, service, settings)
+                    issue = tracker.open_or_update(
+                        draft(service.name, metric, host, result, path, now), now
+                    )
+                except (TrackerError, TrackerConfigError) as exc:
+                    failed = f"{service.name} {metric.name}: issue not written: {exc}"
+                    logger.error("%s", failed)
+                    results.append(
+                        MetricForecast(
+                            service=service.name,
+                            metric=metric.name,
+                            host=host,
+                            sample=sample,
+                            forecast=result,
+                            issue_error=failed,
+                        )
+                    )
+                    continue
                 logger.info(
                     "%s %s: threshold within horizon; issue #%s %s",
                     service.name,
@@ -122,4 +143,7 @@ async def capacity_forecast() -> list[MetricForecast]:
     for service in catalog.services:
         if service.metrics:
             results += await _service(service, catalog, store)
+    failed = [r.issue_error for r in results if r.issue_error]
+    if failed:
+        raise IssuesNotWritten("; ".join(failed))
     return results

@@ -15,7 +15,12 @@ from remediate.patterns.detect import Kind, Thresholds, find_patterns
 from remediate.patterns.issue import chart, draft, fingerprint
 from remediate.reporting.history import History
 from remediate.settings import get_settings
-from remediate.trackers import make_tracker
+from remediate.trackers import TrackerConfigError, make_tracker
+from remediate.trackers.errors import TrackerError
+
+
+class IssuesNotWritten(RuntimeError):
+    """Findings whose issue could not be written (the run fails after trying them all)."""
 
 
 class PatternIssue(BaseModel):
@@ -43,14 +48,20 @@ async def alert_patterns(
         records = await history.records(since, until)
     logger = get_run_logger()
     results = []
+    failed: list[str] = []
     for finding in find_patterns(records, since, until, limits):
         png = chart(finding)
         name = hashlib.sha256(fingerprint(finding).encode()).hexdigest()[:16]
         path = settings.data_dir / "charts" / f"pattern-{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(png)
-        tracker = make_tracker(catalog, catalog.service(finding.service), settings)
-        issue = tracker.open_or_update(draft(finding, catalog, path.as_uri(), until), until)
+        try:
+            tracker = make_tracker(catalog, catalog.service(finding.service), settings)
+            issue = tracker.open_or_update(draft(finding, catalog, path.as_uri(), until), until)
+        except (TrackerError, TrackerConfigError) as exc:
+            failed.append(f"{finding.kind.value} {finding.check}: issue not written: {exc}")
+            logger.error("%s", failed[-1])
+            continue
         logger.info(
             "%s %s: issue #%s %s",
             finding.kind.value,
@@ -66,4 +77,6 @@ async def alert_patterns(
                 issue=issue,
             )
         )
+    if failed:
+        raise IssuesNotWritten("; ".join(failed))
     return results

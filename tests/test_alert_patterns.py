@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.patterns import alert_patterns
+from flows.patterns import IssuesNotWritten, alert_patterns
 from flows.remediate import remediate_alert
 from remediate.models import Alert
 from remediate.patterns.detect import Kind, Thresholds, find_patterns, verdict_changes
@@ -103,6 +103,14 @@ async def test_recurring_noisy_and_flapping_alerts_get_one_issue_each(
     assert "self-resolved" in noisy.body and "![occurrences per day](file://" in noisy.body
     assert "attempts: 4, interval_s: 10" in by_kind[Kind.FLAPPING].body
     assert "came back 5 times" in by_kind[Kind.RECURRING].body
+
+    (stack_env / "catalog.yaml").write_text(
+        yaml.safe_dump(catalog | {"tracker": {"kind": "github"}})
+    )
+    with pytest.raises(
+        IssuesNotWritten, match=r"noise PAT-noise: issue not written: tracker\.kind"
+    ):
+        await alert_patterns(window_hours=1)
 
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -13,10 +13,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from flows.capacity import capacity_forecast
+from flows.capacity import IssuesNotWritten, capacity_forecast
 from remediate.capacity.collect import build_argv, parse_value, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import forecast, theil_sen
+from remediate.capacity.store import SampleStore
 from remediate.catalog import Catalog
 from remediate.evidence_config import EvidenceConfig
 from remediate.models import IssueAction
@@ -269,3 +270,18 @@ async def test_flow_samples_prometheus_metrics_without_hosts(
     assert result.forecast is None  # fewer samples than min_samples
     with pytest.raises(ValidationError, match="kind prometheus needs url and query"):
         MetricSpec.model_validate({"name": "p", "kind": "prometheus", "threshold": 1})
+
+
+async def test_an_issue_that_cannot_be_written_fails_the_run_after_sampling(
+    capacity_env: Path, sshd: SSHServer
+) -> None:
+    metric = {"name": "memory", "kind": "memory", "threshold": 1, "min_samples": 3}
+    catalog = ssh_catalog(sshd, [metric]) | {"tracker": {"kind": "github"}}
+    (capacity_env / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    for _ in range(2):
+        assert (await capacity_forecast())[0].forecast is None
+    with pytest.raises(IssuesNotWritten, match=r"store memory: issue not written: tracker\.kind"):
+        await capacity_forecast()
+    store = SampleStore(capacity_env / "data" / "capacity.sqlite3")
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert len(store.series("store", "memory", "store-1", since)) == 3
