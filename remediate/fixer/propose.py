@@ -12,7 +12,6 @@ from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git, 
 from remediate.fixer.guard import ToolGuard, is_protected
 from remediate.fixer.models import FixProposal, FixStatus, skipped
 from remediate.fixer.prompt import SYSTEM_PROMPT, build_prompt, parse_answer, parse_risk
-from remediate.fixer.session import run_session
 from remediate.models import Alert, Diagnosis, Verification
 
 
@@ -73,6 +72,9 @@ async def propose_fix(
             )
         local_env = git_env(git_home)
         guard = ToolGuard(checkout, config.tools, config.protected_paths, config.test_commands)
+        # Imported here: the SDK takes about a second to import, and most runs never get here.
+        from remediate.fixer.session import run_session
+
         session = await run_session(
             checkout,
             model_home,
