@@ -59,7 +59,7 @@ def test_approval_in_the_prefect_ui(
             page.get_by_role("option", name="alice").click()
             dialog.locator("textarea").fill("approved in the UI")
             dialog.get_by_role("button", name="Resume").click()
-            expect(dialog).to_be_hidden(timeout=30_000)
+            expect(dialog).to_be_hidden(timeout=120_000)
         except Exception:
             page.screenshot(path=str(tmp_path / "ui-failure.png"))
             (tmp_path / "ui-failure.html").write_text(page.content())
