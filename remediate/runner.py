@@ -63,9 +63,15 @@ def module_entrypoint(entrypoint: str) -> str:
     return f"{module}:{function}"
 
 
-def runner_deployments(prefect_yaml: Path) -> list[RunnerDeployment]:
+def runner_deployments(prefect_yaml: Path, only: list[str] | None = None) -> list[RunnerDeployment]:
     deployments = []
-    for spec in read_deployments(prefect_yaml):
+    specs = read_deployments(prefect_yaml)
+    unknown = sorted(set(only or []) - {spec.name for spec in specs})
+    if unknown:
+        raise ValueError(f"{prefect_yaml}: no deployment named {', '.join(unknown)}")
+    for spec in specs:
+        if only and spec.name not in only:
+            continue
         flow: Flow[..., Any] = load_flow_from_entrypoint(module_entrypoint(spec.entrypoint))
         deployment = flow.to_deployment(
             name=spec.name,
@@ -87,9 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefect-yaml", type=Path, default=ROOT / "prefect.yaml")
     parser.add_argument("--limit", type=int, default=8, help="flow runs at once")
     parser.add_argument("--query-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--only", action="append", metavar="NAME", help="serve only this deployment (repeatable)"
+    )
     args = parser.parse_args(argv)
     serve(
-        *runner_deployments(args.prefect_yaml),
+        *runner_deployments(args.prefect_yaml, args.only),
         limit=args.limit,
         query_seconds=args.query_seconds,
         print_starting_message=True,

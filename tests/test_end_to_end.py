@@ -37,7 +37,7 @@ def send(
     return result
 
 
-def wait_for_run(api: str, run_id: str, timeout: float = 90) -> dict[str, Any]:
+def wait_for_run(api: str, run_id: str, timeout: float = 240) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run: dict[str, Any] = httpx.get(f"{api}/flow_runs/{run_id}").json()

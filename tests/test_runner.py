@@ -27,3 +27,13 @@ def test_every_declared_flow_imports_by_module_path() -> None:
     for spec in read_deployments(PREFECT_YAML):
         module, _, function = module_entrypoint(spec.entrypoint).partition(":")
         assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_only_serves_the_named_deployments() -> None:
+    from remediate.runner import runner_deployments
+
+    assert [d.name for d in runner_deployments(PREFECT_YAML, ["remediate-alert"])] == [
+        "remediate-alert"
+    ]
+    with pytest.raises(ValueError, match="no deployment named nope"):
+        runner_deployments(PREFECT_YAML, ["nope"])

@@ -47,7 +47,15 @@ def remediate_runner(
     runner.write_catalog({"services": []})
     env = {**runner.env, "PYTHONPATH": str(ROOT)}
     process = start(
-        [sys.executable, "-m", "remediate.runner", "--prefect-yaml", str(ROOT / "prefect.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "remediate.runner",
+            "--prefect-yaml",
+            str(ROOT / "prefect.yaml"),
+            "--only",
+            "remediate-alert",
+        ],
         env,
         runner.log,
         cwd=ROOT,
