@@ -34,7 +34,9 @@ class GatewayMetrics:
         )
         self.deferred = Counter(
             "remediate_gateway_deferred",
-            "Alerts held back by the cap on new remediations per minute.",
+            "Alerts held back, by reason: the cap on new remediations per minute (cap) or an "
+            "occurrence threshold not yet reached (threshold).",
+            ["reason"],
             registry=self.registry,
         )
         self.delivered = Counter(
