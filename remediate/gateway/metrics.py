@@ -39,6 +39,8 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
+        for reason in ("cap", "threshold"):
+            self.deferred.labels(reason)
         self.delivered = Counter(
             "remediate_gateway_delivered",
             "Alerts that started a remediation run.",
