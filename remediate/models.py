@@ -48,7 +48,10 @@ def utc(value: datetime) -> datetime:
     """Naive timestamps are UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("timestamp out of range once converted to UTC") from exc
 
 
 def compute_fingerprint(source: str, check_id: str, service: str | None) -> str:

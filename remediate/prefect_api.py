@@ -78,7 +78,9 @@ class PrefectAPI:
             self._deployments[name] = str(response.json()["id"])
         return self._deployments[name]
 
-    async def submit_alert(self, alert: Alert, deployment: str = DEPLOYMENT) -> CreatedRun:
+    async def submit_alert(
+        self, alert: Alert, deployment: str = DEPLOYMENT, extra_tags: tuple[str, ...] = ()
+    ) -> CreatedRun:
         """Create the alert's run; the same occurrence submitted again returns the same run."""
         deployment_id = await self.deployment_id(deployment)
         response = await self._request(
@@ -86,7 +88,7 @@ class PrefectAPI:
             f"/deployments/{deployment_id}/create_flow_run",
             json={
                 "parameters": {"alert": alert.model_dump(mode="json")},
-                "tags": run_tags(alert),
+                "tags": [*run_tags(alert), *extra_tags],
                 "idempotency_key": alert.occurrence_key,
                 "name": alert.id[:100],
             },
@@ -137,13 +139,18 @@ class PrefectAPI:
                 states[str(run["id"])] = str(run.get("state_type") or "")
         return states
 
-    async def set_occurrence_tags(self, run_id: str, occurrences: int, resolved: bool) -> None:
-        """Record on a run how often its alert recurred and whether the sender resolved it."""
+    async def set_occurrence_tags(
+        self, run_id: str, occurrences: int, resolved: bool, flapping: bool = False
+    ) -> None:
+        """Record on a run how often its alert recurred, whether the sender resolved it and
+        whether it is flapping."""
         run = await self.flow_run(run_id)
         tags = [t for t in run.get("tags", []) if not str(t).startswith("occurrences:")]
         tags.append(f"occurrences:{occurrences}")
         if resolved and "alert-resolved" not in tags:
             tags.append("alert-resolved")
+        if flapping and "flapping" not in tags:
+            tags.append("flapping")
         response = await self._request("PATCH", f"/flow_runs/{run_id}", json={"tags": tags})
         if response.status_code not in (200, 204):
             raise PrefectAPIError(response.status_code, _detail(response))

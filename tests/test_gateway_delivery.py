@@ -145,7 +145,7 @@ async def test_cap_on_new_runs_queues_in_order_and_drops_nothing(
         await asyncio.sleep(0.5)
         assert (await gw.outbox())["pending"] == 2
         metrics = (await gw.client.get("/metrics")).text
-        assert "remediate_gateway_deferred_total 1.0" in metrics
+        assert 'remediate_gateway_deferred_total{reason="cap"} 1.0' in metrics
         now[0] += 61
         gw.gateway.deliverer.wake.set()
         counts = await gw.drained()

@@ -55,6 +55,15 @@ def test_sentinel_errors_name_the_field() -> None:
     assert fields == {"timestamp", "status"}
 
 
+def test_timestamps_out_of_range_in_utc_are_refused_not_crashing() -> None:
+    early = "0001-01-01T00:00:03+00:02"
+    with pytest.raises(PayloadError):
+        sentinel_alert({"check_id": "S1", "timestamp": early, "status": "fail"})
+    with pytest.raises(PayloadError) as caught:
+        generic_alert({"id": "a", "check_id": "c", "fired_at": early})
+    assert "fired_at" in {field for field, _ in caught.value.problems}
+
+
 def test_sentinel_long_message_is_clipped_not_refused() -> None:
     body = payload("sentinel_check_s6.json") | {"message": "é" * 60_000}
     alert = sentinel_alert(body)

@@ -121,7 +121,8 @@ async def test_health_metrics_and_openapi(tmp_path: Path, unreachable_prefect: s
             'remediate_gateway_accepted_total{format="sentinel"} 1.0',
             "remediate_gateway_outbox_depth 1.0",
             "remediate_gateway_delivery_latency_seconds_bucket",
-            "remediate_gateway_deferred_total 0.0",
+            'remediate_gateway_deferred_total{reason="cap"} 0.0',
+            'remediate_gateway_deferred_total{reason="threshold"} 0.0',
             "remediate_gateway_delivered_total 0.0",
         ):
             assert name in metrics.text

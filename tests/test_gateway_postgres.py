@@ -11,6 +11,7 @@ from tests.support.gateway import (
     runs_with_tag,
     sentinel_check,
 )
+from tests.support.gateway_policy import check_threshold_across_restart
 
 
 async def test_postgres_outbox_dedupes_and_delivers_once(
@@ -85,3 +86,12 @@ async def test_two_gateways_share_one_postgres_outbox_and_one_delivers(
 def _metric(text: str, name: str) -> float:
     line = next(line for line in text.splitlines() if line.startswith(name + " "))
     return float(line.split()[1])
+
+
+async def test_postgres_outbox_keeps_threshold_counts_across_a_restart(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    cfg = config(
+        tmp_path, prefect_server, outbox_url=postgres_outbox_url, signature_tolerance_s=1e9
+    )
+    await check_threshold_across_restart(cfg, prefect_server)

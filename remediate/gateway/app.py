@@ -108,6 +108,7 @@ class Gateway:
                 retention_s=config.retention_days * 86400,
                 deployment=config.deployment,
                 publish_interval_s=config.publish_interval_s,
+                rules=catalog.gateway,
             ),
             clock=clock,
         )

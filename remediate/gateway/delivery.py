@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -13,13 +14,16 @@ from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.outbox import (
     DELIVERED,
     FAILED,
+    HELD,
     OCCURRENCE,
     RESOLVED,
     Outbox,
     Outcome,
     Remediation,
     Row,
+    Seen,
 )
+from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Alert, AlertStatus
 from remediate.prefect_api import PrefectAPI, PrefectAPIError
 from remediate.run_tags import DEPLOYMENT
@@ -40,6 +44,14 @@ class DeliveryPolicy:
     retention_s: float = 7 * 86400.0
     deployment: str = DEPLOYMENT
     publish_interval_s: float = 5.0
+    rules: GatewayPolicy = field(default_factory=GatewayPolicy)
+
+    def horizon_s(self) -> float:
+        """The longest window any threshold or the flapping rule looks back."""
+        windows = [t.window_s for t in self.rules.thresholds]
+        if self.rules.flapping is not None:
+            windows.append(self.rules.flapping.window_s)
+        return max(windows, default=0.0)
 
 
 def is_transient(error: PrefectAPIError) -> bool:
@@ -54,6 +66,13 @@ class _Batch:
     retry_in: float | None = None
     failed_seqs: list[int] = field(default_factory=list)
     error: str = ""
+    history: dict[str, list[Seen]] = field(default_factory=dict)
+
+    def record(self, row: Row, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        self.history.setdefault(row.fingerprint, []).append(
+            Seen(row.seq, row.fingerprint, row.status, outcome.state, row.received_at)
+        )
 
 
 class Deliverer:
@@ -131,6 +150,11 @@ class Deliverer:
             return 1.0
         batch = _Batch()
         batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
+        horizon = self.policy.horizon_s()
+        if horizon > 0:
+            since = min(r.received_at for r in rows) - horizon
+            for seen in await self.outbox.history([r.fingerprint for r in rows], since):
+                batch.history.setdefault(seen.fingerprint, []).append(seen)
         starts = await self.outbox.starts_since(now - WINDOW_S)
         known = {r.flow_run_id for r in batch.remediations.values()}
         try:
@@ -175,20 +199,23 @@ class Deliverer:
         try:
             alert = Alert.model_validate_json(row.alert_json)
         except ValueError as exc:
-            batch.outcomes.append(
-                Outcome(row.seq, FAILED, now, error=f"stored alert invalid: {exc}")
-            )
+            batch.record(row, Outcome(row.seq, FAILED, now, error=f"stored alert invalid: {exc}"))
             self.metrics.delivery_failures.labels("invalid").inc()
             return True
         current = batch.remediations.get(row.fingerprint)
+        flapping = self._flapping(row, batch)
         if alert.status is AlertStatus.RESOLVED:
             if current is not None and current.resolved_at is None:
                 current.resolved_at = row.received_at
                 batch.touched.add(row.fingerprint)
-            batch.outcomes.append(
+            if current is not None and flapping and not current.flapping:
+                current.flapping = True
+                batch.touched.add(row.fingerprint)
+            batch.record(
+                row,
                 Outcome(
                     row.seq, RESOLVED, now, flow_run_id=current.flow_run_id if current else None
-                )
+                ),
             )
             return True
         if current is not None:
@@ -197,30 +224,45 @@ class Deliverer:
                     await self._refresh_states({current.flow_run_id}, now)
                 except PrefectAPIError as exc:
                     return self._transient(row, batch, exc)
-            if self._run_is_open(current.flow_run_id):
-                current.occurrences += 1
-                current.last_seen = max(current.last_seen, row.received_at)
-                batch.touched.add(row.fingerprint)
-                batch.outcomes.append(
-                    Outcome(row.seq, OCCURRENCE, now, flow_run_id=current.flow_run_id)
-                )
-                self.metrics.deduplicated.labels("occurrence").inc()
+            still_flapping = (
+                flapping
+                and current.flapping
+                and current.last_seen > row.received_at - self._flapping_window()
+            )
+            if self._run_is_open(current.flow_run_id) or still_flapping:
+                current.flapping = current.flapping or flapping
+                self._occurrence(row, batch, current, now)
                 return True
+        held: list[Seen] = []
+        if not flapping:
+            threshold = self.policy.rules.threshold_for(alert.check_id, alert.severity)
+            if threshold is not None:
+                held = [
+                    s
+                    for s in batch.history.get(row.fingerprint, [])
+                    if s.state == HELD and s.received_at > row.received_at - threshold.window_s
+                ]
+                if len(held) + 1 < threshold.occurrences:
+                    batch.record(row, Outcome(row.seq, HELD, now))
+                    self.metrics.deferred.labels("threshold").inc()
+                    return True
         cap = self.policy.max_new_per_minute
         recent = [t for t in starts if t > now - WINDOW_S]
         if len(recent) >= cap:
             if row.seq not in self._deferred:
                 self._deferred.add(row.seq)
-                self.metrics.deferred.inc()
+                self.metrics.deferred.labels("cap").inc()
             batch.retry_in = max(0.05, recent[-cap] + WINDOW_S - now)
             return False
         try:
-            created = await self.prefect.submit_alert(alert, self.policy.deployment)
+            created = await self.prefect.submit_alert(
+                alert, self.policy.deployment, _creation_tags(len(held) + 1, flapping)
+            )
         except PrefectAPIError as exc:
             if is_transient(exc):
                 return self._transient(row, batch, exc)
             log.error("alert %s cannot be delivered: %s", row.delivery_key, exc)
-            batch.outcomes.append(Outcome(row.seq, FAILED, now, error=str(exc)[:2000]))
+            batch.record(row, Outcome(row.seq, FAILED, now, error=str(exc)[:2000]))
             self.metrics.delivery_failures.labels("permanent").inc()
             return True
         self.prefect_reachable = True
@@ -231,18 +273,59 @@ class Deliverer:
             fingerprint=row.fingerprint,
             flow_run_id=created.id,
             opened_at=done,
-            occurrences=1,
+            occurrences=len(held) + 1,
             last_seen=row.received_at,
+            flapping=flapping,
         )
         batch.touched.add(row.fingerprint)
-        batch.outcomes.append(
-            Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
+        self._count_held(row.fingerprint, held, batch, created.id, done)
+        batch.record(
+            row, Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
         )
         self._run_states[created.id] = (done, "SCHEDULED")
         self.metrics.delivered.inc()
         self.metrics.latency.observe(max(0.0, done - row.received_at))
         log.info("alert %s started flow run %s", row.delivery_key, created.id)
         return True
+
+    def _occurrence(self, row: Row, batch: _Batch, current: Remediation, now: float) -> None:
+        current.occurrences += 1
+        current.last_seen = max(current.last_seen, row.received_at)
+        batch.touched.add(row.fingerprint)
+        batch.record(row, Outcome(row.seq, OCCURRENCE, now, flow_run_id=current.flow_run_id))
+        self.metrics.deduplicated.labels("occurrence").inc()
+
+    @staticmethod
+    def _count_held(
+        fingerprint: str, held: list[Seen], batch: _Batch, run_id: str, now: float
+    ) -> None:
+        """The held alerts that reached the threshold become occurrences of the new run."""
+        seqs = {s.seq for s in held}
+        for seq in sorted(seqs):
+            batch.outcomes.append(Outcome(seq, OCCURRENCE, now, flow_run_id=run_id))
+        batch.history[fingerprint] = [
+            Seen(s.seq, s.fingerprint, s.status, OCCURRENCE, s.received_at) if s.seq in seqs else s
+            for s in batch.history.get(fingerprint, [])
+        ]
+
+    def _flapping_window(self) -> float:
+        rule = self.policy.rules.flapping
+        return rule.window_s if rule is not None else 0.0
+
+    def _flapping(self, row: Row, batch: _Batch) -> bool:
+        """Whether this alert makes ``transitions`` firing/resolved changes within the window."""
+        rule = self.policy.rules.flapping
+        if rule is None:
+            return False
+        since = row.received_at - rule.window_s
+        statuses = [
+            s.status
+            for s in batch.history.get(row.fingerprint, [])
+            if s.received_at > since and s.state != FAILED
+        ]
+        statuses.append(row.status)
+        changes = sum(1 for a, b in itertools.pairwise(statuses) if a != b)
+        return changes >= rule.transitions
 
     def _transient(self, row: Row, batch: _Batch, error: PrefectAPIError) -> bool:
         self.prefect_reachable = error.status is not None
@@ -286,14 +369,21 @@ class Deliverer:
             if now - self._published_at.get(fingerprint, 0.0) < self.policy.publish_interval_s:
                 continue
             rem = self._unpublished.pop(fingerprint)
-            if rem.occurrences <= 1 and rem.resolved_at is None:
+            if rem.occurrences <= 1 and rem.resolved_at is None and not rem.flapping:
                 continue
             self._published_at[fingerprint] = now
             try:
                 await self.prefect.set_occurrence_tags(
-                    rem.flow_run_id, rem.occurrences, rem.resolved_at is not None
+                    rem.flow_run_id, rem.occurrences, rem.resolved_at is not None, rem.flapping
                 )
             except PrefectAPIError as exc:
                 log.warning("occurrence count not shown on run %s: %s", rem.flow_run_id, exc)
         if len(self._published_at) > 10_000:
             self._published_at.clear()
+
+
+def _creation_tags(occurrences: int, flapping: bool) -> tuple[str, ...]:
+    tags = [f"occurrences:{occurrences}"] if occurrences > 1 else []
+    if flapping:
+        tags.append("flapping")
+    return tuple(tags)

@@ -281,3 +281,5 @@ def generic_alert(payload: Any, now: datetime | None = None) -> Alert:
         return Alert.model_validate(data)
     except ValidationError as exc:
         raise PayloadError.from_validation(exc) from exc
+    except ValueError as exc:
+        raise PayloadError.single("fired_at", str(exc)) from exc

@@ -34,9 +34,13 @@ class GatewayMetrics:
         )
         self.deferred = Counter(
             "remediate_gateway_deferred",
-            "Alerts held back by the cap on new remediations per minute.",
+            "Alerts held back, by reason: the cap on new remediations per minute (cap) or an "
+            "occurrence threshold not yet reached (threshold).",
+            ["reason"],
             registry=self.registry,
         )
+        for reason in ("cap", "threshold"):
+            self.deferred.labels(reason)
         self.delivered = Counter(
             "remediate_gateway_delivered",
             "Alerts that started a remediation run.",

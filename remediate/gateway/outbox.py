@@ -23,7 +23,8 @@ DELIVERED = "delivered"
 OCCURRENCE = "occurrence"
 RESOLVED = "resolved"
 FAILED = "failed"
-STATES = (PENDING, DELIVERED, OCCURRENCE, RESOLVED, FAILED)
+HELD = "held"
+STATES = (PENDING, DELIVERED, OCCURRENCE, RESOLVED, FAILED, HELD)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,18 @@ class Remediation:
     occurrences: int
     last_seen: float
     resolved_at: float | None = None
+    flapping: bool = False
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A handled alert of a fingerprint, for counting occurrences and transitions."""
+
+    seq: int
+    fingerprint: str
+    status: str
+    state: str
+    received_at: float
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,10 @@ class Outbox(ABC):
     async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]: ...
 
     @abstractmethod
+    async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
+        """Handled (not pending) alerts of ``fingerprints`` received after ``since``, by seq."""
+
+    @abstractmethod
     async def starts_since(self, since: float) -> list[float]:
         """Times at which new runs were started after ``since``, oldest first."""
 
@@ -154,8 +171,10 @@ CREATE TABLE IF NOT EXISTS remediations (
     opened_at REAL NOT NULL,
     occurrences INTEGER NOT NULL,
     last_seen REAL NOT NULL,
-    resolved_at REAL
+    resolved_at REAL,
+    flapping INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox(fingerprint, received_at);
 """
 
 
@@ -182,6 +201,11 @@ class SQLiteOutbox(Outbox):
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=10000")
             db.executescript(SQLITE_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(remediations)")}
+            if "flapping" not in columns:
+                db.execute(
+                    "ALTER TABLE remediations ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0"
+                )
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._executor, connect)
@@ -236,13 +260,27 @@ class SQLiteOutbox(Outbox):
         def work(db: sqlite3.Connection) -> dict[str, Remediation]:
             found: dict[str, Remediation] = {}
             rows = db.execute(
-                "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at"
-                " FROM remediations WHERE fingerprint IN (SELECT value FROM json_each(?))",
+                "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at,"
+                " flapping FROM remediations WHERE fingerprint IN (SELECT value FROM json_each(?))",
                 (json.dumps(sorted(set(fingerprints))),),
             )
             for row in rows:
-                found[row[0]] = Remediation(*row)
+                found[row[0]] = Remediation(
+                    row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6])
+                )
             return found
+
+        return await self._run(work)
+
+    async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
+        def work(db: sqlite3.Connection) -> list[Seen]:
+            rows = db.execute(
+                "SELECT seq, fingerprint, status, state, received_at FROM outbox"
+                " WHERE fingerprint IN (SELECT value FROM json_each(?)) AND received_at > ?"
+                " AND state != 'pending' ORDER BY seq",
+                (json.dumps(sorted(set(fingerprints))), since),
+            ).fetchall()
+            return [Seen(*row) for row in rows]
 
         return await self._run(work)
 
@@ -269,10 +307,11 @@ class SQLiteOutbox(Outbox):
                 )
                 db.executemany(
                     "INSERT INTO remediations (fingerprint, flow_run_id, opened_at, occurrences,"
-                    " last_seen, resolved_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    " last_seen, resolved_at, flapping) VALUES (?, ?, ?, ?, ?, ?, ?)"
                     " ON CONFLICT(fingerprint) DO UPDATE SET flow_run_id = excluded.flow_run_id,"
                     " opened_at = excluded.opened_at, occurrences = excluded.occurrences,"
-                    " last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
+                    " last_seen = excluded.last_seen, resolved_at = excluded.resolved_at,"
+                    " flapping = excluded.flapping",
                     [_remediation_values(r) for r in remediations],
                 )
 
@@ -315,7 +354,15 @@ class SQLiteOutbox(Outbox):
 
 
 def _remediation_values(r: Remediation) -> tuple[Any, ...]:
-    return (r.fingerprint, r.flow_run_id, r.opened_at, r.occurrences, r.last_seen, r.resolved_at)
+    return (
+        r.fingerprint,
+        r.flow_run_id,
+        r.opened_at,
+        r.occurrences,
+        r.last_seen,
+        r.resolved_at,
+        r.flapping,
+    )
 
 
 POSTGRES_SCHEMA = """
@@ -343,8 +390,12 @@ CREATE TABLE IF NOT EXISTS remediate_remediations (
     opened_at DOUBLE PRECISION NOT NULL,
     occurrences INTEGER NOT NULL,
     last_seen DOUBLE PRECISION NOT NULL,
-    resolved_at DOUBLE PRECISION
+    resolved_at DOUBLE PRECISION,
+    flapping BOOLEAN NOT NULL DEFAULT FALSE
 );
+ALTER TABLE remediate_remediations ADD COLUMN IF NOT EXISTS flapping BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE INDEX IF NOT EXISTS remediate_outbox_fingerprint
+    ON remediate_outbox(fingerprint, received_at);
 """
 
 
@@ -425,11 +476,22 @@ class PostgresOutbox(Outbox):
     async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
-                "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at"
-                " FROM remediate_remediations WHERE fingerprint = ANY($1::text[])",
+                "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at,"
+                " flapping FROM remediate_remediations WHERE fingerprint = ANY($1::text[])",
                 sorted(set(fingerprints)),
             )
         return {row[0]: Remediation(*tuple(row)) for row in rows}
+
+    async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, fingerprint, status, state, received_at FROM remediate_outbox"
+                " WHERE fingerprint = ANY($1::text[]) AND received_at > $2"
+                " AND state != 'pending' ORDER BY seq",
+                sorted(set(fingerprints)),
+                since,
+            )
+        return [Seen(*tuple(row)) for row in rows]
 
     async def starts_since(self, since: float) -> list[float]:
         async with self._pool.acquire() as conn:
@@ -452,10 +514,12 @@ class PostgresOutbox(Outbox):
             )
             await conn.executemany(
                 "INSERT INTO remediate_remediations (fingerprint, flow_run_id, opened_at,"
-                " occurrences, last_seen, resolved_at) VALUES ($1, $2, $3, $4, $5, $6)"
+                " occurrences, last_seen, resolved_at, flapping)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)"
                 " ON CONFLICT (fingerprint) DO UPDATE SET flow_run_id = excluded.flow_run_id,"
                 " opened_at = excluded.opened_at, occurrences = excluded.occurrences,"
-                " last_seen = excluded.last_seen, resolved_at = excluded.resolved_at",
+                " last_seen = excluded.last_seen, resolved_at = excluded.resolved_at,"
+                " flapping = excluded.flapping",
                 [_remediation_values(r) for r in remediations],
             )
 

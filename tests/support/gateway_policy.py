@@ -1,0 +1,64 @@
+"""Shared steps of the gateway policy tests (occurrence thresholds), for both outboxes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from remediate.catalog import Catalog
+from remediate.gateway.config import GatewayConfig
+from tests.support.gateway import running_gateway, runs_with_tag, sentinel_check
+
+START = 1_900_000_000.0
+
+
+def threshold_catalog(occurrences: int = 3, window_s: float = 600) -> Catalog:
+    return Catalog.model_validate(
+        {
+            "gateway": {
+                "thresholds": [
+                    {
+                        "checks": ["S2-*"],
+                        "severity": "critical",
+                        "occurrences": occurrences,
+                        "window_s": window_s,
+                    }
+                ]
+            }
+        }
+    )
+
+
+def occurrence(check_id: str, n: int) -> dict[str, Any]:
+    return sentinel_check(check_id, timestamp=f"2026-11-27T14:{n:02d}:00")
+
+
+async def fingerprint_runs(prefect_server: str, fingerprint: str) -> list[dict[str, Any]]:
+    return await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")
+
+
+async def check_threshold_across_restart(cfg: GatewayConfig, prefect_server: str) -> None:
+    now = [START]
+    check_id = f"S2-recall-{uuid.uuid4().hex[:8]}"
+    catalog = threshold_catalog()
+    async with running_gateway(cfg, catalog, clock=lambda: now[0]) as gw:
+        responses = []
+        for n in range(2):
+            responses.append(await gw.post_signed("/v1/alerts/sentinel", occurrence(check_id, n)))
+            now[0] += 100
+        assert {r.status_code for r in responses} == {202}
+        fingerprint = responses[0].json()["alerts"][0]["fingerprint"]
+        counts = await gw.drained()
+        assert counts == counts | {"held": 2, "delivered": 0, "pending": 0}
+        metrics = (await gw.client.get("/metrics")).text
+        assert 'remediate_gateway_deferred_total{reason="threshold"} 2.0' in metrics
+    assert await fingerprint_runs(prefect_server, fingerprint) == []
+    async with running_gateway(cfg, catalog, clock=lambda: now[0]) as gw:
+        response = await gw.post_signed("/v1/alerts/sentinel", occurrence(check_id, 2))
+        assert response.status_code == 202
+        counts = await gw.drained()
+        assert counts == counts | {"held": 0, "delivered": 1, "occurrence": 2, "pending": 0}
+    runs = await fingerprint_runs(prefect_server, fingerprint)
+    assert len(runs) == 1
+    assert "occurrences:3" in runs[0]["tags"]
+    assert runs[0]["parameters"]["alert"]["id"] == response.json()["alerts"][0]["id"]
