@@ -354,3 +354,25 @@ async def test_unattended_low_risk_action_skips_the_gate_and_says_so(
     assert "Approval gate: skipped (the catalog marks it unattended, risk low)." in text
     assert "cleared 3 entries" in text and "SIMSECRET" not in text
     assert "SIMSECRET" not in report(fix_runner, run_id)
+
+
+async def test_two_alerts_for_one_service_run_their_actions_one_after_the_other(
+    fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = "runbook-serial"
+    action = {
+        "name": "slow",
+        "description": "A slow action that does not bring health back",
+        "risk": "low",
+        "unattended": True,
+        "run": [sim_service.script, "slow"],
+        "post_condition": {"healthy_within_s": 1, "interval_s": 0.5},
+        "suggested_by": [check],
+    }
+    fix_runner.write_catalog(flow_catalog(check, sim_service, [action]))
+    first = await submit(fix_runner, alert(check))
+    second = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-2"}))
+    runs = [fix_runner.wait_for(run_id, "Completed") for run_id in (first, second)]
+
+    assert sim_service.actions() == ["slow", "slow-end", "slow", "slow-end"]
+    assert all("action-status:failed-no-undo" in run["tags"] for run in runs)

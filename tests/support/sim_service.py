@@ -1,6 +1,6 @@
 """A small service on the SSH test host, managed by a script over SSH.
 
-``svc start|stop|status|restart|restore|clear-cache`` runs as the SSH test user. The
+``svc start|stop|status|restart|restore|slow|clear-cache`` runs as the SSH test user. The
 service is a real local HTTP process answering ``/health``: 200, or 503 while a
 ``broken`` marker exists. Every command appends a line to ``actions.log``.
 """
@@ -76,8 +76,9 @@ case "$1" in
   status) if running; then echo running; else echo stopped; exit 3; fi ;;
   restart) stop; start && echo "restarted (mode $2)" ;;
   restore) stop; start && echo "restored the previous instance" ;;
+  slow) sleep 2; echo "slow-end" >>"$root/actions.log"; echo "waited" ;;
   clear-cache) echo "cleared 3 entries api_key=SIMSECRET12345"; start ;;
-  *) echo "usage: svc start|stop|status|restart|restore|clear-cache" >&2; exit 2 ;;
+  *) echo "usage: svc start|stop|status|restart|restore|slow|clear-cache" >&2; exit 2 ;;
 esac
 """
 
