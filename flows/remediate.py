@@ -26,11 +26,13 @@ from remediate.occurrences import occurrences_of
 from remediate.redaction import redact_alert
 from remediate.report import Occurrences, incident_report
 from remediate.run_tags import run_tags
+from remediate.runbook_report import report_section
 from remediate.settings import get_settings
 from tasks.diagnose import diagnose
 from tasks.fix import fix_and_review, per_flow_run
 from tasks.issues import open_or_update_issue
 from tasks.logs import catalog_redactor, collect_logs
+from tasks.runbook import act_on_alert
 from tasks.verify import unverifiable, verify
 
 # A suspended run re-runs from the top when resumed: steps before the approval gate
@@ -146,6 +148,10 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                 approved=approval.approved, approver=approval.approver, comment=approval.comment
             )
 
+    action = None
+    if policy.run_actions:
+        action = await act_on_alert(alert, service, catalog, issue)
+
     await acreate_markdown_artifact(
         key="incident-report",
         markdown=incident_report(
@@ -156,7 +162,8 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             logs,
             redactor=redactor,
             occurrences=occurrences,
-        ),
+        )
+        + (report_section(action) if action is not None else ""),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
     status = OutcomeStatus.RECORDED
@@ -179,4 +186,5 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         fix=fix,
         fix_decision=decision,
         pull_request=pull,
+        action=action,
     )

@@ -10,6 +10,7 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
+from remediate.actions_config import RunbookAction, check_service_actions
 from remediate.capacity.config import MetricSpec, check_service_metrics
 from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
@@ -74,6 +75,15 @@ class Service(_Strict):
     metrics: list[MetricSpec] = Field(
         default_factory=list, description="Resource use sampled on the hosts and forecast."
     )
+    actions: list[RunbookAction] = Field(
+        default_factory=list, description="Runbook actions run over SSH on the hosts."
+    )
+
+    def suggested_action(self, check_id: str) -> RunbookAction | None:
+        return next((a for a in self.actions if a.suggested_for(check_id)), None)
+
+    def action(self, name: str) -> RunbookAction | None:
+        return next((a for a in self.actions if a.name == name), None)
 
 
 class StepPolicy(_Strict):
@@ -82,6 +92,7 @@ class StepPolicy(_Strict):
     open_issue: bool = True
     collect_logs: bool = True
     propose_fix: bool = True
+    run_actions: bool = True
 
 
 class Verification(_Strict):
@@ -130,6 +141,7 @@ class Catalog(_Strict):
         for service in self.services:
             check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
             check_names(service.name, service.dependencies)
+            check_service_actions(service.name, [h.name for h in service.hosts], service.actions)
             check_service_metrics(
                 service.name,
                 [h.name for h in service.hosts],

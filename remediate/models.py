@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+from remediate.runbook_models import ActionOutcome
 
 
 class Severity(StrEnum):
@@ -374,6 +375,7 @@ class RemediationOutcome(_Frozen):
     fix: FixProposal | None = None
     fix_decision: FixDecision | None = None
     pull_request: PullRequestRef | None = None
+    action: ActionOutcome | None = None
 
 
 def describe_validation_error(error: ValidationError, where: str) -> str:

@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.support.fix_runner",
     "tests.support.webhook_sink",
     "tests.support.sshd",
+    "tests.support.sim_service",
     "tests.support.gateway",
     "tests.support.prometheus",
 ]

@@ -24,12 +24,16 @@ class Approval(RunInput):
     comment: str = Field(default="", max_length=2000, description="Why (shown on the issue).")
 
 
-def approval_input(approvers: list[str]) -> type[Approval]:
-    """``Approval`` whose approver must be one of ``approvers``."""
+class ActionApproval(Approval):
+    approved: bool = Field(default=False, description="Approve: run the action on the hosts.")
+
+
+def approval_input(approvers: list[str], base: type[Approval] = Approval) -> type[Approval]:
+    """``base`` (an ``Approval``) whose approver must be one of ``approvers``."""
     names: Any = Literal[tuple(approvers)]
     model: type[Approval] = create_model(
-        "Approval",
-        __base__=Approval,
+        base.__name__,
+        __base__=base,
         approver=(
             names,
             Field(

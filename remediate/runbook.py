@@ -1,0 +1,147 @@
+"""Run a runbook action over SSH on a service's hosts and wait for its health to return.
+
+The command comes from ``RunbookAction.command``: catalog literals and validated
+parameters, quoted with ``shlex``. Hosts run one after another and the first failure
+stops the rest. Output is bounded, cleaned of control characters and redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import asyncssh
+
+from remediate.actions_config import RunbookAction
+from remediate.catalog import Service
+from remediate.evidence_config import EvidenceLimits, SSHHost
+from remediate.probes import probe_service
+from remediate.redaction import Redactor
+from remediate.runbook_models import ActionProposal, ActionRun, HealthCheck, HostRun
+from remediate.ssh_logs import (
+    CredentialError,
+    KeyLoader,
+    _describe,
+    _trusted_keys,
+    load_client_key,
+)
+
+OUTPUT_LIMIT = 4_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def action_hosts(service: Service, action: RunbookAction) -> list[SSHHost]:
+    if not action.hosts:
+        return list(service.hosts)
+    return [h for name in action.hosts for h in service.hosts if h.name == name]
+
+
+def propose(service: Service, action: RunbookAction) -> ActionProposal:
+    return ActionProposal(
+        service=service.name,
+        action=action.name,
+        description=action.description,
+        risk=action.risk,
+        parameters=action.arguments(),
+        hosts=[h.endpoint for h in action_hosts(service, action)],
+        command=action.command(),
+        unattended=action.unattended,
+        undo=action.undo,
+        healthy_within_s=action.post_condition.healthy_within_s,
+    )
+
+
+def _shape(raw: bytes | str | None, redactor: Redactor) -> str:
+    if raw is None:
+        return ""
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+    text = _CONTROL.sub("", redactor(text.replace("\r\n", "\n")))
+    if len(text) > OUTPUT_LIMIT:
+        text = f"[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n" + text[-OUTPUT_LIMIT:]
+    return text.strip()
+
+
+async def run_on_host(
+    host: SSHHost,
+    command: str,
+    timeout_s: float,
+    limits: EvidenceLimits,
+    redactor: Redactor,
+    load_key: KeyLoader = load_client_key,
+) -> HostRun:
+    shown = redactor(command)
+    try:
+        trusted = _trusted_keys(host)
+        key = await load_key(host)
+        async with asyncio.timeout(limits.connect_timeout_s):
+            conn = await asyncssh.connect(
+                host.address,
+                host.port,
+                username=host.user,
+                known_hosts=trusted,
+                client_keys=[key],
+                agent_path=None,
+                config=[],
+                preferred_auth="publickey",
+                connect_timeout=limits.connect_timeout_s,
+                login_timeout=limits.connect_timeout_s,
+            )
+        async with conn:
+            result = await conn.run(command, check=False, timeout=timeout_s, stdin=None)
+    except asyncssh.TimeoutError as exc:
+        output = _shape(exc.stdout, redactor) + "\n" + _shape(exc.stderr, redactor)
+        return HostRun(
+            host=host.name,
+            endpoint=host.endpoint,
+            command=shown,
+            output=output.strip(),
+            error=f"command did not finish within {timeout_s:g} s",
+        )
+    except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
+        return HostRun(
+            host=host.name, endpoint=host.endpoint, command=shown, error=redactor(_describe(exc))
+        )
+    output = _shape(result.stdout, redactor)
+    errors = _shape(result.stderr, redactor)
+    return HostRun(
+        host=host.name,
+        endpoint=host.endpoint,
+        command=shown,
+        exit_status=result.exit_status,
+        output="\n".join(part for part in (output, errors) if part),
+    )
+
+
+async def run_action(
+    service: Service,
+    action: RunbookAction,
+    limits: EvidenceLimits,
+    redactor: Redactor,
+    load_key: KeyLoader = load_client_key,
+) -> ActionRun:
+    """Validates the parameters again, then runs on each host in turn until one fails."""
+    command = action.command()
+    runs: list[HostRun] = []
+    for host in action_hosts(service, action):
+        run = await run_on_host(host, command, action.timeout_s, limits, redactor, load_key)
+        runs.append(run)
+        if not run.ok:
+            break
+    return ActionRun(action=action.name, hosts=runs)
+
+
+async def wait_healthy(service: Service, within_s: float, interval_s: float) -> HealthCheck:
+    """Probe until every health endpoint answers as expected or ``within_s`` has passed."""
+    deadline = time.monotonic() + within_s
+    while True:
+        health = await probe_service(service)
+        detail = [
+            f"{p.endpoint}: {'healthy' if p.healthy else 'unhealthy'}"
+            + (f" (HTTP {p.status_code})" if p.status_code is not None else "")
+            + (f" {p.failure.value}" if p.failure is not None else "")
+            for p in health.probes
+        ]
+        if health.healthy or time.monotonic() >= deadline:
+            return HealthCheck(healthy=health.healthy and bool(health.probes), detail=detail)
+        await asyncio.sleep(interval_s)
