@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -23,11 +24,19 @@ CHROMIUM_ARGS = [
 
 def submit(runner: FixRunner, check_id: str) -> str:
     deployment = httpx.get(f"{runner.api_url}/deployments/name/{DEPLOYMENT}", trust_env=False)
-    created = httpx.post(
-        f"{runner.api_url}/deployments/{deployment.json()['id']}/create_flow_run",
-        json={"parameters": {"alert": alert(check_id).model_dump(mode="json")}},
-        trust_env=False,
-    )
+    # The test server keeps its state in SQLite, which answers 503 while it is locked.
+    for _ in range(10):
+        created = httpx.post(
+            f"{runner.api_url}/deployments/{deployment.json()['id']}/create_flow_run",
+            json={
+                "parameters": {"alert": alert(check_id).model_dump(mode="json")},
+                "idempotency_key": f"ui-{check_id}",
+            },
+            trust_env=False,
+        )
+        if created.status_code != 503:
+            break
+        time.sleep(1)
     created.raise_for_status()
     return str(created.json()["id"])
 
