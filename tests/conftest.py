@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,14 +41,56 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 
 
+POSTGRES_ADMIN_URL = os.environ.get(
+    "REMEDIATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def _admin(statement: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextmanager
+def _prefect_database() -> Iterator[str]:
+    """A fresh PostgreSQL database when the machine's server answers, else SQLite.
+
+    Under a full test session SQLite answers 503 while it is locked; PostgreSQL does not.
+    """
+    name = f"remediate_prefect_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except OSError:
+        yield f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"
+        return
+    try:
+        yield (
+            "postgresql+asyncpg://"
+            + POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+            + f"/{name}"
+        )
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
-    """A real Prefect server on SQLite for the whole test session; yields its API URL."""
+    """A real Prefect server for the whole test session; yields its API URL."""
+    with _prefect_database() as database_url:
+        yield from _serve_prefect(database_url)
+
+
+def _serve_prefect(database_url: str) -> Iterator[str]:
     env = {
         **os.environ,
         "PREFECT_HOME": str(_PREFECT_HOME / "server"),
         "PREFECT_UI_API_URL": os.environ["PREFECT_API_URL"],
-        "PREFECT_API_DATABASE_CONNECTION_URL": (f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"),
+        "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
     }
     env.pop("PREFECT_API_URL", None)
     process = start(
