@@ -26,7 +26,14 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support.fix_runner import DEPLOYMENT  # noqa: E402
 from tests.support.model_server import ModelServer, Turn, text, tool  # noqa: E402
-from tests.support.processes import free_port, http_ok, start, stop, wait_until  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    free_port,
+    http_ok,
+    start,
+    start_prefect_server,
+    stop,
+    wait_until,
+)
 from tests.support.repos import make_bare_repo  # noqa: E402
 
 SCRIPT = [
@@ -67,26 +74,11 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="remediate-bench-approval-"))
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
-    server_env = {
-        **os.environ,
-        "PREFECT_HOME": str(home / "server"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    server_env.pop("PREFECT_API_URL", None)
-    server = start(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        server_env,
+    server = start_prefect_server(
+        port,
+        home / "server",
+        f"sqlite+aiosqlite:///{home}/prefect.db",
+        dict(os.environ),
         home / "server.log",
     )
     model = ModelServer()

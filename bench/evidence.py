@@ -23,7 +23,13 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support.processes import free_port, http_ok, start, stop, wait_until  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    free_port,
+    http_ok,
+    start_prefect_server,
+    stop,
+    wait_until,
+)
 from tests.support.sshd import SSHServer, running_sshd  # noqa: E402
 
 
@@ -113,18 +119,13 @@ def main() -> int:
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
     os.environ["REMEDIATE_CATALOG"] = str(work / "catalog.yaml")
     os.environ["REMEDIATE_DATA_DIR"] = str(work / "data")
-    server_env = {
-        **os.environ,
-        "PREFECT_HOME": str(work / "server"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{work}/prefect.db",
-    }
-    server_env.pop("PREFECT_API_URL")
-    prefect = start(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-         "--port", str(prefect_port)],
-        server_env,
+    prefect = start_prefect_server(
+        prefect_port,
+        work / "server",
+        f"sqlite+aiosqlite:///{work}/prefect.db",
+        dict(os.environ),
         work / "prefect.log",
-    )  # fmt: skip
+    )
     try:
         with running_sshd(port_count=3) as server:
             server.write_container_log(

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import free_port, http_ok, start, stop, wait_until
+from tests.support.processes import free_port, http_ok, start_prefect_server, stop, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,26 +85,11 @@ def prefect_server() -> Iterator[str]:
 
 
 def _serve_prefect(database_url: str) -> Iterator[str]:
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(_PREFECT_HOME / "server"),
-        "PREFECT_UI_API_URL": os.environ["PREFECT_API_URL"],
-        "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
-    }
-    env.pop("PREFECT_API_URL", None)
-    process = start(
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(_PREFECT_PORT),
-        ],
-        env,
+    process = start_prefect_server(
+        _PREFECT_PORT,
+        _PREFECT_HOME / "server",
+        database_url,
+        dict(os.environ),
         _PREFECT_HOME / "server.log",
     )
     api = os.environ["PREFECT_API_URL"]

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -61,3 +62,18 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def start_prefect_server(
+    port: int, home: Path, database_url: str, base_env: dict[str, str], log: Path
+) -> subprocess.Popen[bytes]:
+    """A real Prefect API server on 127.0.0.1:``port`` keeping its state in ``database_url``."""
+    env = {
+        **{k: v for k, v in base_env.items() if k != "PREFECT_API_URL"},
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
+        "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    return start([*command, "--port", str(port)], env, log)
