@@ -88,6 +88,23 @@ def test_http_action_builds_an_encoded_url_and_a_typed_body(tmp_path: Any) -> No
     ]
 
 
+def test_the_example_catalog_loads_and_shows_no_secret() -> None:
+    from pathlib import Path
+
+    from remediate.catalog import load_catalog
+    from remediate.runbook import propose
+
+    catalog = load_catalog(Path(__file__).parents[1] / "examples" / "catalog-actions.yaml")
+    shop = catalog.services[0]
+    drain = shop.action("drain-queue")
+    assert drain is not None
+    proposal = propose(shop, drain, Redactor(), "check id shop-queue-stuck")
+    assert proposal.kind == "http" and proposal.hosts == []
+    assert proposal.command == ("POST http://10.0.0.5:8081/admin/queues/orders/drain?batch=100")
+    assert proposal.headers[0] == "Authorization: Bearer $SHOP_ADMIN_TOKEN"
+    assert proposal.body == '{"batch": 100, "reason": "remediate"}'
+
+
 @pytest.mark.parametrize(
     ("http", "message"),
     [
