@@ -68,9 +68,7 @@ async def run_http(
             httpx.AsyncClient(
                 follow_redirects=False, trust_env=False, timeout=action.timeout_s
             ) as client,
-            client.stream(
-                call.method, url, headers=headers, json=body if body is not None else None
-            ) as response,
+            client.stream(call.method, url, headers=headers, json=body) as response,
         ):
             raw = await _read_bounded(response)
     except (TimeoutError, httpx.TimeoutException):
