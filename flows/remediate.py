@@ -150,7 +150,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     action = None
     if policy.run_actions:
-        action = await act_on_alert(alert, service, catalog, issue)
+        action = await act_on_alert(alert, service, catalog, issue, diagnosis)
 
     await acreate_markdown_artifact(
         key="incident-report",

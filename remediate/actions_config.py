@@ -1,9 +1,11 @@
-"""Runbook actions in the catalog: typed parameters, a command over SSH, a post-condition.
+"""Runbook actions in the catalog: typed parameters, a command over SSH or an HTTP call,
+a post-condition, and the check ids and diagnosis findings that suggest them.
 
 A command is an argument list; each argument is either a literal from the catalog or a
 whole ``{parameter}`` placeholder. Parameter values pass their type's check and a
 character allow-list that leaves out every shell metacharacter before they take part
-in a command, which is then quoted with ``shlex``. Alert fields never take part.
+in a command, which is then quoted with ``shlex``, or in an HTTP call (see
+``http_action_config``). Alert fields never take part.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from __future__ import annotations
 import fnmatch
 import re
 import shlex
+from dataclasses import dataclass
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from remediate.findings import Finding, check_finding_pattern, first_match
+from remediate.http_action_config import HttpCall, PathSegmentError
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 PARAMETER_NAME = r"^[a-z][a-z0-9_]{0,30}$"
@@ -108,11 +114,15 @@ class RunbookAction(_Strict):
     description: str = Field(min_length=1, max_length=1_000)
     risk: Risk
     parameters: list[ActionParameter] = Field(default_factory=list)
-    run: list[str] = Field(
-        min_length=1, description="Argument list; an argument may be a whole {parameter}."
+    run: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="SSH argument list; an argument may be a whole {parameter}.",
     )
+    http: HttpCall | None = Field(default=None, description="An HTTP call instead of run.")
     hosts: list[str] = Field(
-        default_factory=list, description="Host names to run it on, in order; all when empty."
+        default_factory=list,
+        description="Host names to run it on, in order; all when empty. SSH actions only.",
     )
     timeout_s: float = Field(default=60.0, gt=0, le=3_600)
     post_condition: PostCondition = PostCondition()
@@ -121,6 +131,15 @@ class RunbookAction(_Strict):
     suggested_by: list[str] = Field(
         default_factory=list, description="Check ids (wildcards allowed) that propose it."
     )
+    suggested_by_findings: list[str] = Field(
+        default_factory=list,
+        description="Diagnosis finding kinds (wildcards allowed) that propose it.",
+    )
+
+    @field_validator("suggested_by_findings")
+    @classmethod
+    def _known_findings(cls, patterns: list[str]) -> list[str]:
+        return [check_finding_pattern(p) for p in patterns]
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -129,9 +148,19 @@ class RunbookAction(_Strict):
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise ValueError(f"action {self.name}: parameter names must be unique")
-        if not self.run[0] or _PLACEHOLDER.match(self.run[0]):
+        if (self.run is None) == (self.http is None):
+            raise ValueError(f"action {self.name}: give exactly one of run or http")
+        if self.http is not None:
+            if self.hosts:
+                raise ValueError(f"action {self.name}: hosts apply only to run (SSH) actions")
+            unknown = sorted(set(self.http.placeholders()) - set(names))
+            if unknown:
+                raise ValueError(f"action {self.name}: http uses unknown parameter(s) {unknown}")
+            self.url()
+        run = self.run or []
+        if run and (not run[0] or _PLACEHOLDER.match(run[0])):
             raise ValueError(f"action {self.name}: run must start with a literal program name")
-        for arg in self.run:
+        for arg in run:
             if _CONTROL.search(arg):
                 raise ValueError(f"action {self.name}: run arguments must not hold control chars")
             match = _PLACEHOLDER.match(arg)
@@ -147,6 +176,10 @@ class RunbookAction(_Strict):
 
     def suggested_for(self, check_id: str) -> bool:
         return any(fnmatch.fnmatchcase(check_id, pattern) for pattern in self.suggested_by)
+
+    def finding_for(self, findings: list[Finding]) -> Finding | None:
+        """The first of the diagnosis findings that suggests this action."""
+        return first_match(self.suggested_by_findings, findings)
 
     def arguments(self, values: dict[str, ParameterValue] | None = None) -> dict[str, str]:
         """Validated parameter values (defaults unless given) as command arguments."""
@@ -165,6 +198,8 @@ class RunbookAction(_Strict):
         return checked
 
     def argv(self, values: dict[str, ParameterValue] | None = None) -> list[str]:
+        if self.run is None:
+            raise ValueError(f"action {self.name} is an HTTP call, not a command")
         checked = self.arguments(values)
         out = []
         for arg in self.run:
@@ -175,13 +210,57 @@ class RunbookAction(_Strict):
     def command(self, values: dict[str, ParameterValue] | None = None) -> str:
         return shlex.join(self.argv(values))
 
+    def url(self, values: dict[str, ParameterValue] | None = None) -> str:
+        if self.http is None:
+            raise ValueError(f"action {self.name} is a command, not an HTTP call")
+        try:
+            return self.http.url_for(self.arguments(values))
+        except PathSegmentError as exc:
+            raise ActionParameterError(f"action {self.name}: {exc}") from None
+
+    def body(self, values: dict[str, ParameterValue] | None = None) -> JsonValue:
+        if self.http is None:
+            raise ValueError(f"action {self.name} is a command, not an HTTP call")
+        checked = self.arguments(values)
+        kinds = {p.name: p.kind for p in self.parameters}
+        typed: dict[str, str | int] = {
+            name: int(value) if kinds[name] == "int" else value for name, value in checked.items()
+        }
+        return self.http.body_for(typed)
+
+    def shown(self, values: dict[str, ParameterValue] | None = None) -> str:
+        """The command line, or the HTTP method and URL, as proposals and reports show it."""
+        if self.http is not None:
+            return f"{self.http.method} {self.url(values)}"
+        return self.command(values)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    action: RunbookAction
+    reason: str
+
+
+def suggest(
+    actions: list[RunbookAction], check_id: str, findings: list[Finding]
+) -> Suggestion | None:
+    """The first action naming the check id; failing that, the first naming a finding."""
+    for action in actions:
+        if action.suggested_for(check_id):
+            return Suggestion(action, f"check id {check_id}")
+    for action in actions:
+        finding = action.finding_for(findings)
+        if finding is not None:
+            return Suggestion(action, f"diagnosis finding {finding.kind}: {finding.detail}")
+    return None
+
 
 def check_service_actions(service: str, hosts: list[str], actions: list[RunbookAction]) -> None:
     names = [a.name for a in actions]
     if len(set(names)) != len(names):
         raise ValueError(f"service {service}: action names must be unique")
-    if actions and not hosts:
-        raise ValueError(f"service {service}: actions need at least one host")
+    if any(a.run is not None for a in actions) and not hosts:
+        raise ValueError(f"service {service}: SSH (run) actions need at least one host")
     for action in actions:
         unknown = [h for h in action.hosts if h not in hosts]
         if unknown:

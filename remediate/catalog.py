@@ -10,10 +10,11 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from remediate.actions_config import RunbookAction, check_service_actions
+from remediate.actions_config import RunbookAction, check_service_actions, suggest
 from remediate.capacity.config import MetricSpec, check_service_metrics
 from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
+from remediate.findings import Finding
 from remediate.fixer.config import ApprovalConfig, FixerConfig
 from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Severity, describe_validation_error
@@ -76,11 +77,14 @@ class Service(_Strict):
         default_factory=list, description="Resource use sampled on the hosts and forecast."
     )
     actions: list[RunbookAction] = Field(
-        default_factory=list, description="Runbook actions run over SSH on the hosts."
+        default_factory=list, description="Runbook actions: SSH commands or HTTP calls."
     )
 
-    def suggested_action(self, check_id: str) -> RunbookAction | None:
-        return next((a for a in self.actions if a.suggested_for(check_id)), None)
+    def suggested_action(
+        self, check_id: str, findings: list[Finding] | None = None
+    ) -> RunbookAction | None:
+        suggestion = suggest(self.actions, check_id, findings or [])
+        return suggestion.action if suggestion else None
 
     def action(self, name: str) -> RunbookAction | None:
         return next((a for a in self.actions if a.name == name), None)

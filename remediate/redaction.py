@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -121,6 +122,16 @@ class Redactor:
         self._steps.append(_redact_key_tails)
         self._steps += [r.apply for r in self.rules[1:]]
         self._steps.append(_redact_pairs)
+
+    def with_literals(self, kind: str, values: Iterable[str]) -> Redactor:
+        """The same rules, plus these exact strings (secrets known by value) hidden first."""
+        literals = sorted({v for v in values if v}, key=len, reverse=True)
+        if not literals:
+            return self
+        clone = copy.copy(self)
+        rule = Rule(kind, re.compile("|".join(re.escape(v) for v in literals)))
+        clone._steps = [rule.apply, *self._steps]
+        return clone
 
     def __call__(self, text: str) -> str:
         for step in self._steps:

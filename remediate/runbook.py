@@ -1,4 +1,5 @@
-"""Run a runbook action over SSH on a service's hosts and wait for its health to return.
+"""Run a runbook action (over SSH on a service's hosts, or as an HTTP call) and wait for
+the service's health to return.
 
 The command comes from ``RunbookAction.command``: catalog literals and validated
 parameters, quoted with ``shlex``. Hosts run one after another and the first failure
@@ -8,14 +9,15 @@ stops the rest. Output is bounded, cleaned of control characters and redacted.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 
 import asyncssh
 
+from remediate.action_output import shape_output
 from remediate.actions_config import RunbookAction
 from remediate.catalog import Service
 from remediate.evidence_config import EvidenceLimits, SSHHost
+from remediate.http_action import run_http, shown_body
 from remediate.probes import probe_service
 from remediate.redaction import Redactor
 from remediate.runbook_models import ActionProposal, ActionRun, HealthCheck, HostRun
@@ -27,17 +29,21 @@ from remediate.ssh_logs import (
     load_client_key,
 )
 
-OUTPUT_LIMIT = 4_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
 
 def action_hosts(service: Service, action: RunbookAction) -> list[SSHHost]:
+    if action.run is None:
+        return []
     if not action.hosts:
         return list(service.hosts)
     return [h for name in action.hosts for h in service.hosts if h.name == name]
 
 
-def propose(service: Service, action: RunbookAction) -> ActionProposal:
+def propose(
+    service: Service, action: RunbookAction, redactor: Redactor, suggested_by: str = ""
+) -> ActionProposal:
+    """What the approver sees: never a header's secret, only the variable it comes from."""
+    http = action.http
+    body = shown_body(action) if http is not None else None
     return ActionProposal(
         service=service.name,
         action=action.name,
@@ -45,21 +51,16 @@ def propose(service: Service, action: RunbookAction) -> ActionProposal:
         risk=action.risk,
         parameters=action.arguments(),
         hosts=[h.endpoint for h in action_hosts(service, action)],
-        command=action.command(),
+        command=redactor(action.shown()),
         unattended=action.unattended,
         undo=action.undo,
         healthy_within_s=action.post_condition.healthy_within_s,
+        kind="http" if http is not None else "ssh",
+        headers=[redactor(h.shown) for h in http.headers] if http is not None else [],
+        body=redactor(body) if body is not None else None,
+        expected_status=list(http.expected_status) if http is not None else [],
+        suggested_by=redactor(suggested_by),
     )
-
-
-def _shape(raw: bytes | str | None, redactor: Redactor) -> str:
-    if raw is None:
-        return ""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    text = _CONTROL.sub("", redactor(text.replace("\r\n", "\n")))
-    if len(text) > OUTPUT_LIMIT:
-        text = f"[... {len(text) - OUTPUT_LIMIT} characters cut ...]\n" + text[-OUTPUT_LIMIT:]
-    return text.strip()
 
 
 async def run_on_host(
@@ -90,7 +91,7 @@ async def run_on_host(
         async with conn:
             result = await conn.run(command, check=False, timeout=timeout_s, stdin=None)
     except asyncssh.TimeoutError as exc:
-        output = _shape(exc.stdout, redactor) + "\n" + _shape(exc.stderr, redactor)
+        output = shape_output(exc.stdout, redactor) + "\n" + shape_output(exc.stderr, redactor)
         return HostRun(
             host=host.name,
             endpoint=host.endpoint,
@@ -102,8 +103,8 @@ async def run_on_host(
         return HostRun(
             host=host.name, endpoint=host.endpoint, command=shown, error=redactor(_describe(exc))
         )
-    output = _shape(result.stdout, redactor)
-    errors = _shape(result.stderr, redactor)
+    output = shape_output(result.stdout, redactor)
+    errors = shape_output(result.stderr, redactor)
     return HostRun(
         host=host.name,
         endpoint=host.endpoint,
@@ -120,7 +121,10 @@ async def run_action(
     redactor: Redactor,
     load_key: KeyLoader = load_client_key,
 ) -> ActionRun:
-    """Validates the parameters again, then runs on each host in turn until one fails."""
+    """Validates the parameters again, then runs on each host in turn until one fails;
+    an HTTP action sends its one request instead."""
+    if action.http is not None:
+        return await run_http(action, redactor)
     command = action.command()
     runs: list[HostRun] = []
     for host in action_hosts(service, action):

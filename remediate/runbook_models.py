@@ -25,13 +25,41 @@ class HostRun(_Frozen):
         return self.error is None and self.exit_status == 0
 
 
-class ActionRun(_Frozen):
-    action: str
-    hosts: list[HostRun]
+class HttpCallRun(_Frozen):
+    request: str
+    status_code: int | None = None
+    expected_status: list[int]
+    output: str = ""
+    error: str | None = None
 
     @property
     def ok(self) -> bool:
+        return self.error is None and self.status_code in self.expected_status
+
+
+class ActionRun(_Frozen):
+    action: str
+    hosts: list[HostRun] = []
+    http: HttpCallRun | None = None
+
+    @property
+    def ok(self) -> bool:
+        if self.http is not None:
+            return self.http.ok
         return bool(self.hosts) and all(h.ok for h in self.hosts)
+
+    @property
+    def failure(self) -> str:
+        """Where it failed, for the record; empty when it did not."""
+        if self.ok:
+            return ""
+        if self.http is not None:
+            got = self.http.error or f"HTTP {self.http.status_code}"
+            expected = ", ".join(str(code) for code in self.http.expected_status)
+            return f"the HTTP call failed: {got} (expected {expected})"
+        if not self.hosts:
+            return "no host ran it"
+        return f"the action failed on host {self.hosts[-1].host}"
 
 
 class HealthCheck(_Frozen):
@@ -50,6 +78,11 @@ class ActionProposal(_Frozen):
     unattended: bool
     undo: str | None
     healthy_within_s: float
+    kind: Literal["ssh", "http"] = "ssh"
+    headers: list[str] = []
+    body: str | None = None
+    expected_status: list[int] = []
+    suggested_by: str = ""
 
 
 class ActionStatus(StrEnum):

@@ -22,8 +22,22 @@ def proposal_table(proposal: ActionProposal) -> str:
         ["description", inline(proposal.description, 1000)],
         ["risk", proposal.risk],
         ["parameters", inline(parameters, 1000)],
-        ["hosts", inline(", ".join(proposal.hosts), 1000)],
-        ["command", inline(proposal.command, 1000)],
+    ]
+    if proposal.suggested_by:
+        rows.append(["suggested by", inline(proposal.suggested_by, 1000)])
+    if proposal.kind == "http":
+        rows += [
+            ["request", inline(proposal.command, 1000)],
+            ["headers", inline("; ".join(proposal.headers) or "none", 1000)],
+            ["body", inline(proposal.body or "none", 1000)],
+            ["expected status", ", ".join(str(code) for code in proposal.expected_status)],
+        ]
+    else:
+        rows += [
+            ["hosts", inline(", ".join(proposal.hosts), 1000)],
+            ["command", inline(proposal.command, 1000)],
+        ]
+    rows += [
         ["post-condition", f"health endpoints healthy within {proposal.healthy_within_s:g} s"],
         ["undo", f"`{proposal.undo}`" if proposal.undo else "none"],
         ["unattended", "yes (runs without approval)" if proposal.unattended else "no"],
@@ -46,11 +60,17 @@ def approval_description(proposal: ActionProposal, issue_url: str | None) -> str
     lines = ["## Runbook action awaiting approval", "", proposal_table(proposal), ""]
     if issue_url:
         lines += [f"**Issue:** {issue_url}", ""]
-    lines.append("Approving runs the command over SSH on the hosts listed, one after another.")
+    if proposal.kind == "http":
+        lines.append("Approving sends the HTTP request shown, once.")
+    else:
+        lines.append("Approving runs the command over SSH on the hosts listed, one after another.")
     return "\n".join(lines)
 
 
 def _run_text(run: ActionRun) -> str:
+    if run.http is not None:
+        state = run.http.error or f"HTTP {run.http.status_code}"
+        return "\n".join(p for p in (f"> {run.http.request}   # {state}", run.http.output) if p)
     parts = []
     for host in run.hosts:
         state = host.error or f"exit {host.exit_status}"

@@ -24,10 +24,11 @@ from prefect.runtime import deployment
 from prefect.transactions import Transaction, atransaction, get_transaction
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from remediate.actions_config import ActionParameterError, RunbookAction
+from remediate.actions_config import ActionParameterError, RunbookAction, suggest
 from remediate.catalog import Catalog, Service
+from remediate.findings import findings_of
 from remediate.fixer.approval import ActionApproval, Approval, approval_input
-from remediate.models import Alert, IssueRef
+from remediate.models import Alert, Diagnosis, IssueRef
 from remediate.runbook import propose, run_action, wait_healthy
 from remediate.runbook_models import (
     ActionOutcome,
@@ -66,8 +67,10 @@ class PostConditionFailed(Exception):
 
 
 @task(name="propose-action", cache_key_fn=per_flow_run, persist_result=True)
-def propose_action(service: Service, action: RunbookAction) -> ActionProposal:
-    return propose(service, action)
+def propose_action(
+    service: Service, action: RunbookAction, catalog: Catalog, suggested_by: str
+) -> ActionProposal:
+    return propose(service, action, catalog_redactor(catalog), suggested_by)
 
 
 @task(name="run-action", task_run_name="run-action-{action.name}", cache_policy=NO_CACHE)
@@ -79,6 +82,9 @@ async def execute_action(
         transaction.set("undo-token", token)
     run = await run_action(service, action, catalog.evidence.limits, catalog_redactor(catalog))
     logger = get_run_logger()
+    if run.http is not None:
+        state = run.http.error or f"HTTP {run.http.status_code}"
+        logger.info("%s: %s: %s\n%s", action.name, run.http.request, state, run.http.output)
     for host in run.hosts:
         logger.info(
             "%s on %s: %s\n%s", action.name, host.host, host.error or host.exit_status, host.output
@@ -107,7 +113,7 @@ async def check_post_condition(
     condition = action.post_condition
     health = await wait_healthy(service, condition.healthy_within_s, condition.interval_s)
     if not run.ok:
-        raise PostConditionFailed(health, f"the action failed on host {run.hosts[-1].host}")
+        raise PostConditionFailed(health, run.failure)
     if not health.healthy:
         raise PostConditionFailed(
             health, f"health did not return within {condition.healthy_within_s:g} s"
@@ -183,12 +189,22 @@ async def _execute(
 
 
 async def act_on_alert(
-    alert: Alert, service: Service | None, catalog: Catalog, issue: IssueRef | None
+    alert: Alert,
+    service: Service | None,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    diagnosis: Diagnosis | None,
 ) -> ActionOutcome | None:
-    """The stage of the flow after diagnosis; None when the catalog suggests no action."""
-    action = service.suggested_action(alert.check_id) if service else None
-    if service is None or action is None:
+    """The stage of the flow after diagnosis; None when the catalog suggests no action.
+
+    An action is suggested by the alert's check id or, failing that, by one of the
+    diagnosis findings about the alert's service."""
+    if service is None:
         return None
+    suggestion = suggest(service.actions, alert.check_id, findings_of(diagnosis, service.name))
+    if suggestion is None:
+        return None
+    action = suggestion.action
     logger = get_run_logger()
 
     def note(suffix: str, text: str) -> None:
@@ -196,12 +212,17 @@ async def act_on_alert(
             record_on_issue(catalog, service, issue, f"{alert.occurrence_key}:{suffix}", text)
 
     try:
-        proposal = propose_action(service, action)
+        proposal = propose_action(service, action, catalog, suggestion.reason)
     except ActionParameterError as exc:
         logger.error("runbook action refused: %s", exc)
         note("action-refused", f"**Runbook action `{action.name}` refused:** {exc}")
         return None
-    logger.info("runbook action proposed: %s on %s", action.name, service.name)
+    logger.info(
+        "runbook action proposed: %s on %s (suggested by %s)",
+        action.name,
+        service.name,
+        proposal.suggested_by,
+    )
     await _retag([f"action:{action.name}"])
     note("action-proposal", proposal_comment(proposal))
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)

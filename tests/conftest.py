@@ -22,6 +22,7 @@ pytest_plugins: list[str] = [
     "tests.support.model_server",
     "tests.support.repos",
     "tests.support.git_remote",
+    "tests.support.admin_service",
     "tests.support.fix_runner",
     "tests.support.webhook_sink",
     "tests.support.sshd",

@@ -25,7 +25,7 @@ class Approval(RunInput):
 
 
 class ActionApproval(Approval):
-    approved: bool = Field(default=False, description="Approve: run the action on the hosts.")
+    approved: bool = Field(default=False, description="Approve: run the action.")
 
 
 def approval_input(approvers: list[str], base: type[Approval] = Approval) -> type[Approval]:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.admin_service import ADMIN_TOKEN, ADMIN_TOKEN_ENV
 from tests.support.model_server import ModelServer
 from tests.support.processes import http_ok, start, stop, wait_until
 
@@ -97,6 +98,7 @@ def fix_runner(
         "ANTHROPIC_API_KEY": MODEL_KEY,
         "ANTHROPIC_BASE_URL": fix_model.url,
         "GITHUB_TOKEN": TOKEN,
+        ADMIN_TOKEN_ENV: ADMIN_TOKEN,
         "PYTHONPATH": str(ROOT),
     }
     process = start([sys.executable, "-m", "tests.support.fix_runner"], env, runner.log, cwd=ROOT)
