@@ -17,6 +17,7 @@ from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_
 from remediate.fixer.config import ApprovalConfig, FixerConfig
 from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Severity, describe_validation_error
+from remediate.release_config import ReleaseSource, check_service_releases
 
 DEFAULT_CATALOG = Path("remediate.yaml")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -77,6 +78,9 @@ class Service(_Strict):
     )
     actions: list[RunbookAction] = Field(
         default_factory=list, description="Runbook actions run over SSH on the hosts."
+    )
+    releases: ReleaseSource | None = Field(
+        default=None, description="How to read releases and roll back to the previous one."
     )
 
     def suggested_action(self, check_id: str) -> RunbookAction | None:
@@ -142,6 +146,9 @@ class Catalog(_Strict):
             check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
             check_names(service.name, service.dependencies)
             check_service_actions(service.name, [h.name for h in service.hosts], service.actions)
+            check_service_releases(
+                service.name, [h.name for h in service.hosts], service.actions, service.releases
+            )
             check_service_metrics(
                 service.name,
                 [h.name for h in service.hosts],

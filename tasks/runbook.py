@@ -183,10 +183,17 @@ async def _execute(
 
 
 async def act_on_alert(
-    alert: Alert, service: Service | None, catalog: Catalog, issue: IssueRef | None
+    alert: Alert,
+    service: Service | None,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    chosen: RunbookAction | None = None,
 ) -> ActionOutcome | None:
-    """The stage of the flow after diagnosis; None when the catalog suggests no action."""
-    action = service.suggested_action(alert.check_id) if service else None
+    """The stage of the flow after diagnosis; None when the catalog suggests no action.
+
+    ``chosen`` (a rollback bound to its release) replaces the catalog's suggestion.
+    """
+    action = chosen or (service.suggested_action(alert.check_id) if service else None)
     if service is None or action is None:
         return None
     logger = get_run_logger()
