@@ -43,16 +43,18 @@ async def read_service_releases(service: Service, catalog: Catalog) -> ReleaseRe
 
 async def earlier_failed_rollback(service: str, current: str, previous: str) -> str | None:
     """Another run that already tried this rollback and failed, from the tagged history."""
-    wanted = [f"service:{service}", FAILED_TAG, f"rollback-from:{current}"]
+    wanted = [
+        f"service:{service}",
+        FAILED_TAG,
+        f"rollback-from:{current}",
+        f"rollback-to:{previous}",
+    ]
     async with get_client() as client:
         runs = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=wanted)), limit=50
+            flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=wanted)), limit=5
         )
     this_run = flow_run.get_id()
-    for run in runs:
-        if str(run.id) != this_run and f"rollback-to:{previous}" in run.tags:
-            return f"{run.name} ({run.id})"
-    return None
+    return next((f"{r.name} ({r.id})" for r in runs if str(r.id) != this_run), None)
 
 
 def _seconds(value: float) -> str:

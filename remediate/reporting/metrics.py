@@ -209,7 +209,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
         ),
         Figure(
             key="rolled_back",
-            label="actions undone or rolled back",
+            label="share of actions undone",
             value=_share(undone, actions_run),
             unit="%",
             target="< 5 %",
