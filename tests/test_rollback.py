@@ -15,7 +15,7 @@ from remediate.actions_config import ActionParameterError
 from remediate.catalog import CatalogError, Service
 from remediate.models import Alert, Severity
 from remediate.release_config import ReleaseSource
-from remediate.releases import ReleaseError, parse_listing, rollback_action
+from remediate.releases import ReleaseError, parse_listing, rollback_action, within_window
 from remediate.reporting.history import History
 from remediate.reporting.metrics import compute
 from tests.support.fix_runner import FixRunner
@@ -93,6 +93,15 @@ def test_hostile_or_malformed_listings_are_refused_naming_the_line(
     with pytest.raises(ReleaseError) as error:
         parse_listing(output, SOURCE)
     assert message in str(error.value)
+
+
+def test_window_counts_from_the_time_the_current_release_went_live() -> None:
+    listing = parse_listing("v1 1700000000\nv2 1700000100\ncurrent v2 1700001000\n", SOURCE)
+    live = listing.deployed_at
+    assert within_window(listing, live + timedelta(seconds=60), 600)
+    assert within_window(listing, live + timedelta(seconds=600), 600)
+    assert not within_window(listing, live + timedelta(seconds=601), 600)
+    assert not within_window(listing, live - timedelta(seconds=1), 600)
 
 
 def test_release_id_is_checked_by_the_rollback_parameter_too() -> None:
