@@ -25,6 +25,7 @@ from remediate.models import (
 from remediate.occurrences import occurrences_of
 from remediate.redaction import redact_alert
 from remediate.report import Occurrences, incident_report
+from remediate.rollback_report import report_section as rollback_section
 from remediate.run_tags import run_tags
 from remediate.runbook_report import report_section
 from remediate.settings import get_settings
@@ -32,6 +33,7 @@ from tasks.diagnose import diagnose
 from tasks.fix import fix_and_review, per_flow_run
 from tasks.issues import open_or_update_issue
 from tasks.logs import catalog_redactor, collect_logs
+from tasks.rollback import roll_back_recent_release
 from tasks.runbook import act_on_alert
 from tasks.verify import unverifiable, verify
 
@@ -148,9 +150,13 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                 approved=approval.approved, approver=approval.approver, comment=approval.comment
             )
 
-    action = None
+    action = rollback = None
     if policy.run_actions:
-        action = await act_on_alert(alert, service, catalog, issue, diagnosis)
+        rollback = await roll_back_recent_release(alert, service, catalog, issue)
+        if rollback is not None and rollback.action is not None:
+            action = rollback.action
+        else:
+            action = await act_on_alert(alert, service, catalog, issue, diagnosis)
 
     await acreate_markdown_artifact(
         key="incident-report",
@@ -163,6 +169,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             redactor=redactor,
             occurrences=occurrences,
         )
+        + (rollback_section(rollback) if rollback is not None else "")
         + (report_section(action) if action is not None else ""),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
@@ -187,4 +194,5 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         fix_decision=decision,
         pull_request=pull,
         action=action,
+        rollback=rollback,
     )

@@ -18,6 +18,7 @@ from remediate.findings import Finding
 from remediate.fixer.config import ApprovalConfig, FixerConfig
 from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Severity, describe_validation_error
+from remediate.release_config import ReleaseSource, check_service_releases
 
 DEFAULT_CATALOG = Path("remediate.yaml")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -78,6 +79,9 @@ class Service(_Strict):
     )
     actions: list[RunbookAction] = Field(
         default_factory=list, description="Runbook actions: SSH commands or HTTP calls."
+    )
+    releases: ReleaseSource | None = Field(
+        default=None, description="How to read releases and roll back to the previous one."
     )
 
     def suggested_action(
@@ -146,6 +150,9 @@ class Catalog(_Strict):
             check_service_evidence(service.name, service.hosts, service.logs, self.evidence)
             check_names(service.name, service.dependencies)
             check_service_actions(service.name, [h.name for h in service.hosts], service.actions)
+            check_service_releases(
+                service.name, [h.name for h in service.hosts], service.actions, service.releases
+            )
             check_service_metrics(
                 service.name,
                 [h.name for h in service.hosts],

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+from remediate.rollback_models import RollbackOutcome
 from remediate.runbook_models import ActionOutcome
 
 
@@ -376,6 +377,7 @@ class RemediationOutcome(_Frozen):
     fix_decision: FixDecision | None = None
     pull_request: PullRequestRef | None = None
     action: ActionOutcome | None = None
+    rollback: RollbackOutcome | None = None
 
 
 def describe_validation_error(error: ValidationError, where: str) -> str:

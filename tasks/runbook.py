@@ -24,7 +24,7 @@ from prefect.runtime import deployment
 from prefect.transactions import Transaction, atransaction, get_transaction
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from remediate.actions_config import ActionParameterError, RunbookAction, suggest
+from remediate.actions_config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.catalog import Catalog, Service
 from remediate.findings import findings_of
 from remediate.fixer.approval import ActionApproval, Approval, approval_input
@@ -194,14 +194,20 @@ async def act_on_alert(
     catalog: Catalog,
     issue: IssueRef | None,
     diagnosis: Diagnosis | None,
+    chosen: RunbookAction | None = None,
 ) -> ActionOutcome | None:
     """The stage of the flow after diagnosis; None when the catalog suggests no action.
 
     An action is suggested by the alert's check id or, failing that, by one of the
-    diagnosis findings about the alert's service."""
+    diagnosis findings about the alert's service. ``chosen`` (a rollback bound to its
+    release) replaces the suggestion."""
     if service is None:
         return None
-    suggestion = suggest(service.actions, alert.check_id, findings_of(diagnosis, service.name))
+    suggestion = (
+        Suggestion(chosen, "deployment rollback of a release that just went live")
+        if chosen is not None
+        else suggest(service.actions, alert.check_id, findings_of(diagnosis, service.name))
+    )
     if suggestion is None:
         return None
     action = suggestion.action

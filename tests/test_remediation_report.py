@@ -25,6 +25,7 @@ from remediate.reporting.period import parse_window
 from remediate.reporting.render import terminal_table
 from tests.support.fix_runner import FixRunner
 from tests.support.http_services import Service
+from tests.support.sim_service import SimService
 
 
 @pytest.fixture
@@ -117,8 +118,9 @@ async def test_figures_match_the_history_the_flow_made(
     assert value["approved"] == value["rejected"] == value["timed_out"] == 0
     assert value["approval_wait_p50"] is None
     assert value["approval_to_pr_p50"] is None
-    assert value["rolled_back"] is None
-    assert value["actions_undone"] is None
+    assert value["actions_run"] == value["actions_undone"] == 0
+    assert value["rolled_back"] is None and report.figure("rolled_back").met is None
+    assert value["rollbacks"] == value["rollbacks_failed"] == 0
     assert value["coverage"] == 40.0
     assert report.figure("coverage").met is False
 
@@ -133,7 +135,7 @@ async def test_figures_match_the_history_the_flow_made(
     assert sum(d.received for d in report.days) == 7
 
     table = terminal_table(report)
-    assert "alerts received" in table and "not recorded" in table
+    assert "alerts received" in table and "no runbook action ran" in table
     assert "40 %" in table and "MISSED" in table
 
 
@@ -238,6 +240,62 @@ async def test_fix_figures_from_approved_and_rejected_runs(
     for key in ("approval_wait_p50", "approval_to_pr_p50", "fix_generation_p95"):
         seconds = value[key]
         assert seconds is not None and 0 < seconds < elapsed
+
+
+async def test_action_figures_from_runs_that_ran_and_undid_actions(
+    stack_env: Path, prefect_server: str, sim_service: SimService
+) -> None:
+    def unattended(name: str, run: list[str], check: str, **extra: object) -> dict[str, object]:
+        return {
+            "name": name,
+            "description": name,
+            "risk": "low",
+            "unattended": True,
+            "run": [sim_service.script, *run],
+            "post_condition": {"healthy_within_s": 2, "interval_s": 0.5},
+            "suggested_by": [check],
+            **extra,
+        }
+
+    catalog = {
+        "services": [
+            {
+                "name": f"report-sim-{check}",
+                "checks": [f"RPT-sim-{check}"],
+                "health": [{"url": sim_service.health_url, "timeout_s": 1}],
+                "hosts": [sim_service.host()],
+                "actions": actions,
+            }
+            for check, actions in [
+                ("cache", [unattended("clear-cache", ["clear-cache"], "RPT-sim-cache")]),
+                (
+                    "restart",
+                    [
+                        unattended(
+                            "restart", ["restart", "normal"], "RPT-sim-restart", undo="undo"
+                        ),
+                        unattended("undo", ["restore"], "RPT-sim-never"),
+                    ],
+                ),
+            ]
+        ],
+        "verification": {"attempts": 1, "interval_s": 0},
+        "policy": {"critical": {"propose_fix": False, "diagnose": False}},
+        "tracker": {"kind": "local"},
+    }
+    (stack_env / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    await remediate_alert(alert("RPT-sim-cache", 0))
+    sim_service.break_it()
+    await remediate_alert(alert("RPT-sim-restart", 1))
+    assert sim_service.actions() == ["clear-cache", "restart normal", "restore"]
+
+    report = await history_report(prefect_server, since)
+    value = {f.key: f.value for f in report.figures}
+    assert value["runs"] == 2
+    assert value["actions_run"] == 2 and value["actions_undone"] == 1
+    assert value["rolled_back"] == 50.0 and report.figure("rolled_back").met is False
+    assert value["rollbacks"] == value["rollbacks_failed"] == 0
 
 
 def fix_alert(check_id: str) -> Alert:

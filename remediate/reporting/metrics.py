@@ -9,11 +9,14 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
+from remediate.run_tags import tag_value
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0
 ROLLBACK_TARGET_PCT = 5.0
 COVERAGE_TARGET_PCT = 80.0
+ACTIONS_UNDONE = ("failed-undone", "failed-undo-failed")
+ACTIONS_RAN = ("succeeded", "failed-no-undo", *ACTIONS_UNDONE)
 
 
 class Figure(BaseModel):
@@ -115,6 +118,11 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
     pulls = sum(r.pull_request_at is not None for r in records)
     responded = sum(r.self_resolved or r.fix_status == "proposed" for r in records)
     coverage = _share(responded, runs)
+    action_statuses = [tag_value(r.tags, "action-status") for r in records]
+    actions_run = sum(status in ACTIONS_RAN for status in action_statuses)
+    undone = sum(status in ACTIONS_UNDONE for status in action_statuses)
+    rollbacks_failed = sum("rollback:failed" in r.tags for r in records)
+    rollbacks = rollbacks_failed + sum("rollback:succeeded" in r.tags for r in records)
     verdict_note = (
         ""
         if len(with_verdict) == runs
@@ -192,19 +200,28 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             value=percentile(to_pull, 50),
             unit="s",
         ),
-        Figure(
-            key="actions_undone",
-            label="actions run and undone",
-            value=None,
-            note="not recorded: the system runs no automated actions besides fix proposals",
+        _count("actions_run", "runbook actions run", actions_run, "rollbacks included"),
+        _count(
+            "actions_undone",
+            "actions undone",
+            undone,
+            "health did not come back and the undo action ran",
         ),
         Figure(
             key="rolled_back",
-            label="automated fixes rolled back",
-            value=None,
+            label="share of actions undone",
+            value=_share(undone, actions_run),
             unit="%",
             target="< 5 %",
-            note="not recorded: no automated action is undone by the system",
+            met=None if actions_run == 0 else 100 * undone / actions_run < ROLLBACK_TARGET_PCT,
+            note="share of runbook actions run" if actions_run else "no runbook action ran",
+        ),
+        _count("rollbacks", "deployment rollbacks run", rollbacks),
+        _count(
+            "rollbacks_failed",
+            "deployment rollbacks failed",
+            rollbacks_failed,
+            "health did not come back; not retried",
         ),
         Figure(
             key="coverage",

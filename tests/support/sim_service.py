@@ -1,8 +1,11 @@
 """A small service on the SSH test host, managed by a script over SSH.
 
-``svc start|stop|status|restart|restore|slow|clear-cache`` runs as the SSH test user. The
-service is a real local HTTP process answering ``/health``: 200, or 503 while a
-``broken`` marker exists. Every command appends a line to ``actions.log``.
+``svc start|stop|status|restart|restore|slow|clear-cache|releases|deploy|rollback`` runs
+as the SSH test user. The service is a real local HTTP process answering ``/health``:
+200, or 503 while a ``broken`` marker exists or the live release (``current``, a link to
+``releases/<id>``) holds a ``bad`` marker. ``releases`` prints each release directory with
+its modification time and ``current <id> <time of the link>``; ``deploy``/``rollback``
+switch the link and restart. Every command appends a line to ``actions.log``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        broken = os.path.exists(os.path.join(ROOT, "broken"))
+        broken = os.path.exists(os.path.join(ROOT, "broken")) or os.path.exists(
+            os.path.join(ROOT, "current", "bad")
+        )
         status = 503 if broken else 200
         body = b"broken\n" if broken else b"ok\n"
         self.send_response(status if self.path == "/health" else 404)
@@ -78,7 +83,20 @@ case "$1" in
   restore) stop; start && echo "restored the previous instance" ;;
   slow) sleep 2; echo "slow-end" >>"$root/actions.log"; echo "waited" ;;
   clear-cache) echo "cleared 3 entries api_key=SIMSECRET12345"; start ;;
-  *) echo "usage: svc start|stop|status|restart|restore|slow|clear-cache" >&2; exit 2 ;;
+  releases)
+    for d in "$root"/releases/*; do
+      [ -d "$d" ] && echo "$(basename "$d") $(stat -c %Y "$d")"
+    done
+    [ -L "$root/current" ] &&
+      echo "current $(basename "$(readlink "$root/current")") $(stat -c %Y "$root/current")"
+    ;;
+  deploy|rollback)
+    if [ -z "$2" ] || [ ! -d "$root/releases/$2" ]; then echo "no release $2" >&2; exit 2; fi
+    ln -sfn "releases/$2" "$root/current.new" && mv -T "$root/current.new" "$root/current"
+    stop; start && echo "$1: release $2 is live"
+    ;;
+  *) echo "usage: svc start|stop|status|restart|restore|slow|clear-cache|releases|deploy|rollback" \
+       >&2; exit 2 ;;
 esac
 """
 
@@ -124,12 +142,44 @@ class SimService:
             "private_key": str(self.sshd.client_key),
         }
 
+    def add_release(self, release: str, created: float, bad: bool = False) -> None:
+        """A release directory created at ``created``; a bad one makes health fail."""
+        directory = self.root / "releases" / release
+        directory.mkdir(parents=True)
+        if bad:
+            (directory / "bad").write_text("")
+        self._own(self.root / "releases", directory, *directory.iterdir())
+        os.utime(directory, (created, created))
+
+    def make_current(self, release: str, deployed: float) -> None:
+        """Point ``current`` at the release, live since ``deployed``."""
+        link = self.root / "current"
+        link.unlink(missing_ok=True)
+        link.symlink_to(Path("releases") / release)
+        self._own(link)
+        os.utime(link, (deployed, deployed), follow_symlinks=False)
+
+    def current(self) -> str:
+        return os.readlink(self.root / "current")
+
+    def _own(self, *paths: Path) -> None:
+        if os.geteuid() == 0:
+            for path in paths:
+                os.lchown(path, *_ids(self.sshd.user))
+
     def kill(self) -> None:
         pidfile = self.root / "pid"
         if pidfile.exists():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pidfile.read_text()), signal.SIGTERM)
             pidfile.unlink()
+
+
+def _ids(user: str) -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
 
 
 @pytest.fixture
