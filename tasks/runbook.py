@@ -81,15 +81,19 @@ async def execute_action(
     if transaction is not None:
         transaction.set("undo-token", token)
     run = await run_action(service, action, catalog.evidence.limits, catalog_redactor(catalog))
+    _log_run(action.name, run)
+    return run
+
+
+def _log_run(name: str, run: ActionRun) -> None:
     logger = get_run_logger()
     if run.http is not None:
         state = run.http.error or f"HTTP {run.http.status_code}"
-        logger.info("%s: %s: %s\n%s", action.name, run.http.request, state, run.http.output)
+        logger.info("%s: %s: %s\n%s", name, run.http.request, state, run.http.output)
     for host in run.hosts:
         logger.info(
-            "%s on %s: %s\n%s", action.name, host.host, host.error or host.exit_status, host.output
+            "%s on %s: %s\n%s", name, host.host, host.error or host.exit_status, host.output
         )
-    return run
 
 
 @execute_action.on_rollback
@@ -176,6 +180,8 @@ async def _execute(
         if undo is None:
             update["status"] = ActionStatus.FAILED
         else:
+            if undone is not None:
+                _log_run(f"undo {undo.name}", undone)
             after = await verify_after_undo(service, undo)
             restored = after.healthy and undone is not None and undone.ok
             update |= {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -313,6 +314,9 @@ async def test_restart_without_health_runs_the_undo_and_reports_it(
     assert "restored the previous instance" in result
     assert "Verification after the undo: NOT healthy" in result
     assert "failed-undo-failed" in report(fix_runner, run_id)
+    logged = fix_runner.logs(run_id)
+    assert re.search(r"^undo restore on \S+: 0$", logged, re.MULTILINE), logged
+    assert "restored the previous instance" in logged
 
 
 async def test_rejected_action_runs_nothing(fix_runner: FixRunner, sim_service: SimService) -> None:

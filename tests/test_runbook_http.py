@@ -248,23 +248,11 @@ def flow_catalog(name: str, admin: AdminService, actions: list[dict[str, Any]]) 
     }
 
 
-def run_logs(runner: FixRunner, run_id: str) -> str:
-    response = httpx.post(
-        f"{runner.api_url}/logs/filter",
-        json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200},
-        trust_env=False,
-    )
-    response.raise_for_status()
-    messages = [entry["message"] for entry in response.json()]
-    assert messages, "the run wrote no logs"
-    return "\n".join(messages)
-
-
 def assert_token_nowhere(runner: FixRunner, run_id: str, check: str) -> None:
     for text in (
         "\n".join(notes(runner, check)),
         report(runner, run_id),
-        run_logs(runner, run_id),
+        runner.logs(run_id),
         runner.log.read_text(errors="replace"),
     ):
         assert ADMIN_TOKEN not in text

@@ -70,6 +70,22 @@ class FixRunner:
         answer: dict[str, Any] = response.json()
         return answer
 
+    def logs(self, run_id: str) -> str:
+        """What the run logged through Prefect, oldest first."""
+        response = httpx.post(
+            f"{self.api_url}/logs/filter",
+            json={
+                "logs": {"flow_run_id": {"any_": [run_id]}},
+                "sort": "TIMESTAMP_ASC",
+                "limit": 200,
+            },
+            trust_env=False,
+        )
+        response.raise_for_status()
+        messages = [entry["message"] for entry in response.json()]
+        assert messages, "the run wrote no logs"
+        return "\n".join(messages)
+
 
 @pytest.fixture(scope="session")
 def fix_model() -> Iterator[ModelServer]:
