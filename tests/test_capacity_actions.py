@@ -25,6 +25,7 @@ from remediate.capacity.store import (
 from remediate.catalog import Catalog, CatalogError, Repository, load_catalog
 from remediate.patterns.detect import Finding, Kind
 from remediate.patterns.issue import draft as pattern_draft
+from remediate.reporting.mermaid import Line, thin, xychart
 from remediate.trackers import GitHubTracker, LocalTracker
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.local import LocalIssue
@@ -354,3 +355,13 @@ async def test_forecast_inside_the_horizon_proposes_the_action_an_approver_runs_
     fix_runner.wait_for(later, "Completed")
     issue = spool_issue(fix_runner.data_dir)
     assert sum("Runbook action proposed" in c.body for c in issue.comments) == 1
+
+
+def test_chart_text_from_alerts_cannot_leave_the_mermaid_block() -> None:
+    hostile = 'disk"]\n```\n<img src=x onerror=alert(1)> `rm -rf /` {x}'
+    block = xychart(hostile, [hostile], [Line("samples", [1e9, 2.5e-7, -0.0])], hostile)
+    assert block.startswith("```mermaid\n") and block.count("```") == 2
+    body = block.split("```")[1]
+    assert "<img" not in body and 'disk"' not in body and "`" not in body
+    assert "line [1000000000, 0, 0]" in body  # plain decimals: Mermaid reads no exponent
+    assert thin(1000)[:2] == [0, 17] and len(thin(1000)) == 60 and thin(1000)[-1] == 999
