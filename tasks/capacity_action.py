@@ -4,15 +4,20 @@ It goes through the same approval gate, per-service limit, post-condition and un
 actions alerts propose (``tasks.runbook``). A proposal is made at most once per issue and
 UTC day: the first run that claims the day's key in the sample store proposes; later
 scheduled runs of that day skip it, whatever the gate's outcome. A run that resumes after
-its approval finds its own claim and carries on.
+its approval finds its own claim and carries on. When the run that waited for approval has
+ended without a decision (the server fails it when the approval times out), the next run
+records that on the issue.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from uuid import UUID
 
 from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import deployment, flow_run
 
 from remediate.actions_config import ActionParameterError
@@ -23,10 +28,25 @@ from remediate.models import IssueRef
 from remediate.runbook import propose
 from remediate.runbook_models import ActionOutcome, ActionStatus
 from remediate.runbook_report import outcome_markdown, proposal_comment
-from tasks.fix import AWAITING_TAG, _retag, record_on_issue
+from tasks.fix import _retag, record_on_issue
 from tasks.runbook import run_under_limit, wait_for_action_approval
 
 REFUSED = "refused"
+UNDECIDED = "not-decided"
+AWAITING_TAG = "awaiting-capacity-approval"
+
+
+async def _ended_without_decision(run_id: str) -> str | None:
+    """How the run holding a pending claim ended, or None while it still waits or runs."""
+    try:
+        async with get_client() as client:
+            run = await client.read_flow_run(UUID(run_id))
+    except (ValueError, ObjectNotFound):
+        return "the run is gone"
+    state = run.state
+    if state is None or not state.is_final():
+        return None
+    return f"{state.name}: {state.message or 'no message'}"[:300]
 
 
 def proposal_key(fingerprint: str, action: str, now: datetime) -> str:
@@ -56,6 +76,20 @@ async def act_on_forecast(
     key = proposal_key(fingerprint, action.name, now)
     run_id = flow_run.get_id() or "outside-a-flow-run"
     owner, status = await store.claim(key, run_id, now)
+
+    def note(suffix: str, text: str) -> None:
+        record_on_issue(catalog, service, issue, f"{key}:{suffix}", text)
+
+    if owner != run_id and status is None:
+        ended = await _ended_without_decision(owner)
+        if ended is not None:
+            note(
+                "action-result",
+                f"**Runbook action `{action.name}`: not decided.** The run that waited for"
+                f" approval ended ({ended}); nothing ran. It is not proposed again today.",
+            )
+            await store.finish(key, UNDECIDED)
+            status = UNDECIDED
     if owner != run_id or status is not None:
         logger.info(
             "runbook action %s for %s already proposed today (run %s, %s): not proposed again",
@@ -65,9 +99,6 @@ async def act_on_forecast(
             status or "pending",
         )
         return None
-
-    def note(suffix: str, text: str) -> None:
-        record_on_issue(catalog, service, issue, f"{key}:{suffix}", text)
 
     try:
         bound = named.bind(action)

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.states import Failed
 
 from flows.capacity import capacity_forecast
 from remediate.capacity.collect import Sample
@@ -30,6 +33,7 @@ from remediate.trackers import GitHubTracker, LocalTracker
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.local import LocalIssue
 from remediate.trackers.token import GitHubToken
+from tasks.capacity_action import proposal_key
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import FixRunner
 from tests.support.sim_service import SimService
@@ -365,3 +369,48 @@ def test_chart_text_from_alerts_cannot_leave_the_mermaid_block() -> None:
     assert "<img" not in body and 'disk"' not in body and "`" not in body
     assert "line [1000000000, 0, 0]" in body  # plain decimals: Mermaid reads no exponent
     assert thin(1000)[:2] == [0, 17] and len(thin(1000)) == 60 and thin(1000)[-1] == 999
+
+
+@flow(name="capacity-approval-wait")
+def _waiting_run() -> None:
+    """Only its runs are used: one stands for a run whose approval timed out."""
+
+
+async def test_a_proposal_whose_run_ended_undecided_is_recorded_and_not_repeated(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_server: str,
+    sim_service: SimService,
+) -> None:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    spool = spool_file(sim_service, content=b"z" * 9000)
+    catalog = action_catalog(
+        sim_service, spool, clean_spool(), threshold=10_000, horizon_hours=24, min_samples=6
+    )
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    now = datetime.now(UTC)
+    earlier = [
+        Sample(metric="spool", host="app-1", at=now - timedelta(minutes=50 - 10 * i), value=v)
+        for i, v in enumerate([4000.0, 5000.0, 6000.0, 7000.0, 8000.0])
+    ]
+    async with get_client() as client:
+        ended = await client.create_flow_run(
+            _waiting_run, state=Failed(message="Suspended flow run timed out")
+        )
+    key = proposal_key("capacity:spooler:spool:app-1", "clean-spool", now)
+    async with open_sample_store(None, tmp_path / "data") as store:
+        await store.add("spooler", earlier)
+        assert await store.claim(key, str(ended.id), now) == (str(ended.id), None)
+
+    for _ in range(2):
+        [result] = await capacity_forecast()
+        assert result.forecast is not None and result.forecast.inside_horizon
+        assert result.issue is not None and result.action is None
+    async with open_sample_store(None, tmp_path / "data") as store:
+        assert await store.claim(key, "another-run", now) == (str(ended.id), "not-decided")
+
+    [note] = [c.body for c in spool_issue(tmp_path / "data").comments]
+    assert note.startswith("**Runbook action `clean-spool`: not decided.**")
+    assert "Suspended flow run timed out" in note and "not proposed again today" in note
+    assert spool.stat().st_size == 9000
