@@ -24,6 +24,7 @@ from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
 from tasks.capacity_action import act_on_forecast, proposal_key
 from tasks.fix import record_on_issue
+from tasks.logs import catalog_redactor
 
 
 class MetricForecast(BaseModel):
@@ -95,7 +96,9 @@ async def _act(
     after = await _sample_again(service, metric, result.host, catalog)
     await store.add(service.name, [after])
     measured = (
-        amount(after.value, metric.unit) if after.value is not None else f"no value: {after.error}"
+        amount(after.value, metric.unit)
+        if after.value is not None
+        else catalog_redactor(catalog)(f"no value: {after.error}")
     )
     record_on_issue(
         catalog,
