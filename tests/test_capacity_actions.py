@@ -26,6 +26,7 @@ from remediate.capacity.store import (
     open_sample_store,
 )
 from remediate.catalog import Catalog, CatalogError, Repository, load_catalog
+from remediate.markdown import inline
 from remediate.patterns.detect import Finding, Kind
 from remediate.patterns.issue import draft as pattern_draft
 from remediate.reporting.mermaid import Line, thin, xychart
@@ -316,7 +317,7 @@ async def test_unattended_action_runs_without_a_gate_once_per_issue_and_day(
     text = "\n".join(c.body for c in issue.comments)
     assert text.count("Runbook action proposed: `clean-spool`") == 1
     assert "Approval gate: skipped (the catalog marks it unattended, risk low)." in text
-    assert f"truncate -s 0 {other}" in text
+    assert inline(f"truncate -s 0 {other}", 1000) in text
     assert re.search(r"`spool` on `app-1` after the action: [0-9,]+ bytes", text)
 
 
@@ -338,7 +339,7 @@ async def test_forecast_inside_the_horizon_proposes_the_action_an_approver_runs_
     issue = spool_issue(fix_runner.data_dir)
     [proposed] = [c.body for c in issue.comments if "Runbook action proposed" in c.body]
     assert "`clean-spool`" in proposed and "It waits for approval." in proposed
-    assert f"truncate -s 0 {spool}" in proposed
+    assert inline(f"truncate -s 0 {spool}", 1000) in proposed
 
     refused = fix_runner.resume(run_id, {"approved": True, "approver": "mallory"})
     assert refused["status"] == "REJECT"
