@@ -13,14 +13,18 @@ from pydantic import BaseModel, ConfigDict
 from remediate.capacity.collect import PROMETHEUS_HOST, Sample, sample_host, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, forecast
-from remediate.capacity.issue import chart, draft, fingerprint, forecast_text
-from remediate.capacity.store import SampleStore
+from remediate.capacity.issue import amount, chart, draft, fingerprint, forecast_text
+from remediate.capacity.store import SampleStore, open_sample_store
 from remediate.catalog import Catalog, Service, load_catalog
 from remediate.models import IssueRef
 from remediate.reporting.charts import data_uri
+from remediate.runbook_models import ActionOutcome
 from remediate.settings import get_settings
-from remediate.trackers import TrackerConfigError, make_tracker
+from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
+from tasks.capacity_action import act_on_forecast, proposal_key
+from tasks.fix import record_on_issue
+from tasks.logs import catalog_redactor
 
 
 class MetricForecast(BaseModel):
@@ -33,6 +37,7 @@ class MetricForecast(BaseModel):
     forecast: Forecast | None = None
     issue: IssueRef | None = None
     issue_error: str | None = None
+    action: ActionOutcome | None = None
 
 
 class IssuesNotWritten(RuntimeError):
@@ -62,17 +67,62 @@ async def _sample_all(
     return found
 
 
-async def _service(service: Service, catalog: Catalog, store: SampleStore) -> list[MetricForecast]:
+async def _sample_again(
+    service: Service, metric: MetricSpec, host: str, catalog: Catalog
+) -> Sample:
+    if not metric.over_ssh:
+        return await sample_prometheus(metric)
+    [where] = [h for h in service.hosts if h.name == host]
+    [sample] = await sample_host(where, [metric], catalog.evidence)
+    return sample
+
+
+async def _act(
+    result: MetricForecast,
+    service: Service,
+    metric: MetricSpec,
+    catalog: Catalog,
+    store: SampleStore,
+    now: datetime,
+) -> MetricForecast:
+    """The metric's runbook action, then a fresh sample of the metric noted on the issue."""
+    issue = result.issue
+    if issue is None:
+        return result
+    print_fp = fingerprint(service.name, metric, result.host)
+    outcome = await act_on_forecast(service, metric, catalog, issue, print_fp, store, now)
+    if outcome is None or outcome.run is None:
+        return result.model_copy(update={"action": outcome})
+    after = await _sample_again(service, metric, result.host, catalog)
+    await store.add(service.name, [after])
+    measured = (
+        amount(after.value, metric.unit)
+        if after.value is not None
+        else catalog_redactor(catalog)(f"no value: {after.error}")
+    )
+    record_on_issue(
+        catalog,
+        service,
+        issue,
+        f"{proposal_key(print_fp, outcome.proposal.action, now)}:after",
+        f"`{metric.name}` on `{result.host}` after the action: {measured}"
+        f" (threshold {amount(metric.threshold, metric.unit)}).",
+    )
+    return result.model_copy(update={"action": outcome})
+
+
+async def _service(
+    service: Service, catalog: Catalog, store: SampleStore, now: datetime
+) -> list[MetricForecast]:
     logger = get_run_logger()
     settings = get_settings()
     results = []
     for host, metrics, samples in await _sample_all(service, catalog):
-        store.add(service.name, samples)
-        now = datetime.now(UTC)
+        await store.add(service.name, samples)
         for metric, sample in zip(metrics, samples, strict=True):
             if sample.error:
                 logger.warning("%s %s on %s: %s", service.name, metric.name, host, sample.error)
-            series = store.series(
+            series = await store.series(
                 service.name, metric.name, host, now - timedelta(hours=metric.window_hours)
             )
             if len(series) < metric.min_samples:
@@ -92,8 +142,9 @@ async def _service(service: Service, catalog: Catalog, store: SampleStore) -> li
                 path.write_bytes(png)
                 try:
                     tracker = make_tracker(catalog, service, settings)
+                    link = path.as_uri() if isinstance(tracker, LocalTracker) else None
                     issue = tracker.open_or_update(
-                        draft(service.name, metric, host, result, path, now), now
+                        draft(service.name, metric, host, result, series, link, now), now
                     )
                 except (TrackerError, TrackerConfigError) as exc:
                     failed = f"{service.name} {metric.name}: issue not written: {exc}"
@@ -137,12 +188,23 @@ async def _service(service: Service, catalog: Catalog, store: SampleStore) -> li
 
 @flow(name="capacity-forecast")
 async def capacity_forecast() -> list[MetricForecast]:
+    """Samples and issues first, for every service; then the actions forecasts name, which
+    may suspend the run for approval (a resumed run starts again from the top)."""
     catalog = load_catalog()
-    store = SampleStore(get_settings().data_dir / "capacity.sqlite3")
+    settings = get_settings()
+    now = datetime.now(UTC)
     results: list[MetricForecast] = []
-    for service in catalog.services:
-        if service.metrics:
-            results += await _service(service, catalog, store)
+    async with open_sample_store(settings.outbox_url, settings.data_dir) as store:
+        for service in catalog.services:
+            if service.metrics:
+                results += await _service(service, catalog, store, now)
+        for index, result in enumerate(results):
+            owner = catalog.service(result.service)
+            metric = (
+                next((m for m in owner.metrics if m.name == result.metric), None) if owner else None
+            )
+            if owner and metric and metric.action and result.issue:
+                results[index] = await _act(result, owner, metric, catalog, store, now)
     failed = [r.issue_error for r in results if r.issue_error]
     if failed:
         raise IssuesNotWritten("; ".join(failed))

@@ -6,16 +6,18 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.settings import get_current_settings
 from pydantic import BaseModel, ConfigDict
 
 from remediate.catalog import load_catalog
 from remediate.models import IssueRef
 from remediate.patterns.detect import Kind, Thresholds, find_patterns
-from remediate.patterns.issue import chart, draft, fingerprint
+from remediate.patterns.issue import chart, draft, evidence, fingerprint
+from remediate.reporting.charts import data_uri
 from remediate.reporting.history import History
 from remediate.settings import get_settings
-from remediate.trackers import TrackerConfigError, make_tracker
+from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
 
 
@@ -57,7 +59,8 @@ async def alert_patterns(
         path.write_bytes(png)
         try:
             tracker = make_tracker(catalog, catalog.service(finding.service), settings)
-            issue = tracker.open_or_update(draft(finding, catalog, path.as_uri(), until), until)
+            link = path.as_uri() if isinstance(tracker, LocalTracker) else None
+            issue = tracker.open_or_update(draft(finding, catalog, link, until), until)
         except (TrackerError, TrackerConfigError) as exc:
             failed.append(f"{finding.kind.value} {finding.check}: issue not written: {exc}")
             logger.error("%s", failed[-1])
@@ -68,6 +71,11 @@ async def alert_patterns(
             finding.check,
             issue.number,
             issue.action.value,
+        )
+        await acreate_markdown_artifact(
+            key=f"pattern-{name}",
+            markdown=evidence(finding) + f"\n\n![occurrences per day]({data_uri(png)})\n",
+            description=f"{finding.kind.value} {finding.check or finding.fingerprint}",
         )
         results.append(
             PatternIssue(

@@ -158,6 +158,7 @@ class Catalog(_Strict):
                 [h.name for h in service.hosts],
                 service.metrics,
                 self.evidence.commands,
+                service.actions,
             )
         return self
 

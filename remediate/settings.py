@@ -13,6 +13,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".remediate")
     ui_url: str | None = None
+    outbox_url: str | None = None
 
     def prefect_ui_url(self) -> str | None:
         if self.ui_url:

@@ -143,13 +143,17 @@ async def ensure_limit(name: str) -> None:
 
 
 async def wait_for_action_approval(
-    proposal: ActionProposal, catalog: Catalog, issue: IssueRef | None
+    proposal: ActionProposal,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    base_key: str = ACTION_APPROVAL_KEY,
 ) -> Approval:
+    """``base_key`` tells apart several approvals one run waits for."""
     approvers = catalog.approval.approvers
     model = approval_input(approvers, base=ActionApproval)
     description = approval_description(proposal, issue.url if issue else None)
     for round_number in range(1, MAX_APPROVAL_ROUNDS + 1):
-        key = ACTION_APPROVAL_KEY if round_number == 1 else f"{ACTION_APPROVAL_KEY}-{round_number}"
+        key = base_key if round_number == 1 else f"{base_key}-{round_number}"
         decision = await asuspend_flow_run(
             wait_for_input=model.with_initial_data(description=description, approved=False),
             timeout=int(catalog.approval.timeout_s),
@@ -192,6 +196,16 @@ async def _execute(
         return base.model_copy(update=update)
     finally:
         _PENDING.pop(token, None)
+
+
+async def run_under_limit(
+    service: Service, action: RunbookAction, catalog: Catalog, base: ActionOutcome
+) -> ActionOutcome:
+    """Run a decided action while holding the service's limit: post-condition, undo."""
+    name = limit_name(service.name)
+    await ensure_limit(name)
+    async with concurrency(name, occupy=1, strict=True):
+        return await _execute(service, action, catalog, base)
 
 
 async def act_on_alert(

@@ -17,7 +17,7 @@ from flows.capacity import IssuesNotWritten, capacity_forecast
 from remediate.capacity.collect import build_argv, parse_value, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import forecast, theil_sen
-from remediate.capacity.store import SampleStore
+from remediate.capacity.store import open_sample_store
 from remediate.catalog import Catalog
 from remediate.evidence_config import EvidenceConfig
 from remediate.models import IssueAction
@@ -215,6 +215,7 @@ async def test_growing_file_on_the_ssh_host_forecast_and_issue(
     assert grown.time_to_threshold_s == pytest.approx(truth, rel=0.1)
     assert last["growing"].issue is not None
     assert last["growing"].issue.action is IssueAction.OPENED
+    assert last["growing"].action is None  # the catalog names no runbook action
 
     still = last["flat"].forecast
     assert still is not None and not still.inside_horizon and last["flat"].issue is None
@@ -282,6 +283,6 @@ async def test_an_issue_that_cannot_be_written_fails_the_run_after_sampling(
         assert (await capacity_forecast())[0].forecast is None
     with pytest.raises(IssuesNotWritten, match=r"store memory: issue not written: tracker\.kind"):
         await capacity_forecast()
-    store = SampleStore(capacity_env / "data" / "capacity.sqlite3")
     since = datetime.now(UTC) - timedelta(hours=1)
-    assert len(store.series("store", "memory", "store-1", since)) == 3
+    async with open_sample_store(None, capacity_env / "data") as store:
+        assert len(await store.series("store", "memory", "store-1", since)) == 3

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from remediate.actions_config import ActionParameterError, ParameterValue, RunbookAction
 from remediate.evidence_config import _remote_path
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 PERCENT_KINDS = ("filesystem", "inodes", "memory")
+
+
+class MetricAction(BaseModel):
+    """A runbook action of the same service, proposed when the forecast is inside the horizon."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    parameters: dict[str, ParameterValue] = Field(
+        default_factory=dict, description="Values for the action's parameters; defaults else."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def bind(self, action: RunbookAction) -> RunbookAction:
+        """``action`` whose parameter defaults are these values, checked like any default."""
+        action.arguments(self.parameters)
+        parameters = [
+            p.model_copy(update={"default": self.parameters[p.name]})
+            if p.name in self.parameters
+            else p
+            for p in action.parameters
+        ]
+        return action.model_copy(update={"parameters": parameters})
 
 
 class MetricSpec(BaseModel):
@@ -32,6 +60,9 @@ class MetricSpec(BaseModel):
     horizon_hours: float = Field(default=168.0, gt=0, le=24 * 365)
     window_hours: float = Field(default=72.0, gt=0, le=24 * 90)
     min_samples: int = Field(default=6, ge=3, le=10_000)
+    action: MetricAction | None = Field(
+        default=None, description="Runbook action of this service to propose (name or mapping)."
+    )
 
     @field_validator("path")
     @classmethod
@@ -65,7 +96,11 @@ class MetricSpec(BaseModel):
 
 
 def check_service_metrics(
-    service: str, hosts: list[str], metrics: list[MetricSpec], commands: dict[str, list[str]]
+    service: str,
+    hosts: list[str],
+    metrics: list[MetricSpec],
+    commands: dict[str, list[str]],
+    actions: list[RunbookAction] | None = None,
 ) -> None:
     """Cross-checks between a service's metrics, its hosts and the named commands."""
     names = [m.name for m in metrics]
@@ -79,3 +114,13 @@ def check_service_metrics(
             raise ValueError(f"{where}: host {metric.host} is not one of the service's hosts")
         if metric.command is not None and metric.command not in commands:
             raise ValueError(f"{where}: command {metric.command} is not in evidence.commands")
+        if metric.action is not None:
+            action = next((a for a in actions or [] if a.name == metric.action.name), None)
+            if action is None:
+                raise ValueError(
+                    f"{where}: action {metric.action.name} is not an action of this service"
+                )
+            try:
+                metric.action.bind(action)
+            except ActionParameterError as exc:
+                raise ValueError(f"{where}: {exc}") from None

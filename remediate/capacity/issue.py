@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
-from pathlib import Path
 
 from matplotlib.figure import Figure
 
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, theil_sen
 from remediate.markdown import inline
+from remediate.reporting.mermaid import Line, thin, xychart
 from remediate.trackers.base import IssueDraft
 
 
@@ -18,7 +18,7 @@ def fingerprint(service: str, metric: MetricSpec, host: str) -> str:
     return f"capacity:{service}:{metric.name}:{host}"[:128]
 
 
-def _amount(value: float, unit: str) -> str:
+def amount(value: float, unit: str) -> str:
     if unit == "%":
         return f"{value:.1f} %"
     if unit == "bytes":
@@ -57,6 +57,21 @@ def chart(series: list[tuple[datetime, float]], metric: MetricSpec, result: Fore
     return buffer.getvalue()
 
 
+def series_block(series: list[tuple[datetime, float]], metric: MetricSpec, host: str) -> str:
+    """The samples, the fitted trend and the threshold as a chart GitHub draws."""
+    trend = theil_sen(series)
+    picked = [series[i] for i in thin(len(series))]
+    same_day = picked[0][0].date() == picked[-1][0].date()
+    labels = [f"{t:%H:%M:%S}" if same_day else f"{t:%m-%d %H:%M}" for t, _ in picked]
+    lines = [
+        Line("samples", [v for _, v in picked]),
+        Line("trend (Theil-Sen)", [trend.at(t) for t, _ in picked]),
+        Line("threshold", [metric.threshold] * len(picked)),
+    ]
+    title = f"{metric.name} on {host}"
+    return xychart(title, labels, lines, f"{metric.unit or 'value'} (UTC times)")
+
+
 def forecast_text(metric: MetricSpec, host: str, result: Forecast) -> str:
     left = result.time_to_threshold_s
     when = (
@@ -69,10 +84,10 @@ def forecast_text(metric: MetricSpec, host: str, result: Forecast) -> str:
             f"| metric | `{inline(metric.name, 100)}` ({metric.kind}) on host "
             f"`{inline(host, 100)}` |",
             "|---|---|",
-            f"| now (fitted) | {_amount(result.fitted_now, metric.unit)} |",
-            f"| last sample | {_amount(result.current, metric.unit)} |",
-            f"| trend | {_amount(result.slope_per_hour, metric.unit)} per hour |",
-            f"| threshold | {_amount(result.threshold, metric.unit)} |",
+            f"| now (fitted) | {amount(result.fitted_now, metric.unit)} |",
+            f"| last sample | {amount(result.current, metric.unit)} |",
+            f"| trend | {amount(result.slope_per_hour, metric.unit)} per hour |",
+            f"| threshold | {amount(result.threshold, metric.unit)} |",
             f"| samples in fit | {result.samples} |",
             "",
             f"Threshold reached {when}.",
@@ -85,19 +100,23 @@ def draft(
     metric: MetricSpec,
     host: str,
     result: Forecast,
-    chart_path: Path,
+    series: list[tuple[datetime, float]],
+    chart_link: str | None,
     now: datetime,
 ) -> IssueDraft:
+    """``chart_link``: the PNG, for trackers that can show a local file."""
     print_fp = fingerprint(service, metric, host)
     text = forecast_text(metric, host, result)
+    picture = [f"![series and trend]({chart_link})", ""] if chart_link else []
     body = "\n".join(
         [
             f"## {inline(metric.name, 100)} on {inline(service, 100)} is heading for its threshold",
             "",
             text,
             "",
-            f"![series and trend]({chart_path.as_uri()})",
+            series_block(series, metric, host),
             "",
+            *picture,
             f"Horizon: {metric.horizon_hours:g} h. Forecast by the capacity-forecast flow.",
         ]
     )

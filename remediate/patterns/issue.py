@@ -11,6 +11,7 @@ from remediate.catalog import Catalog
 from remediate.markdown import inline
 from remediate.patterns.detect import Finding, Kind
 from remediate.reporting.history import RunRecord
+from remediate.reporting.mermaid import xychart
 from remediate.trackers.base import IssueDraft
 
 EVIDENCE_ROWS = 20
@@ -69,6 +70,17 @@ def chart(finding: Finding) -> bytes:
     return buffer.getvalue()
 
 
+def daily_block(finding: Finding) -> str:
+    """Occurrences per day as a bar chart GitHub draws."""
+    return xychart(
+        f"{finding.check or finding.fingerprint}: per day",
+        [f"{d:%m-%d}" for d, _ in finding.daily],
+        [],
+        "occurrences",
+        bars=[float(n) for _, n in finding.daily],
+    )
+
+
 def _row(run: RunRecord) -> str:
     verdict = "self-resolved" if run.self_resolved else (run.verdict or "-")
     issue = "yes" if run.issue_at else "-"
@@ -94,7 +106,8 @@ def evidence(finding: Finding) -> str:
     return "\n".join(lines)
 
 
-def draft(finding: Finding, catalog: Catalog, chart_uri: str, now: datetime) -> IssueDraft:
+def draft(finding: Finding, catalog: Catalog, chart_link: str | None, now: datetime) -> IssueDraft:
+    """``chart_link``: the PNG, for trackers that can show a local file."""
     name = inline(finding.check or finding.fingerprint, 150)
     service = inline(finding.service or "unknown service", 100)
     key = fingerprint(finding)
@@ -104,8 +117,9 @@ def draft(finding: Finding, catalog: Catalog, chart_uri: str, now: datetime) -> 
             "",
             evidence(finding),
             "",
-            f"![occurrences per day]({chart_uri})",
+            daily_block(finding),
             "",
+            *([f"![occurrences per day]({chart_link})", ""] if chart_link else []),
             "### Suggested catalog change",
             "",
             suggestion(finding, catalog),

@@ -22,6 +22,7 @@ from tests.support.processes import http_ok, start, stop, wait_until
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_NAME = "fix-approval-test"
 DEPLOYMENT = f"remediate-alert/{DEPLOYMENT_NAME}"
+CAPACITY_DEPLOYMENT = f"capacity-forecast/{DEPLOYMENT_NAME}"
 TOKEN = "ghs_standin_token"  # the GitHub stand-in's default token
 MODEL_KEY = "sk-scripted-model-key"
 
@@ -55,6 +56,22 @@ class FixRunner:
                 raise AssertionError(f"run ended {state.get('name')}: {state.get('message')}")
             time.sleep(0.2)
         raise TimeoutError(f"run {run_id} not in {state_names} after {timeout} s: {run}")
+
+    def start_capacity_run(self) -> str:
+        """A run of the capacity-forecast deployment this runner serves."""
+        found = httpx.get(f"{self.api_url}/deployments/name/{CAPACITY_DEPLOYMENT}", trust_env=False)
+        found.raise_for_status()
+        for _ in range(5):
+            response = httpx.post(
+                f"{self.api_url}/deployments/{found.json()['id']}/create_flow_run",
+                json={},
+                trust_env=False,
+            )
+            if response.status_code != 503:
+                break
+            time.sleep(1)
+        response.raise_for_status()
+        return str(response.json()["id"])
 
     def resume(self, run_id: str, run_input: dict[str, Any]) -> dict[str, Any]:
         for _ in range(5):
@@ -119,12 +136,15 @@ def fix_runner(
     }
     process = start([sys.executable, "-m", "tests.support.fix_runner"], env, runner.log, cwd=ROOT)
     try:
-        ready = http_ok(f"{prefect_server}/deployments/name/{DEPLOYMENT}")
+        ready = [
+            http_ok(f"{prefect_server}/deployments/name/{name}")
+            for name in (DEPLOYMENT, CAPACITY_DEPLOYMENT)
+        ]
 
         def check() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"fix runner exited: {runner.log.read_text()[-2000:]}")
-            return ready()
+            return all(answer() for answer in ready)
 
         wait_until(check, 120, DEPLOYMENT)
         yield runner
@@ -136,12 +156,14 @@ def main() -> None:
     from prefect import serve
     from prefect.deployments.runner import EntrypointType
 
+    from flows.capacity import capacity_forecast
     from flows.remediate import remediate_alert
 
-    deployment = remediate_alert.to_deployment(
-        name=DEPLOYMENT_NAME, entrypoint_type=EntrypointType.MODULE_PATH
-    )
-    serve(deployment, query_seconds=1, limit=4, print_starting_message=False)
+    deployments = [
+        served.to_deployment(name=DEPLOYMENT_NAME, entrypoint_type=EntrypointType.MODULE_PATH)
+        for served in (remediate_alert, capacity_forecast)
+    ]
+    serve(*deployments, query_seconds=1, limit=4, print_starting_message=False)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""The runbook action a metric names, proposed when its forecast is inside the horizon.
+
+It goes through the same approval gate, per-service limit, post-condition and undo as the
+actions alerts propose (``tasks.runbook``). A proposal is made at most once per issue and
+UTC day: the first run that claims the day's key in the sample store proposes; later
+scheduled runs of that day skip it, whatever the gate's outcome. A run that resumes after
+its approval finds its own claim and carries on. When the run that waited for approval has
+ended without a decision (the server fails it when the approval times out), the next run
+records that on the issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from uuid import UUID
+
+from prefect import get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.runtime import deployment, flow_run
+
+from remediate.actions_config import ActionParameterError
+from remediate.capacity.config import MetricSpec
+from remediate.capacity.store import SampleStore
+from remediate.catalog import Catalog, Service
+from remediate.models import IssueRef
+from remediate.runbook import propose
+from remediate.runbook_models import ActionOutcome, ActionStatus
+from remediate.runbook_report import outcome_markdown, proposal_comment
+from tasks.fix import _retag, record_on_issue
+from tasks.runbook import run_under_limit, wait_for_action_approval
+
+REFUSED = "refused"
+UNDECIDED = "not-decided"
+AWAITING_TAG = "awaiting-capacity-approval"
+
+
+async def _ended_without_decision(run_id: str) -> str | None:
+    """How the run holding a pending claim ended, or None while it still waits or runs."""
+    try:
+        async with get_client() as client:
+            run = await client.read_flow_run(UUID(run_id))
+    except (ValueError, ObjectNotFound):
+        return "the run is gone"
+    state = run.state
+    if state is None or not state.is_final():
+        return None
+    return f"{state.name}: {state.message or 'no message'}"[:300]
+
+
+def proposal_key(fingerprint: str, action: str, now: datetime) -> str:
+    return f"{fingerprint}:{now:%Y-%m-%d}:{action}"
+
+
+def approval_key(fingerprint: str) -> str:
+    """The suspension key of this issue's approval (one run may wait for several)."""
+    return "capacity-approval-" + hashlib.sha256(fingerprint.encode()).hexdigest()[:12]
+
+
+async def act_on_forecast(
+    service: Service,
+    metric: MetricSpec,
+    catalog: Catalog,
+    issue: IssueRef,
+    fingerprint: str,
+    store: SampleStore,
+    now: datetime,
+) -> ActionOutcome | None:
+    """None when the metric names no action or this issue's action was proposed today."""
+    named = metric.action
+    action = service.action(named.name) if named else None
+    if named is None or action is None:
+        return None
+    logger = get_run_logger()
+    key = proposal_key(fingerprint, action.name, now)
+    run_id = flow_run.get_id() or "outside-a-flow-run"
+    owner, status = await store.claim(key, run_id, now)
+
+    def note(suffix: str, text: str) -> None:
+        record_on_issue(catalog, service, issue, f"{key}:{suffix}", text)
+
+    if owner != run_id and status is None:
+        ended = await _ended_without_decision(owner)
+        if ended is not None:
+            note(
+                "action-result",
+                f"**Runbook action `{action.name}`: not decided.** The run that waited for"
+                f" approval ended ({ended}); nothing ran. It is not proposed again today.",
+            )
+            await store.finish(key, UNDECIDED)
+            status = UNDECIDED
+    if owner != run_id or status is not None:
+        logger.info(
+            "runbook action %s for %s already proposed today (run %s, %s): not proposed again",
+            action.name,
+            metric.name,
+            owner,
+            status or "pending",
+        )
+        return None
+
+    try:
+        bound = named.bind(action)
+        proposal = propose(service, bound)
+    except ActionParameterError as exc:
+        logger.error("runbook action refused: %s", exc)
+        note("action-refused", f"**Runbook action `{action.name}` refused:** {exc}")
+        await store.finish(key, REFUSED)
+        return None
+    logger.info("runbook action proposed for %s: %s on %s", metric.name, action.name, service.name)
+    await _retag([f"action:{action.name}"])
+    note("action-proposal", proposal_comment(proposal))
+    base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
+    if not bound.unattended:
+        reason = ""
+        if not catalog.approval.approvers:
+            reason = "approval.approvers is empty: nobody can approve it"
+        elif deployment.get_id() is None:
+            reason = "this run has no deployment, so it cannot wait for approval"
+        if reason:
+            logger.warning("runbook action not run: %s", reason)
+            outcome = base.model_copy(update={"gate": "unavailable", "reason": reason})
+            note("action-result", outcome_markdown(outcome))
+            await store.finish(key, outcome.status.value)
+            return outcome
+        await _retag([AWAITING_TAG, f"issue:{issue.number}"])
+        approval = await wait_for_action_approval(
+            proposal, catalog, issue, approval_key(fingerprint)
+        )
+        verdict = "approved" if approval.approved else "rejected"
+        await _retag([f"action-approval:{verdict}"], remove=(AWAITING_TAG,))
+        base = base.model_copy(
+            update={"gate": verdict, "approver": approval.approver, "comment": approval.comment}
+        )
+        if not approval.approved:
+            outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
+            note("action-result", outcome_markdown(outcome))
+            await store.finish(key, outcome.status.value)
+            return outcome
+    else:
+        logger.info("runbook action %s is unattended and low risk: no approval gate", action.name)
+    outcome = await run_under_limit(service, bound, catalog, base)
+    logger.info("runbook action %s: %s", action.name, outcome.status.value)
+    await _retag([f"action-status:{outcome.status.value}"])
+    note("action-result", outcome_markdown(outcome))
+    await store.finish(key, outcome.status.value)
+    return outcome
