@@ -29,6 +29,7 @@ from remediate.runbook import propose
 from remediate.runbook_models import ActionOutcome, ActionStatus
 from remediate.runbook_report import outcome_markdown, proposal_comment
 from tasks.fix import _retag, record_on_issue
+from tasks.logs import catalog_redactor
 from tasks.runbook import run_under_limit, wait_for_action_approval
 
 REFUSED = "refused"
@@ -102,7 +103,9 @@ async def act_on_forecast(
 
     try:
         bound = named.bind(action)
-        proposal = propose(service, bound)
+        proposal = propose(
+            service, bound, catalog_redactor(catalog), f"capacity forecast of {metric.name}"
+        )
     except ActionParameterError as exc:
         logger.error("runbook action refused: %s", exc)
         note("action-refused", f"**Runbook action `{action.name}` refused:** {exc}")
