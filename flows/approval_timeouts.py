@@ -2,10 +2,13 @@
 
 The Prefect server fails a suspended run when its approval timeout passes; no flow code
 runs then, so this scheduled flow finds those runs by their ``awaiting-approval`` tag,
-says so on the issue and on the run, and retags them ``approval:timed-out``.
+says so on the issue and on the run, and retags them ``approval:timed-out`` (or
+``action-approval:timed-out`` when a runbook action was the one waiting).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import get_client
@@ -26,13 +29,39 @@ from remediate.trackers import make_tracker
 from tasks.fix import AWAITING_TAG
 
 TIMED_OUT_TAG = "approval:timed-out"
+ACTION_TIMED_OUT_TAG = "action-approval:timed-out"
+
+
+@dataclass(frozen=True)
+class PendingDecision:
+    """What the expired approval was for: the fix, or a runbook action after it."""
+
+    subject: str
+    consequence: str
+    key: str
+    tag: str
+
+
+def pending_decision(tags: list[str]) -> PendingDecision:
+    action = tag_value(tags, "action")
+    if action is not None:
+        return PendingDecision(
+            f"Runbook action `{action}` not approved in time",
+            "Nothing was run.",
+            "action-decision",
+            ACTION_TIMED_OUT_TAG,
+        )
+    return PendingDecision(
+        "Fix not approved in time", "Nothing was pushed.", "fix-decision", TIMED_OUT_TAG
+    )
 
 
 def timeout_note(run: FlowRun, hours: float) -> str:
     message = run.state.message if run.state and run.state.message else "no message"
+    pending = pending_decision(run.tags)
     return (
-        f"**Fix not approved in time**: no decision within {hours:g} h, so it counts as"
-        f" rejected. Nothing was pushed. (Run ended: {message})"
+        f"**{pending.subject}**: no decision within {hours:g} h, so it counts as"
+        f" rejected. {pending.consequence} (Run ended: {message})"
     )
 
 
@@ -54,6 +83,7 @@ async def record_approval_timeouts() -> int:
         )
         for run in runs:
             note = timeout_note(run, hours)
+            pending = pending_decision(run.tags)
             alert = Alert.model_validate(run.parameters["alert"])
             if alert.service is None:
                 service = catalog.service_for_check(alert.check_id)
@@ -62,17 +92,17 @@ async def record_approval_timeouts() -> int:
             number = tag_value(run.tags, "issue")
             if number is not None and number.isdigit():
                 tracker = make_tracker(catalog, catalog.service(alert.service), settings)
-                tracker.add_comment(int(number), f"{alert.occurrence_key}:fix-decision", note)
+                tracker.add_comment(int(number), f"{alert.occurrence_key}:{pending.key}", note)
             await client.create_artifact(
                 ArtifactCreate(
-                    key="fix-decision",
+                    key=pending.key,
                     type="markdown",
                     data=note,
                     description="approval timed out",
                     flow_run_id=run.id,
                 )
             )
-            tags = [t for t in run.tags if t != AWAITING_TAG] + [TIMED_OUT_TAG]
+            tags = [t for t in run.tags if t != AWAITING_TAG] + [pending.tag]
             await client.update_flow_run(run.id, tags=tags)
             logger.info("approval of run %s timed out; recorded as rejected", run.id)
             recorded += 1

@@ -334,6 +334,33 @@ async def test_rejected_action_runs_nothing(fix_runner: FixRunner, sim_service: 
     assert "Runbook action `restart`: rejected." in result and "not now" in result
 
 
+async def test_action_approval_that_expires_counts_as_rejected_and_runs_nothing(
+    fix_runner: FixRunner, sim_service: SimService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.approval_timeouts import ACTION_TIMED_OUT_TAG, record_approval_timeouts
+
+    check = "runbook-expire"
+    actions = [restart(sim_service.script, check), restore(sim_service.script)]
+    fix_runner.write_catalog(
+        flow_catalog(check, sim_service, actions)
+        | {"approval": {"approvers": ["alice"], "timeout_s": 1}}
+    )
+    run_id = await submit(fix_runner, alert(check))
+    fix_runner.wait_for(run_id, "Suspended")
+    fix_runner.wait_for(run_id, "Failed", timeout=60)
+
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(fix_runner.catalog))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(fix_runner.data_dir))
+    assert await record_approval_timeouts() >= 1
+
+    tags = fix_runner.run(run_id)["tags"]
+    assert ACTION_TIMED_OUT_TAG in tags and "approval:timed-out" not in tags
+    assert "awaiting-approval" not in tags
+    assert sim_service.actions() == []
+    last = notes(fix_runner, check)[-1]
+    assert "Runbook action `restart` not approved in time" in last and "Nothing was run." in last
+
+
 async def test_unattended_low_risk_action_skips_the_gate_and_says_so(
     fix_runner: FixRunner, sim_service: SimService
 ) -> None:
