@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from prefect import flow, get_run_logger
@@ -62,19 +63,32 @@ async def _sample_all(
         asyncio.gather(*(sample_host(hosts[h], ms, catalog.evidence) for h, ms in groups)),
         asyncio.gather(*(sample_prometheus(m) for m in queried)),
     )
-    found = [(h, ms, samples) for (h, ms), samples in zip(groups, over_ssh, strict=True)]
-    found += [(PROMETHEUS_HOST, [m], [a]) for m, a in zip(queried, over_http, strict=True)]
+    redact = catalog_redactor(catalog)
+    found = [
+        (h, ms, [_redacted(s, redact) for s in samples])
+        for (h, ms), samples in zip(groups, over_ssh, strict=True)
+    ]
+    found += [
+        (PROMETHEUS_HOST, [m], [_redacted(a, redact)])
+        for m, a in zip(queried, over_http, strict=True)
+    ]
     return found
+
+
+def _redacted(sample: Sample, redact: Callable[[str], str]) -> Sample:
+    """A failed sample's error quotes remote output; it is stored and logged redacted."""
+    return sample.model_copy(update={"error": redact(sample.error)}) if sample.error else sample
 
 
 async def _sample_again(
     service: Service, metric: MetricSpec, host: str, catalog: Catalog
 ) -> Sample:
+    redact = catalog_redactor(catalog)
     if not metric.over_ssh:
-        return await sample_prometheus(metric)
+        return _redacted(await sample_prometheus(metric), redact)
     [where] = [h for h in service.hosts if h.name == host]
     [sample] = await sample_host(where, [metric], catalog.evidence)
-    return sample
+    return _redacted(sample, redact)
 
 
 async def _act(

@@ -234,6 +234,26 @@ async def test_growing_file_on_the_ssh_host_forecast_and_issue(
     assert len(charts) == 1 and charts[0].read_bytes().startswith(b"\x89PNG")
 
 
+async def test_a_failing_metric_command_is_stored_and_logged_redacted(
+    capacity_env: Path, sshd: SSHServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    catalog = ssh_catalog(
+        sshd, [{"name": "queue", "kind": "command", "command": "leaky", "threshold": 10}]
+    )
+    catalog["evidence"] = {
+        "commands": {"leaky": ["sh", "-c", "echo token=SIMSECRET42 >&2; exit 3"]},
+        "redact": [{"name": "sim-secret", "pattern": "SIMSECRET[0-9]+"}],
+    }
+    (capacity_env / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+
+    [result] = await capacity_forecast()
+
+    error = result.sample.error or ""
+    assert "exit 3" in error and "[REDACTED:sim-secret]" in error
+    assert "SIMSECRET42" not in error and "SIMSECRET42" not in caplog.text
+    assert "[REDACTED:sim-secret]" in caplog.text
+
+
 def prom(url: str, query: str) -> MetricSpec:
     return MetricSpec.model_validate(
         {"name": "prom", "kind": "prometheus", "url": url, "query": query, "threshold": 10}
