@@ -9,7 +9,6 @@ release ids come from the host and are untrusted.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 from datetime import UTC, datetime
@@ -21,13 +20,8 @@ from remediate.catalog import Service
 from remediate.evidence_config import EvidenceLimits, SSHHost
 from remediate.release_config import ReleaseSource
 from remediate.rollback_models import Release, ReleaseListing, ReleaseRead
-from remediate.ssh_logs import (
-    CredentialError,
-    KeyLoader,
-    _describe,
-    _trusted_keys,
-    load_client_key,
-)
+from remediate.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.ssh_logs import _describe
 
 OUTPUT_LIMIT = 64_000
 MAX_RELEASES = 1_000
@@ -112,20 +106,7 @@ async def read_releases(
     host = release_host(service, source)
     command = shlex.join(source.command)
     try:
-        key = await load_key(host)
-        async with asyncio.timeout(limits.connect_timeout_s):
-            conn = await asyncssh.connect(
-                host.address,
-                host.port,
-                username=host.user,
-                known_hosts=_trusted_keys(host),
-                client_keys=[key],
-                agent_path=None,
-                config=[],
-                preferred_auth="publickey",
-                connect_timeout=limits.connect_timeout_s,
-                login_timeout=limits.connect_timeout_s,
-            )
+        conn = await connect(host, limits, load_key)
         async with conn:
             result = await conn.run(
                 command, check=False, timeout=source.timeout_s, stdin=None, encoding=None

@@ -21,13 +21,8 @@ from remediate.http_action import run_http, shown_body
 from remediate.probes import probe_service
 from remediate.redaction import Redactor
 from remediate.runbook_models import ActionProposal, ActionRun, HealthCheck, HostRun
-from remediate.ssh_logs import (
-    CredentialError,
-    KeyLoader,
-    _describe,
-    _trusted_keys,
-    load_client_key,
-)
+from remediate.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.ssh_logs import _describe
 
 
 def action_hosts(service: Service, action: RunbookAction) -> list[SSHHost]:
@@ -73,21 +68,7 @@ async def run_on_host(
 ) -> HostRun:
     shown = redactor(command)
     try:
-        trusted = _trusted_keys(host)
-        key = await load_key(host)
-        async with asyncio.timeout(limits.connect_timeout_s):
-            conn = await asyncssh.connect(
-                host.address,
-                host.port,
-                username=host.user,
-                known_hosts=trusted,
-                client_keys=[key],
-                agent_path=None,
-                config=[],
-                preferred_auth="publickey",
-                connect_timeout=limits.connect_timeout_s,
-                login_timeout=limits.connect_timeout_s,
-            )
+        conn = await connect(host, limits, load_key)
         async with conn:
             result = await conn.run(command, check=False, timeout=timeout_s, stdin=None)
     except asyncssh.TimeoutError as exc:

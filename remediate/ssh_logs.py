@@ -14,25 +14,19 @@ import os
 import re
 import shlex
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import asyncssh
 
 from remediate.evidence_config import EvidenceConfig, EvidenceLimits, LogSource, SSHHost
 from remediate.models import LogBundle, LogFailure, LogSourceResult
 from remediate.redaction import Redactor
+from remediate.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
 
 MAX_ERROR_TEXT = 500
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-KeyLoader = Callable[[SSHHost], Awaitable[asyncssh.SSHKey]]
-
-
-class CredentialError(Exception):
-    """The private key for a host cannot be loaded; the message names the host and source."""
 
 
 def build_argv(source: LogSource, evidence: EvidenceConfig) -> list[str]:
@@ -65,56 +59,6 @@ def build_argv(source: LogSource, evidence: EvidenceConfig) -> list[str]:
 
 def build_command(source: LogSource, evidence: EvidenceConfig) -> str:
     return shlex.join(build_argv(source, evidence))
-
-
-async def load_client_key(host: SSHHost) -> asyncssh.SSHKey:
-    """The host's private key from its file or its Prefect Secret block; never logged."""
-    path = host.private_key_path
-    if path is not None:
-        try:
-            return asyncssh.read_private_key(str(path))
-        except OSError as exc:
-            raise CredentialError(
-                f"host {host.name}: cannot read private_key {path}: {exc.strerror or exc}"
-            ) from None
-        except (asyncssh.KeyImportError, ValueError) as exc:
-            raise CredentialError(
-                f"host {host.name}: private_key {path} is not a usable key: {exc}"
-            ) from None
-    from prefect.blocks.system import Secret
-
-    name = host.private_key_block or ""
-    try:
-        block = cast("Secret[Any]", await Secret.aload(name))
-        value = block.get()
-    except (ValueError, RuntimeError) as exc:
-        raise CredentialError(
-            f"host {host.name}: cannot load Secret block {name!r}: {type(exc).__name__}"
-        ) from None
-    text = value if isinstance(value, str) else str(value)
-    try:
-        return asyncssh.import_private_key(text)
-    except (asyncssh.KeyImportError, ValueError) as exc:
-        raise CredentialError(
-            f"host {host.name}: Secret block {name!r} does not hold a usable key: {exc}"
-        ) from None
-
-
-def _trusted_keys(host: SSHHost) -> asyncssh.SSHKnownHosts:
-    if host.host_key is not None:
-        return asyncssh.import_known_hosts(f"* {host.host_key}\n")
-    path = host.known_hosts_path
-    assert path is not None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CredentialError(
-            f"host {host.name}: cannot read known_hosts {path}: {exc.strerror or exc}"
-        ) from None
-    try:
-        return asyncssh.import_known_hosts(text)
-    except ValueError as exc:
-        raise CredentialError(f"host {host.name}: known_hosts {path} is invalid: {exc}") from None
 
 
 def _classify(exc: BaseException) -> LogFailure:
@@ -352,21 +296,7 @@ async def collect_host(
     limits = evidence.limits
     started = time.perf_counter()
     try:
-        trusted = _trusted_keys(host)
-        key = await load_key(host)
-        async with asyncio.timeout(limits.connect_timeout_s):
-            conn = await asyncssh.connect(
-                host.address,
-                host.port,
-                username=host.user,
-                known_hosts=trusted,
-                client_keys=[key],
-                agent_path=None,
-                config=[],
-                preferred_auth="publickey",
-                connect_timeout=limits.connect_timeout_s,
-                login_timeout=limits.connect_timeout_s,
-            )
+        conn = await connect(host, limits, load_key)
     except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
         return _failed(host, plan, exc, started, redactor)
     gate = asyncio.Semaphore(limits.per_host_concurrency)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from remediate.capacity.config import MetricSpec
 from remediate.evidence_config import EvidenceConfig, SSHHost
-from remediate.ssh_logs import CredentialError, KeyLoader, _trusted_keys, load_client_key
+from remediate.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
 
 OUTPUT_LIMIT = 64_000
 
@@ -123,20 +123,7 @@ async def sample_host(
     plan = [(m, shlex.join(build_argv(m, evidence))) for m in metrics]
     limits = evidence.limits
     try:
-        key = await load_key(host)
-        async with asyncio.timeout(limits.connect_timeout_s):
-            conn = await asyncssh.connect(
-                host.address,
-                host.port,
-                username=host.user,
-                known_hosts=_trusted_keys(host),
-                client_keys=[key],
-                agent_path=None,
-                config=[],
-                preferred_auth="publickey",
-                connect_timeout=limits.connect_timeout_s,
-                login_timeout=limits.connect_timeout_s,
-            )
+        conn = await connect(host, limits, load_key)
     except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
         at = datetime.now(UTC)
         error = f"host {host.name}: {type(exc).__name__}: {exc}"[:500]
