@@ -18,7 +18,7 @@ from uuid import UUID
 from prefect import get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
-from prefect.runtime import deployment, flow_run
+from prefect.runtime import flow_run
 
 from remediate.actions_config import ActionParameterError
 from remediate.capacity.config import MetricSpec
@@ -26,11 +26,11 @@ from remediate.capacity.store import SampleStore
 from remediate.catalog import Catalog, Service
 from remediate.models import IssueRef
 from remediate.runbook import propose
-from remediate.runbook_models import ActionOutcome, ActionStatus
-from remediate.runbook_report import outcome_markdown, proposal_comment
+from remediate.runbook_models import ActionOutcome
+from remediate.runbook_report import proposal_comment
 from tasks.fix import _retag, record_on_issue
 from tasks.logs import catalog_redactor
-from tasks.runbook import run_under_limit, wait_for_action_approval
+from tasks.runbook import decide_and_run
 
 REFUSED = "refused"
 UNDECIDED = "not-decided"
@@ -114,38 +114,15 @@ async def act_on_forecast(
     logger.info("runbook action proposed for %s: %s on %s", metric.name, action.name, service.name)
     await _retag([f"action:{action.name}"])
     note("action-proposal", proposal_comment(proposal))
-    base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
-    if not bound.unattended:
-        reason = ""
-        if not catalog.approval.approvers:
-            reason = "approval.approvers is empty: nobody can approve it"
-        elif deployment.get_id() is None:
-            reason = "this run has no deployment, so it cannot wait for approval"
-        if reason:
-            logger.warning("runbook action not run: %s", reason)
-            outcome = base.model_copy(update={"gate": "unavailable", "reason": reason})
-            note("action-result", outcome_markdown(outcome))
-            await store.finish(key, outcome.status.value)
-            return outcome
-        await _retag([AWAITING_TAG, f"issue:{issue.number}"])
-        approval = await wait_for_action_approval(
-            proposal, catalog, issue, approval_key(fingerprint)
-        )
-        verdict = "approved" if approval.approved else "rejected"
-        await _retag([f"action-approval:{verdict}"], remove=(AWAITING_TAG,))
-        base = base.model_copy(
-            update={"gate": verdict, "approver": approval.approver, "comment": approval.comment}
-        )
-        if not approval.approved:
-            outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
-            note("action-result", outcome_markdown(outcome))
-            await store.finish(key, outcome.status.value)
-            return outcome
-    else:
-        logger.info("runbook action %s is unattended and low risk: no approval gate", action.name)
-    outcome = await run_under_limit(service, bound, catalog, base)
-    logger.info("runbook action %s: %s", action.name, outcome.status.value)
-    await _retag([f"action-status:{outcome.status.value}"])
-    note("action-result", outcome_markdown(outcome))
+    outcome = await decide_and_run(
+        service,
+        bound,
+        catalog,
+        issue,
+        proposal,
+        note,
+        awaiting_tag=AWAITING_TAG,
+        approval_key=approval_key(fingerprint),
+    )
     await store.finish(key, outcome.status.value)
     return outcome

@@ -9,6 +9,7 @@ service runs at a time: a global concurrency limit ``remediate-action-<service>`
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import uuid4
 
@@ -251,6 +252,22 @@ async def act_on_alert(
     )
     await _retag([f"action:{action.name}"])
     note("action-proposal", proposal_comment(proposal))
+    return await decide_and_run(service, action, catalog, issue, proposal, note)
+
+
+async def decide_and_run(
+    service: Service,
+    action: RunbookAction,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    proposal: ActionProposal,
+    note: Callable[[str, str], None],
+    *,
+    awaiting_tag: str = AWAITING_TAG,
+    approval_key: str = ACTION_APPROVAL_KEY,
+) -> ActionOutcome:
+    """The gate (unless unattended and low risk), then the run under the service's limit."""
+    logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
     if not action.unattended:
         reason = ""
@@ -263,10 +280,10 @@ async def act_on_alert(
             outcome = base.model_copy(update={"gate": "unavailable", "reason": reason})
             note("action-result", outcome_markdown(outcome))
             return outcome
-        await _retag([AWAITING_TAG, *([f"issue:{issue.number}"] if issue else [])])
-        approval = await wait_for_action_approval(proposal, catalog, issue)
+        await _retag([awaiting_tag, *([f"issue:{issue.number}"] if issue else [])])
+        approval = await wait_for_action_approval(proposal, catalog, issue, approval_key)
         verdict = "approved" if approval.approved else "rejected"
-        await _retag([f"action-approval:{verdict}"], remove=(AWAITING_TAG,))
+        await _retag([f"action-approval:{verdict}"], remove=(awaiting_tag,))
         base = base.model_copy(
             update={"gate": verdict, "approver": approval.approver, "comment": approval.comment}
         )
@@ -277,10 +294,7 @@ async def act_on_alert(
             return outcome
     else:
         logger.info("runbook action %s is unattended and low risk: no approval gate", action.name)
-    name = limit_name(service.name)
-    await ensure_limit(name)
-    async with concurrency(name, occupy=1, strict=True):
-        outcome = await _execute(service, action, catalog, base)
+    outcome = await run_under_limit(service, action, catalog, base)
     logger.info("runbook action %s: %s", action.name, outcome.status.value)
     await _retag([f"action-status:{outcome.status.value}"])
     note("action-result", outcome_markdown(outcome))
