@@ -22,7 +22,7 @@ from remediate.models import (
     RemediationOutcome,
     Verdict,
 )
-from remediate.occurrences import occurrences_of
+from remediate.occurrences import alert_resolved, occurrences_of
 from remediate.redaction import redact_alert
 from remediate.report import Occurrences, incident_report
 from remediate.run_tags import run_tags
@@ -67,9 +67,9 @@ async def _logs(service: Service | None, catalog: Catalog, policy: StepPolicy) -
     return await collect_logs(service, catalog)
 
 
-async def _occurrences(alert: Alert) -> Occurrences | None:
+async def _occurrences(alert: Alert, run_id: str) -> Occurrences | None:
     try:
-        return await occurrences_of(alert.fingerprint, alert.fired_at)
+        return await occurrences_of(alert.fingerprint, alert.fired_at, run_id)
     except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound) as exc:
         get_run_logger().warning("occurrence history unavailable: %s", type(exc).__name__)
         return None
@@ -94,7 +94,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     policy = catalog.policy_for(alert.severity)
     redactor = catalog_redactor(catalog)
     alert = redact_alert(alert, redactor)
-    occurrences = await _occurrences(alert) if run_id else None
+    occurrences = await _occurrences(alert, run_id) if run_id else None
 
     verification = None
     if policy.verify:
@@ -150,7 +150,11 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     action = None
     if policy.run_actions:
-        action = await act_on_alert(alert, service, catalog, issue)
+        if run_id and await alert_resolved(run_id):
+            logger.warning("alert resolved since the run started: runbook action not run")
+            await _add_tags(run_id, ["resolved-before:action"])
+        else:
+            action = await act_on_alert(alert, service, catalog, issue)
 
     await acreate_markdown_artifact(
         key="incident-report",

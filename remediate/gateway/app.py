@@ -35,6 +35,7 @@ from remediate.gateway.formats import (
     sentinel_alert,
 )
 from remediate.gateway.metrics import GatewayMetrics
+from remediate.gateway.notes import IssueNotes, catalog_redactor
 from remediate.gateway.outbox import Entry, Outbox, open_outbox
 from remediate.gateway.ratelimit import RateLimiter
 from remediate.gateway.schemas import (
@@ -96,6 +97,16 @@ class Gateway:
         self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
         self.prefect = PrefectAPI(config.prefect_api_url)
+        self.notes = IssueNotes(
+            self.outbox,
+            self.prefect,
+            self.metrics,
+            catalog,
+            config.data_dir,
+            retry_initial_s=config.retry_initial_s,
+            retry_max_s=config.retry_max_s,
+            clock=clock,
+        )
         self.deliverer = Deliverer(
             self.outbox,
             self.prefect,
@@ -111,6 +122,8 @@ class Gateway:
                 rules=catalog.gateway,
             ),
             clock=clock,
+            redactor=catalog_redactor(catalog),
+            notes_wake=self.notes.wake,
         )
 
     @contextlib.asynccontextmanager
@@ -119,11 +132,13 @@ class Gateway:
         tasks = {
             asyncio.create_task(self.deliverer.run_forever(), name="remediate-delivery"),
             asyncio.create_task(self.deliverer.publish_forever(), name="remediate-publish"),
+            asyncio.create_task(self.notes.run_forever(), name="remediate-notes"),
         }
         try:
             yield
         finally:
             self.deliverer.stop()
+            self.notes.stop()
             _, running = await asyncio.wait(tasks, timeout=15)
             for task in running:
                 task.cancel()
