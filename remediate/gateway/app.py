@@ -26,6 +26,7 @@ from remediate.gateway.auth import (
 )
 from remediate.gateway.config import GatewayConfig
 from remediate.gateway.delivery import Deliverer, DeliveryPolicy
+from remediate.gateway.fastpath import IntakeFastPath
 from remediate.gateway.formats import (
     PayloadError,
     alertmanager_alerts,
@@ -436,4 +437,16 @@ def create_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(
+        IntakeFastPath,
+        handlers={
+            "/v1/alerts/sentinel": sentinel,
+            "/v1/alerts/alertmanager": alertmanager,
+            "/v1/alerts/grafana": grafana,
+            "/v1/alerts/generic": generic,
+        },
+        dispatch=dispatch,
+        refused=Refused,
+        on_refused=refused,
+    )
     return app
