@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import time
@@ -94,6 +95,7 @@ class Gateway:
         self.config = config
         self.catalog = catalog
         self.clock = clock
+        self.freeze_gc = False
         self.metrics = GatewayMetrics()
         self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
@@ -135,6 +137,11 @@ class Gateway:
             asyncio.create_task(self.deliverer.publish_forever(), name="remediate-publish"),
             asyncio.create_task(self.notes.run_forever(), name="remediate-notes"),
         }
+        if self.freeze_gc:
+            # What exists once started lives as long as the process; kept out of the
+            # collector, a full collection no longer pauses every request for ~100 ms.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
