@@ -3,7 +3,7 @@
 Starts its own Prefect server (temporary database), a deployment of remediate_alert that no
 worker serves, and the gateway as `remediate gateway` runs it; every request is signed.
 
-Usage: .venv/bin/python bench/gateway_load.py [--sustained 5000] [--storm 10000]
+Usage: .venv/bin/python bench/gateway_load.py [--sustained 5000] [--rounds 1] [--storm 10000]
        [--fingerprints 100] [--concurrency 32] [--outbox-url postgresql://...]
 """
 
@@ -132,6 +132,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -177,7 +183,8 @@ def check(check_id: str, stamp: int) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sustained", type=int, default=5000)
-    parser.add_argument("--storm", type=int, default=10_000)
+    parser.add_argument("--storm", type=int, default=10_000, help="0 skips the storm")
+    parser.add_argument("--rounds", type=int, default=1, help="sustained rounds, one gateway")
     parser.add_argument("--fingerprints", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--outbox-url", default=None)
@@ -257,27 +264,32 @@ def main() -> int:
         )
         processes.append(proc)
         wait_ok(f"{gateway}/healthz", 60)
-        run_id = uuid.uuid4().hex[:6]
         now = int(time.time())
-
-        # Sustained intake: distinct occurrences of 50 checks, every one a new outbox row.
-        sustained = [
-            request_bytes(gateway_port, check(f"load-{run_id}-{n % 50}", now - n))
-            for n in range(args.sustained)
-        ]
-        elapsed, latencies, statuses, accepted = asyncio.run(
-            blast(gateway_port, sustained, args.concurrency)
-        )
-        print(f"sustained: {len(sustained)} signed posts, concurrency {args.concurrency}")
-        print(f"  statuses {statuses}, accepted {accepted}")
-        print(f"  {len(sustained) / elapsed:.0f} accepted alerts/s")
-        print(
-            f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
-            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
-            f"max {max(latencies) * 1000:.1f} ms"
-        )
-        counts, drain = wait_drained(gateway, 600)
-        print(f"  outbox drained {drain:.1f} s after the last ack: {counts}")
+        for _ in range(args.rounds):
+            run_id = uuid.uuid4().hex[:6]
+            # Sustained intake: distinct occurrences of 50 checks, every one a new outbox row.
+            sustained = [
+                request_bytes(gateway_port, check(f"load-{run_id}-{n % 50}", now - n))
+                for n in range(args.sustained)
+            ]
+            cpu_before = cpu_seconds(proc.pid)
+            elapsed, latencies, statuses, accepted = asyncio.run(
+                blast(gateway_port, sustained, args.concurrency)
+            )
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            print(f"sustained: {len(sustained)} signed posts, concurrency {args.concurrency}")
+            print(f"  gateway CPU {cpu * 1000 / len(sustained):.2f} ms per post (all its threads)")
+            print(f"  statuses {statuses}, accepted {accepted}")
+            print(f"  {len(sustained) / elapsed:.0f} accepted alerts/s")
+            print(
+                f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+                f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, "
+                f"max {max(latencies) * 1000:.1f} ms"
+            )
+            counts, drain = wait_drained(gateway, 600)
+            print(f"  outbox drained {drain:.1f} s after the last ack: {counts}")
+        if args.storm == 0:
+            return 0
 
         # Storm: N posts over F new fingerprints; each fingerprint gets 20 distinct
         # occurrences, each delivered several times, all shuffled.

@@ -22,7 +22,7 @@ from remediate.models import (
     RemediationOutcome,
     Verdict,
 )
-from remediate.occurrences import occurrences_of
+from remediate.occurrences import alert_resolved, occurrences_of
 from remediate.redaction import redact_alert
 from remediate.report import Occurrences, incident_report
 from remediate.rollback_report import report_section as rollback_section
@@ -69,9 +69,9 @@ async def _logs(service: Service | None, catalog: Catalog, policy: StepPolicy) -
     return await collect_logs(service, catalog)
 
 
-async def _occurrences(alert: Alert) -> Occurrences | None:
+async def _occurrences(alert: Alert, run_id: str) -> Occurrences | None:
     try:
-        return await occurrences_of(alert.fingerprint, alert.fired_at)
+        return await occurrences_of(alert.fingerprint, alert.fired_at, run_id)
     except (httpx.HTTPError, PrefectHTTPStatusError, ObjectNotFound) as exc:
         get_run_logger().warning("occurrence history unavailable: %s", type(exc).__name__)
         return None
@@ -96,7 +96,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     policy = catalog.policy_for(alert.severity)
     redactor = catalog_redactor(catalog)
     alert = redact_alert(alert, redactor)
-    occurrences = await _occurrences(alert) if run_id else None
+    occurrences = await _occurrences(alert, run_id) if run_id else None
 
     verification = None
     if policy.verify:
@@ -152,11 +152,15 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     action = rollback = None
     if policy.run_actions:
-        rollback = await roll_back_recent_release(alert, service, catalog, issue)
-        if rollback is not None and rollback.action is not None:
-            action = rollback.action
+        if run_id and await alert_resolved(run_id):
+            logger.warning("alert resolved since the run started: runbook action not run")
+            await _add_tags(run_id, ["resolved-before:action"])
         else:
-            action = await act_on_alert(alert, service, catalog, issue, diagnosis)
+            rollback = await roll_back_recent_release(alert, service, catalog, issue)
+            if rollback is not None and rollback.action is not None:
+                action = rollback.action
+            else:
+                action = await act_on_alert(alert, service, catalog, issue, diagnosis)
 
     await acreate_markdown_artifact(
         key="incident-report",

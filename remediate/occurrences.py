@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
@@ -11,7 +12,12 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from remediate.models import utc
 from remediate.report import Occurrences
-from remediate.run_tags import tag_value
+from remediate.run_tags import (
+    FLAPPING_TRANSITIONS_TAG,
+    FLAPPING_WINDOW_TAG,
+    RESOLVED_TAG,
+    tag_value,
+)
 
 HISTORY_LIMIT = 200
 _TIME = TypeAdapter(AwareDatetime)
@@ -32,8 +38,19 @@ def _count(run: FlowRun) -> int:
     return int(value) if value and value.isdigit() else 1
 
 
-async def occurrences_of(fingerprint: str, fired_at: datetime) -> Occurrences:
-    """Runs tagged with the fingerprint (the current one included) and their recurrences."""
+def _number(tags: list[str], prefix: str) -> float | None:
+    value = tag_value(tags, prefix)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+async def occurrences_of(
+    fingerprint: str, fired_at: datetime, run_id: str | None = None
+) -> Occurrences:
+    """Runs tagged with the fingerprint (the current one included) and their recurrences;
+    whether the gateway started run ``run_id`` as flapping, and how."""
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
@@ -43,4 +60,20 @@ async def occurrences_of(fingerprint: str, fired_at: datetime) -> Occurrences:
         )
     times = [t for t in (_fired_at(run) for run in runs) if t is not None] + [utc(fired_at)]
     count = max(1, sum(_count(run) for run in runs))
-    return Occurrences(count=count, first_seen=min(times), last_seen=max(times))
+    current = next((run for run in runs if str(run.id) == run_id), None)
+    tags = list(current.tags) if current is not None else []
+    transitions = _number(tags, FLAPPING_TRANSITIONS_TAG)
+    return Occurrences(
+        count=count,
+        first_seen=min(times),
+        last_seen=max(times),
+        flapping_transitions=int(transitions) if transitions is not None else None,
+        flapping_window_s=_number(tags, FLAPPING_WINDOW_TAG),
+    )
+
+
+async def alert_resolved(run_id: str) -> bool:
+    """Whether the gateway marked run ``run_id``'s alert resolved since the run started."""
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(run_id))
+    return RESOLVED_TAG in run.tags

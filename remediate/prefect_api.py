@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel
 
 from remediate.models import Alert
-from remediate.run_tags import DEPLOYMENT, run_tags
+from remediate.run_tags import DEPLOYMENT, RESOLVED_TAG, run_tags
 
 
 class PrefectAPIError(Exception):
@@ -147,8 +147,8 @@ class PrefectAPI:
         run = await self.flow_run(run_id)
         tags = [t for t in run.get("tags", []) if not str(t).startswith("occurrences:")]
         tags.append(f"occurrences:{occurrences}")
-        if resolved and "alert-resolved" not in tags:
-            tags.append("alert-resolved")
+        if resolved and RESOLVED_TAG not in tags:
+            tags.append(RESOLVED_TAG)
         if flapping and "flapping" not in tags:
             tags.append("flapping")
         response = await self._request("PATCH", f"/flow_runs/{run_id}", json={"tags": tags})

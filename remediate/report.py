@@ -35,6 +35,8 @@ class Occurrences(BaseModel):
     count: int
     first_seen: datetime
     last_seen: datetime
+    flapping_transitions: int | None = None
+    flapping_window_s: float | None = None
 
 
 def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
@@ -91,6 +93,15 @@ def alert_facts(
             ["first seen", occurrences.first_seen.isoformat()],
             ["last seen", occurrences.last_seen.isoformat()],
         ]
+        if occurrences.flapping_transitions is not None:
+            window = occurrences.flapping_window_s
+            rows.append(
+                [
+                    "flapping",
+                    f"yes: {occurrences.flapping_transitions} firing/resolved transitions"
+                    + (f" within {window:g} s" if window is not None else ""),
+                ]
+            )
     rows += [[f"label {inline(k, 60)}", inline(redact(v))] for k, v in sorted(alert.labels.items())]
     message = redact(alert.summary)
     parts = [table(["fact", "value"], rows), "", "Message:", "", fenced(message)]

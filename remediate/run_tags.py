@@ -5,6 +5,9 @@ from __future__ import annotations
 from remediate.models import Alert
 
 DEPLOYMENT = "remediate-alert/remediate-alert"
+FLAPPING_TRANSITIONS_TAG = "flapping-transitions"
+FLAPPING_WINDOW_TAG = "flapping-window-s"
+RESOLVED_TAG = "alert-resolved"
 
 
 def run_tags(alert: Alert) -> list[str]:

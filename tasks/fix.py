@@ -36,6 +36,7 @@ from remediate.fixer.publish import (
 from remediate.fixer.report import decision_comment, proposal_comment
 from remediate.markdown import fenced, inline
 from remediate.models import Alert, Diagnosis, IssueRef, Verification
+from remediate.occurrences import alert_resolved
 from remediate.settings import get_settings
 from remediate.trackers import TrackerConfigError, make_tracker
 from remediate.trackers.token import resolve_token
@@ -223,6 +224,10 @@ async def fix_and_review(
     if deployment.get_id() is None:
         logger.warning("fix proposed but this run has no deployment, so it cannot wait")
         return proposal, None, None
+    run_id = flow_run.get_id()
+    if run_id and await alert_resolved(run_id):
+        logger.warning("alert resolved since the run started; the fix still goes to approval")
+        await _retag(["resolved-before:approval"])
     await publish_diff_artifact(proposal)
     await _retag([AWAITING_TAG, *([f"issue:{issue.number}"] if issue else [])])
     if catalog.approval.notify:

@@ -12,9 +12,9 @@ from remediate.models import Severity
 from tests.support.gateway import config, running_gateway, sentinel_check
 from tests.support.gateway_policy import (
     START,
+    check_held_alerts_expire,
     check_threshold_across_restart,
     fingerprint_runs,
-    occurrence,
     threshold_catalog,
 )
 
@@ -86,22 +86,11 @@ async def test_nth_occurrence_within_the_window_starts_one_run_after_a_restart(
     await check_threshold_across_restart(cfg, prefect_server)
 
 
-async def test_occurrences_spread_beyond_the_window_start_nothing(
+async def test_held_alerts_spread_beyond_the_window_expire_and_start_nothing(
     tmp_path: Path, prefect_server: str, gateway_deployment: str
 ) -> None:
-    now = [START]
-    check_id = f"S2-recall-{uuid.uuid4().hex[:8]}"
     cfg = config(tmp_path, prefect_server, signature_tolerance_s=1e9)
-    async with running_gateway(cfg, threshold_catalog(), clock=lambda: now[0]) as gw:
-        for n in range(4):
-            response = await gw.post_signed("/v1/alerts/sentinel", occurrence(check_id, n))
-            assert response.status_code == 202
-            await gw.drained()
-            now[0] += 400
-        fingerprint = response.json()["alerts"][0]["fingerprint"]
-        counts = await gw.drained()
-        assert counts == counts | {"held": 4, "delivered": 0, "occurrence": 0, "pending": 0}
-    assert await fingerprint_runs(prefect_server, fingerprint) == []
+    await check_held_alerts_expire(cfg, prefect_server)
 
 
 async def test_other_checks_start_at_once_under_a_threshold(
@@ -173,7 +162,9 @@ async def test_flapping_after_runs_finish_starts_one_flapping_run_not_one_per_tr
         runs = await fingerprint_runs(prefect_server, fingerprint)
         assert len(runs) == 2
         (flapping,) = [r for r in runs if r["id"] != first["id"]]
-        assert "flapping" in flapping["tags"]
+        assert {"flapping", "flapping-transitions:2", "flapping-window-s:900"} <= set(
+            flapping["tags"]
+        )
         await cancel(prefect_server, flapping["id"])
         await send(gw, 1, "resolved")
         await send(gw, 2, "firing")

@@ -11,7 +11,7 @@ from tests.support.gateway import (
     runs_with_tag,
     sentinel_check,
 )
-from tests.support.gateway_policy import check_threshold_across_restart
+from tests.support.gateway_policy import check_held_alerts_expire, check_threshold_across_restart
 
 
 async def test_postgres_outbox_dedupes_and_delivers_once(
@@ -95,3 +95,12 @@ async def test_postgres_outbox_keeps_threshold_counts_across_a_restart(
         tmp_path, prefect_server, outbox_url=postgres_outbox_url, signature_tolerance_s=1e9
     )
     await check_threshold_across_restart(cfg, prefect_server)
+
+
+async def test_postgres_outbox_expires_held_alerts_when_their_window_closes(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    cfg = config(
+        tmp_path, prefect_server, outbox_url=postgres_outbox_url, signature_tolerance_s=1e9
+    )
+    await check_held_alerts_expire(cfg, prefect_server)

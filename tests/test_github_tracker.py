@@ -178,8 +178,11 @@ def test_recently_closed_issue_is_reopened_old_one_is_not(standin: GitHubStandIn
     assert comment_bodies(issue)[0].endswith("fired again (b)")
 
     standin.close_issue(REPO, 1, at=start + timedelta(minutes=31))
+    assert tracker.issue_for(FP) == 1
     fresh = tracker.open_or_update(draft("c"), start + timedelta(hours=3))
     assert (fresh.action, fresh.number) == (IssueAction.OPENED, 2)
+    assert tracker.issue_for(FP) == 2
+    assert tracker.issue_for("no-such-fingerprint") is None
     assert [i.state for i in standin.issues(REPO)] == ["closed", "open"]
     assert standin.violations == []
 

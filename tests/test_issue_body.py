@@ -211,6 +211,19 @@ def test_occurrences_are_shown() -> None:
     body = incident_report(make_alert(), None, None, None, occurrences=seen)
     assert "| occurrences | 4 |" in body
     assert "| first seen | 2026-11-27T09:00:00+00:00 |" in body
+    assert "flapping" not in body
+
+
+def test_a_flapping_run_says_so_with_transitions_and_window() -> None:
+    seen = Occurrences(
+        count=3,
+        first_seen=datetime(2026, 11, 27, 9, tzinfo=UTC),
+        last_seen=datetime(2026, 11, 27, 9, 10, tzinfo=UTC),
+        flapping_transitions=5,
+        flapping_window_s=900,
+    )
+    body = incident_report(make_alert(), None, None, None, occurrences=seen)
+    assert "| flapping | yes: 5 firing/resolved transitions within 900 s |" in body
 
 
 @pytest.mark.parametrize("run", ["`", "``", "```", "`````````", "~~~~"])

@@ -59,3 +59,15 @@ def test_add_comment_once_per_key(tmp_path: Path) -> None:
     assert tracker.add_comment(1, "pr", "PR opened") is True
     assert tracker.add_comment(1, "pr", "PR opened") is False
     assert len(tracker.get(1).comments) == 1
+
+
+def test_issue_for_a_fingerprint_is_the_open_one_else_the_last_closed(tmp_path: Path) -> None:
+    tracker = LocalTracker(tmp_path, reopen_window=timedelta(hours=1))
+    assert tracker.issue_for("fp1") is None
+    tracker.open_or_update(draft("a", "fp1"), NOW)
+    tracker.open_or_update(draft("a", "fp2"), NOW)
+    assert (tracker.issue_for("fp1"), tracker.issue_for("fp2")) == (1, 2)
+    tracker.close(1, NOW)
+    assert tracker.issue_for("fp1") == 1
+    tracker.open_or_update(draft("b", "fp1"), NOW + timedelta(hours=3))
+    assert tracker.issue_for("fp1") == 3

@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from remediate.gateway.metrics import GatewayMetrics
+from remediate.gateway.notes import flapping_note, resolution_note
 from remediate.gateway.outbox import (
     DELIVERED,
+    EXPIRED,
     FAILED,
     HELD,
     OCCURRENCE,
     RESOLVED,
+    Note,
     Outbox,
     Outcome,
     Remediation,
@@ -26,13 +29,15 @@ from remediate.gateway.outbox import (
 from remediate.gateway.policy import GatewayPolicy
 from remediate.models import Alert, AlertStatus
 from remediate.prefect_api import PrefectAPI, PrefectAPIError
-from remediate.run_tags import DEPLOYMENT
+from remediate.redaction import Redactor
+from remediate.run_tags import DEPLOYMENT, FLAPPING_TRANSITIONS_TAG, FLAPPING_WINDOW_TAG
 
 log = logging.getLogger("remediate.gateway.delivery")
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 WINDOW_S = 60.0
 BATCH = 200
+EXPIRY_BATCH = 500
 
 
 @dataclass
@@ -67,6 +72,7 @@ class _Batch:
     failed_seqs: list[int] = field(default_factory=list)
     error: str = ""
     history: dict[str, list[Seen]] = field(default_factory=dict)
+    notes: list[Note] = field(default_factory=list)
 
     def record(self, row: Row, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -83,8 +89,12 @@ class Deliverer:
         metrics: GatewayMetrics,
         policy: DeliveryPolicy,
         clock: Callable[[], float] = time.time,
+        redactor: Redactor | None = None,
+        notes_wake: asyncio.Event | None = None,
     ) -> None:
         self.outbox = outbox
+        self.redactor = redactor or Redactor()
+        self.notes_wake = notes_wake
         self.prefect = prefect
         self.metrics = metrics
         self.policy = policy
@@ -146,6 +156,7 @@ class Deliverer:
         await self._maybe_prune(now)
         rows = await self.outbox.pending(BATCH)
         self.metrics.outbox_depth.set(len(rows) if len(rows) < BATCH else (await self._depth()))
+        await self._expire_held(now, rows)
         if not rows:
             return 1.0
         batch = _Batch()
@@ -168,7 +179,11 @@ class Deliverer:
         for row in rows:
             if not await self._handle(row, batch, starts):
                 break
-        await self.outbox.commit(batch.outcomes, [batch.remediations[f] for f in batch.touched])
+        await self.outbox.commit(
+            batch.outcomes, [batch.remediations[f] for f in batch.touched], batch.notes
+        )
+        if batch.notes and self.notes_wake is not None:
+            self.notes_wake.set()
         if batch.failed_seqs:
             await self.outbox.postpone(batch.failed_seqs, batch.error)
         for fingerprint in batch.touched:
@@ -185,6 +200,27 @@ class Deliverer:
     async def _depth(self) -> int:
         counts = await self.outbox.counts()
         return counts["pending"]
+
+    async def _expire_held(self, now: float, pending: list[Row]) -> None:
+        """Held alerts whose threshold window closed (for every alert still to be decided,
+        too) can no longer count towards a run: they become ``expired``."""
+        cutoff = min([r.received_at for r in pending] + [now])
+        expired = []
+        for row in await self.outbox.held(EXPIRY_BATCH):
+            window = 0.0
+            try:
+                alert = Alert.model_validate_json(row.alert_json)
+            except ValueError:
+                pass
+            else:
+                threshold = self.policy.rules.threshold_for(alert.check_id, alert.severity)
+                window = threshold.window_s if threshold is not None else 0.0
+            if row.received_at + window <= cutoff:
+                expired.append(Outcome(row.seq, EXPIRED, now))
+        if expired:
+            await self.outbox.commit(expired, [])
+            self.metrics.expired.inc(len(expired))
+            log.info("%d held alerts expired without reaching their threshold", len(expired))
 
     async def _maybe_prune(self, now: float) -> None:
         if now - self._last_prune > 3600:
@@ -203,14 +239,19 @@ class Deliverer:
             self.metrics.delivery_failures.labels("invalid").inc()
             return True
         current = batch.remediations.get(row.fingerprint)
-        flapping = self._flapping(row, batch)
+        transitions = self._transitions(row, batch)
+        flapping = self._is_flapping(transitions)
         if alert.status is AlertStatus.RESOLVED:
             if current is not None and current.resolved_at is None:
                 current.resolved_at = row.received_at
                 batch.touched.add(row.fingerprint)
+                batch.notes.append(
+                    resolution_note(
+                        alert, current.flow_run_id, row.delivery_key, row.received_at, self.redactor
+                    )
+                )
             if current is not None and flapping and not current.flapping:
-                current.flapping = True
-                batch.touched.add(row.fingerprint)
+                self._now_flapping(alert, row, batch, current, transitions)
             batch.record(
                 row,
                 Outcome(
@@ -230,7 +271,8 @@ class Deliverer:
                 and current.last_seen > row.received_at - self._flapping_window()
             )
             if self._run_is_open(current.flow_run_id) or still_flapping:
-                current.flapping = current.flapping or flapping
+                if flapping and not current.flapping:
+                    self._now_flapping(alert, row, batch, current, transitions)
                 self._occurrence(row, batch, current, now)
                 return True
         held: list[Seen] = []
@@ -256,7 +298,11 @@ class Deliverer:
             return False
         try:
             created = await self.prefect.submit_alert(
-                alert, self.policy.deployment, _creation_tags(len(held) + 1, flapping)
+                alert,
+                self.policy.deployment,
+                _creation_tags(
+                    len(held) + 1, transitions if flapping else 0, self._flapping_window()
+                ),
             )
         except PrefectAPIError as exc:
             if is_transient(exc):
@@ -308,15 +354,32 @@ class Deliverer:
             for s in batch.history.get(fingerprint, [])
         ]
 
+    def _now_flapping(
+        self, alert: Alert, row: Row, batch: _Batch, current: Remediation, transitions: int
+    ) -> None:
+        """An existing run turns flapping: its tag, and a note on its issue."""
+        current.flapping = True
+        batch.touched.add(row.fingerprint)
+        batch.notes.append(
+            flapping_note(
+                alert, current.flow_run_id, transitions, self._flapping_window(), row.received_at
+            )
+        )
+
     def _flapping_window(self) -> float:
         rule = self.policy.rules.flapping
         return rule.window_s if rule is not None else 0.0
 
-    def _flapping(self, row: Row, batch: _Batch) -> bool:
-        """Whether this alert makes ``transitions`` firing/resolved changes within the window."""
+    def _is_flapping(self, transitions: int) -> bool:
+        rule = self.policy.rules.flapping
+        return rule is not None and transitions >= rule.transitions
+
+    def _transitions(self, row: Row, batch: _Batch) -> int:
+        """Firing/resolved changes of this alert's fingerprint within the flapping window,
+        this alert included."""
         rule = self.policy.rules.flapping
         if rule is None:
-            return False
+            return 0
         since = row.received_at - rule.window_s
         statuses = [
             s.status
@@ -324,8 +387,7 @@ class Deliverer:
             if s.received_at > since and s.state != FAILED
         ]
         statuses.append(row.status)
-        changes = sum(1 for a, b in itertools.pairwise(statuses) if a != b)
-        return changes >= rule.transitions
+        return sum(1 for a, b in itertools.pairwise(statuses) if a != b)
 
     def _transient(self, row: Row, batch: _Batch, error: PrefectAPIError) -> bool:
         self.prefect_reachable = error.status is not None
@@ -382,8 +444,13 @@ class Deliverer:
             self._published_at.clear()
 
 
-def _creation_tags(occurrences: int, flapping: bool) -> tuple[str, ...]:
+def _creation_tags(occurrences: int, transitions: int, window_s: float) -> tuple[str, ...]:
+    """``transitions`` is 0 unless the alert is flapping."""
     tags = [f"occurrences:{occurrences}"] if occurrences > 1 else []
-    if flapping:
-        tags.append("flapping")
+    if transitions:
+        tags += [
+            "flapping",
+            f"{FLAPPING_TRANSITIONS_TAG}:{transitions}",
+            f"{FLAPPING_WINDOW_TAG}:{window_s:g}",
+        ]
     return tuple(tags)

@@ -41,6 +41,21 @@ class GatewayMetrics:
         )
         for reason in ("cap", "threshold"):
             self.deferred.labels(reason)
+        self.expired = Counter(
+            "remediate_gateway_expired",
+            "Held alerts whose threshold window closed before enough occurrences arrived; they "
+            "start nothing and stay in the outbox (state expired) until pruned.",
+            registry=self.registry,
+        )
+        self.notes = Counter(
+            "remediate_gateway_notes",
+            "Issue comments owed by the gateway (resolutions, flapping), by result: posted, "
+            "no_issue (the run opened none), failed, retried.",
+            ["result"],
+            registry=self.registry,
+        )
+        for result in ("posted", "no_issue", "failed", "retried"):
+            self.notes.labels(result)
         self.delivered = Counter(
             "remediate_gateway_delivered",
             "Alerts that started a remediation run.",

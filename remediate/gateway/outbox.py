@@ -24,7 +24,12 @@ OCCURRENCE = "occurrence"
 RESOLVED = "resolved"
 FAILED = "failed"
 HELD = "held"
-STATES = (PENDING, DELIVERED, OCCURRENCE, RESOLVED, FAILED, HELD)
+EXPIRED = "expired"
+STATES = (PENDING, DELIVERED, OCCURRENCE, RESOLVED, FAILED, HELD, EXPIRED)
+
+NOTE_POSTED = "posted"
+NOTE_NO_ISSUE = "no_issue"
+NOTE_FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,20 @@ class Seen:
     status: str
     state: str
     received_at: float
+
+
+@dataclass(frozen=True)
+class Note:
+    """A comment owed to the issue of a fingerprint (a resolution, flapping), written once:
+    ``key`` is its idempotency marker on the issue."""
+
+    key: str
+    fingerprint: str
+    flow_run_id: str
+    service: str | None
+    text: str
+    created_at: float
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -136,7 +155,30 @@ class Outbox(ABC):
         """Times at which new runs were started after ``since``, oldest first."""
 
     @abstractmethod
-    async def commit(self, outcomes: list[Outcome], remediations: list[Remediation]) -> None: ...
+    async def commit(
+        self,
+        outcomes: list[Outcome],
+        remediations: list[Remediation],
+        notes: list[Note] | None = None,
+    ) -> None:
+        """Write outcomes, remediations and the notes they owe in one transaction."""
+
+    @abstractmethod
+    async def held(self, limit: int) -> list[Row]:
+        """Alerts in state ``held``, oldest first."""
+
+    @abstractmethod
+    async def due_notes(self, now: float, limit: int) -> list[Note]:
+        """Notes not yet written whose next attempt is due."""
+
+    @abstractmethod
+    async def finish_note(self, key: str, state: str, issue: int | None, now: float) -> None: ...
+
+    @abstractmethod
+    async def retry_note(self, key: str, next_at: float, error: str) -> None: ...
+
+    @abstractmethod
+    async def note_counts(self) -> dict[str, int]: ...
 
     @abstractmethod
     async def postpone(self, seqs: list[int], error: str) -> None: ...
@@ -175,6 +217,21 @@ CREATE TABLE IF NOT EXISTS remediations (
     flapping INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_fingerprint ON outbox(fingerprint, received_at);
+CREATE TABLE IF NOT EXISTS notes (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    flow_run_id TEXT NOT NULL,
+    service TEXT,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    issue INTEGER,
+    done_at REAL
+);
+CREATE INDEX IF NOT EXISTS notes_due ON notes(state, next_at);
 """
 
 
@@ -294,7 +351,12 @@ class SQLiteOutbox(Outbox):
 
         return await self._run(work)
 
-    async def commit(self, outcomes: list[Outcome], remediations: list[Remediation]) -> None:
+    async def commit(
+        self,
+        outcomes: list[Outcome],
+        remediations: list[Remediation],
+        notes: list[Note] | None = None,
+    ) -> None:
         def work(db: sqlite3.Connection) -> None:
             def write() -> None:
                 db.executemany(
@@ -314,10 +376,64 @@ class SQLiteOutbox(Outbox):
                     " flapping = excluded.flapping",
                     [_remediation_values(r) for r in remediations],
                 )
+                db.executemany(
+                    "INSERT OR IGNORE INTO notes"
+                    " (key, fingerprint, flow_run_id, service, text, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [_note_values(n) for n in notes or []],
+                )
 
             self._transaction(db, write)
 
         await self._run(work)
+
+    async def held(self, limit: int) -> list[Row]:
+        def work(db: sqlite3.Connection) -> list[Row]:
+            rows = db.execute(
+                "SELECT seq, delivery_key, fingerprint, status, alert, received_at, attempts"
+                " FROM outbox WHERE state = 'held' ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [Row(*row) for row in rows]
+
+        return await self._run(work)
+
+    async def due_notes(self, now: float, limit: int) -> list[Note]:
+        def work(db: sqlite3.Connection) -> list[Note]:
+            rows = db.execute(
+                "SELECT key, fingerprint, flow_run_id, service, text, created_at, attempts"
+                " FROM notes WHERE state = 'pending' AND next_at <= ? ORDER BY created_at LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            return [Note(*row) for row in rows]
+
+        return await self._run(work)
+
+    async def finish_note(self, key: str, state: str, issue: int | None, now: float) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE notes SET state = ?, issue = ?, done_at = ? WHERE key = ?",
+                (state, issue, now, key),
+            )
+
+        await self._run(work)
+
+    async def retry_note(self, key: str, next_at: float, error: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE notes SET attempts = attempts + 1, next_at = ?, last_error = ?"
+                " WHERE key = ?",
+                (next_at, error[:2000], key),
+            )
+
+        await self._run(work)
+
+    async def note_counts(self) -> dict[str, int]:
+        def work(db: sqlite3.Connection) -> dict[str, int]:
+            rows = db.execute("SELECT state, COUNT(*) FROM notes GROUP BY state")
+            return {str(state): int(count) for state, count in rows}
+
+        return await self._run(work)
 
     async def postpone(self, seqs: list[int], error: str) -> None:
         def work(db: sqlite3.Connection) -> None:
@@ -346,11 +462,16 @@ class SQLiteOutbox(Outbox):
                 cursor = db.execute(
                     "DELETE FROM outbox WHERE state != 'pending' AND done_at < ?", (before,)
                 )
+                db.execute("DELETE FROM notes WHERE state != 'pending' AND done_at < ?", (before,))
                 return int(cursor.rowcount)
 
             return self._transaction(db, delete)
 
         return await self._run(work)
+
+
+def _note_values(n: Note) -> tuple[Any, ...]:
+    return (n.key, n.fingerprint, n.flow_run_id, n.service, n.text, n.created_at)
 
 
 def _remediation_values(r: Remediation) -> tuple[Any, ...]:
@@ -396,6 +517,23 @@ CREATE TABLE IF NOT EXISTS remediate_remediations (
 ALTER TABLE remediate_remediations ADD COLUMN IF NOT EXISTS flapping BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE INDEX IF NOT EXISTS remediate_outbox_fingerprint
     ON remediate_outbox(fingerprint, received_at);
+CREATE TABLE IF NOT EXISTS remediate_notes (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    flow_run_id TEXT NOT NULL,
+    service TEXT,
+    text TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+    last_error TEXT,
+    issue INTEGER,
+    done_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS remediate_outbox_held ON remediate_outbox(seq) WHERE state = 'held';
+CREATE INDEX IF NOT EXISTS remediate_notes_due ON remediate_notes(next_at)
+    WHERE state = 'pending';
 """
 
 
@@ -502,7 +640,12 @@ class PostgresOutbox(Outbox):
             )
         return [float(r[0]) for r in rows]
 
-    async def commit(self, outcomes: list[Outcome], remediations: list[Remediation]) -> None:
+    async def commit(
+        self,
+        outcomes: list[Outcome],
+        remediations: list[Remediation],
+        notes: list[Note] | None = None,
+    ) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.executemany(
                 "UPDATE remediate_outbox SET state = $1, done_at = $2, flow_run_id = $3,"
@@ -522,6 +665,58 @@ class PostgresOutbox(Outbox):
                 " flapping = excluded.flapping",
                 [_remediation_values(r) for r in remediations],
             )
+            if notes:
+                await conn.executemany(
+                    "INSERT INTO remediate_notes"
+                    " (key, fingerprint, flow_run_id, service, text, created_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
+                    [_note_values(n) for n in notes],
+                )
+
+    async def held(self, limit: int) -> list[Row]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT seq, delivery_key, fingerprint, status, alert, received_at, attempts"
+                " FROM remediate_outbox WHERE state = 'held' ORDER BY seq LIMIT $1",
+                limit,
+            )
+        return [Row(*tuple(row)) for row in rows]
+
+    async def due_notes(self, now: float, limit: int) -> list[Note]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT key, fingerprint, flow_run_id, service, text, created_at, attempts"
+                " FROM remediate_notes WHERE state = 'pending' AND next_at <= $1"
+                " ORDER BY created_at LIMIT $2",
+                now,
+                limit,
+            )
+        return [Note(*tuple(row)) for row in rows]
+
+    async def finish_note(self, key: str, state: str, issue: int | None, now: float) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE remediate_notes SET state = $1, issue = $2, done_at = $3 WHERE key = $4",
+                state,
+                issue,
+                now,
+                key,
+            )
+
+    async def retry_note(self, key: str, next_at: float, error: str) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE remediate_notes SET attempts = attempts + 1, next_at = $1,"
+                " last_error = $2 WHERE key = $3",
+                next_at,
+                error[:2000],
+                key,
+            )
+
+    async def note_counts(self) -> dict[str, int]:
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch("SELECT state, COUNT(*) FROM remediate_notes GROUP BY state")
+        return {str(r[0]): int(r[1]) for r in rows}
 
     async def postpone(self, seqs: list[int], error: str) -> None:
         async with self._pool.acquire() as conn:
@@ -543,6 +738,9 @@ class PostgresOutbox(Outbox):
         async with self._pool.acquire() as conn:
             status = await conn.execute(
                 "DELETE FROM remediate_outbox WHERE state != 'pending' AND done_at < $1", before
+            )
+            await conn.execute(
+                "DELETE FROM remediate_notes WHERE state != 'pending' AND done_at < $1", before
             )
         return int(str(status).rsplit(" ", 1)[-1])
 

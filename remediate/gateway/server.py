@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     app = create_app(config, catalog)
+    app.state.gateway.freeze_gc = True
     uvicorn.run(
         app,
         host=args.host,

@@ -57,3 +57,8 @@ class Tracker(Protocol):
     def add_comment(self, number: int, key: str, text: str) -> bool:
         """Comment once per ``key`` on issue ``number``; False when it was already there."""
         ...
+
+    def issue_for(self, fingerprint: str) -> int | None:
+        """The number of the fingerprint's current issue (the oldest open one, else the most
+        recently closed one), None when it has none."""
+        ...

@@ -220,6 +220,14 @@ class GitHubTracker:
             current.create_comment(fit(draft.marked_comment()))
         return self._ref(current, action)
 
+    def issue_for(self, fingerprint: str) -> int | None:
+        issues = self._issues_for(fingerprint)
+        opened = [i for i in issues if i.state == "open"]
+        if opened:
+            return opened[0].number
+        closed = [i for i in issues if i.closed_at is not None]
+        return max(closed, key=lambda i: i.closed_at or datetime.min).number if closed else None
+
     def add_comment(self, number: int, key: str, text: str) -> bool:
         with self._calling(f"read issue #{number}"):
             issue = self._repository().get_issue(number)

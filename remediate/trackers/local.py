@@ -147,6 +147,14 @@ class LocalTracker:
             self._save(issue)
             return True
 
+    def issue_for(self, fingerprint: str) -> int | None:
+        issues = [i for i in self.issues() if i.fingerprint == fingerprint]
+        opened = [i for i in issues if i.state == "open"]
+        if opened:
+            return opened[-1].number
+        closed = [i for i in issues if i.closed_at is not None]
+        return max(closed, key=lambda i: i.closed_at or i.created_at).number if closed else None
+
     def close(self, number: int, now: datetime) -> None:
         with self._locked():
             issue = self.get(number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -62,3 +63,36 @@ async def check_threshold_across_restart(cfg: GatewayConfig, prefect_server: str
     assert len(runs) == 1
     assert "occurrences:3" in runs[0]["tags"]
     assert runs[0]["parameters"]["alert"]["id"] == response.json()["alerts"][0]["id"]
+
+
+async def check_held_alerts_expire(cfg: GatewayConfig, prefect_server: str) -> None:
+    """Alerts spread wider than the window start nothing; each held one expires when its
+    window closes, is counted, stays in the outbox, and no longer counts after a restart."""
+    now = [START]
+    check_id = f"S2-recall-{uuid.uuid4().hex[:8]}"
+    catalog = threshold_catalog(occurrences=3, window_s=600)
+    async with running_gateway(cfg, catalog, clock=lambda: now[0]) as gw:
+        for n in range(4):
+            response = await gw.post_signed("/v1/alerts/sentinel", occurrence(check_id, n))
+            assert response.status_code == 202
+            await gw.drained()
+            now[0] += 400
+        fingerprint = response.json()["alerts"][0]["fingerprint"]
+        now[0] += 600
+        gw.gateway.deliverer.wake.set()
+        deadline = asyncio.get_running_loop().time() + 60
+        while (counts := await gw.outbox())[
+            "held"
+        ] and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert counts == counts | {"held": 0, "expired": 4, "delivered": 0, "occurrence": 0}
+        metrics = (await gw.client.get("/metrics")).text
+        assert "remediate_gateway_expired_total 4.0" in metrics
+    assert await fingerprint_runs(prefect_server, fingerprint) == []
+    async with running_gateway(cfg, catalog, clock=lambda: now[0]) as gw:
+        for n in range(4, 6):
+            response = await gw.post_signed("/v1/alerts/sentinel", occurrence(check_id, n))
+            assert response.status_code == 202
+        counts = await gw.drained()
+        assert counts == counts | {"held": 2, "expired": 4, "delivered": 0}
+    assert await fingerprint_runs(prefect_server, fingerprint) == []
