@@ -37,6 +37,7 @@ class RunRecord(BaseModel):
     occurrences: int = 1
     verdict: str | None = None
     self_resolved: bool = False
+    fired_at: datetime | None = None
     issue_at: datetime | None = None
     fix_status: str | None = None
     fix_session_s: float | None = None
@@ -193,6 +194,12 @@ def _duration(task_run: dict[str, Any]) -> float | None:
     return (end - start).total_seconds() if start and end else None
 
 
+def _fired_at(run: dict[str, Any]) -> datetime | None:
+    """When the monitoring side says the alert fired (the run's ``alert`` parameter)."""
+    alert = (run.get("parameters") or {}).get("alert")
+    return _time(alert.get("fired_at")) if isinstance(alert, dict) else None
+
+
 def build_record(
     run: dict[str, Any],
     artifacts: list[dict[str, Any]],
@@ -219,6 +226,7 @@ def build_record(
         occurrences=int(occurrences) if occurrences and occurrences.isdigit() else 1,
         verdict=tag_value(tags, "verdict"),
         self_resolved=report is not None and report[1] == "self-resolved",
+        fired_at=_fired_at(run),
         issue_at=firsts["incident-issue"][0] if "incident-issue" in firsts else None,
         fix_status=tag_value(tags, "fix"),
         fix_session_s=_duration(proposals[0]) if proposals else None,

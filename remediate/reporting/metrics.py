@@ -53,6 +53,7 @@ class RemediationReport(BaseModel):
     figures: list[Figure]
     days: list[Day]
     alert_to_issue_s: list[float] = Field(default_factory=list)
+    fired_to_issue_s: list[float] = Field(default_factory=list)
     fix_generation_s: list[float] = Field(default_factory=list)
 
     def figure(self, key: str) -> Figure:
@@ -112,6 +113,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
     }
     waiting = sum("awaiting-approval" in r.tags for r in records)
     to_issue = _seconds(records, lambda r: r.created, lambda r: r.issue_at)
+    fired_to_issue = _seconds(records, lambda r: r.fired_at, lambda r: r.issue_at)
     generation = [r.fix_session_s for r in sessions if r.fix_session_s is not None]
     approval_wait = _seconds(records, lambda r: r.suspended_at, lambda r: r.resumed_at)
     to_pull = _seconds(records, lambda r: r.resumed_at, lambda r: r.pull_request_at)
@@ -169,6 +171,24 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             "s",
             "< 120 s",
             "from the run's creation",
+        ),
+        _below(
+            "fired_to_issue_p50",
+            "fired->issue p50",
+            percentile(fired_to_issue, 50),
+            ALERT_TO_ISSUE_TARGET_S,
+            "s",
+            "< 120 s",
+            "from the alert's fired_at: includes the sender's own delay",
+        ),
+        _below(
+            "fired_to_issue_p95",
+            "fired->issue p95",
+            percentile(fired_to_issue, 95),
+            ALERT_TO_ISSUE_TARGET_S,
+            "s",
+            "< 120 s",
+            "from the alert's fired_at: includes the sender's own delay",
         ),
         _count(
             "fix_sessions", "fix sessions run", len(sessions), "proposal sessions, skips excluded"
@@ -239,6 +259,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
         figures=figures,
         days=_days(records),
         alert_to_issue_s=to_issue,
+        fired_to_issue_s=fired_to_issue,
         fix_generation_s=generation,
     )
 
