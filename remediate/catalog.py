@@ -151,7 +151,11 @@ class Catalog(_Strict):
             check_names(service.name, service.dependencies)
             check_service_actions(service.name, [h.name for h in service.hosts], service.actions)
             check_service_releases(
-                service.name, [h.name for h in service.hosts], service.actions, service.releases
+                service.name,
+                [h.name for h in service.hosts],
+                service.actions,
+                service.releases,
+                has_repository=service.repository is not None,
             )
             check_service_metrics(
                 service.name,

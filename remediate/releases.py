@@ -104,6 +104,8 @@ async def read_releases(
     load_key: KeyLoader = load_client_key,
 ) -> ReleaseRead:
     host = release_host(service, source)
+    if source.command is None:
+        return ReleaseRead(host=host.name, error="the releases section has no command")
     command = shlex.join(source.command)
     try:
         conn = await connect(host, limits, load_key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -34,11 +35,19 @@ class ReleaseListing(_Frozen):
 
 
 class ReleaseRead(_Frozen):
-    """A listing, or the reason there is none (unreachable host, refused output)."""
+    """A listing, or the reason there is none (unreachable host, refused output).
+
+    ``host`` is the SSH host read on, or for GitHub ``<owner>/<repo> environment <name>``.
+    """
 
     host: str
+    via: Literal["ssh", "github"] = "ssh"
     listing: ReleaseListing | None = None
     error: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"host {self.host}" if self.via == "ssh" else f"GitHub deployments of {self.host}"
 
 
 class RollbackStatus(StrEnum):

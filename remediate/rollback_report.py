@@ -86,7 +86,8 @@ def report_section(outcome: RollbackOutcome) -> str:
         "",
         f"Reason: {inline(outcome.reason, 1000)}",
         "",
-        f"Window: {outcome.window_s:g} s after a release; releases read on host"
+        f"Window: {outcome.window_s:g} s after a release; releases read from"
+        f" {'host' if outcome.read.via == 'ssh' else 'GitHub deployments of'}"
         f" `{outcome.read.host}`.",
     ]
     if outcome.read.listing is not None:

@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 
 from remediate.actions_config import ActionParameterError
 from remediate.catalog import Catalog, Service
+from remediate.github_releases import read_service_deployments
 from remediate.models import Alert, IssueRef, utc
 from remediate.releases import read_releases, rollback_action, within_window
 from remediate.rollback_models import (
@@ -38,6 +39,8 @@ FAILED_TAG = f"rollback:{RollbackStatus.FAILED.value}"
 async def read_service_releases(service: Service, catalog: Catalog) -> ReleaseRead:
     if service.releases is None:
         raise ValueError(f"service {service.name} has no releases section")
+    if service.releases.github is not None:
+        return await read_service_deployments(service, service.releases, catalog.tracker)
     return await read_releases(service, service.releases, catalog.evidence.limits)
 
 
@@ -100,7 +103,7 @@ async def roll_back_recent_release(
         outcome = base.model_copy(
             update={
                 "status": RollbackStatus.UNREADABLE,
-                "reason": f"Releases read on host {read.host}: {read.error}",
+                "reason": f"Releases read from {read.where}: {read.error}",
             }
         )
         logger.error("releases of %s unusable: %s", service.name, read.error)

@@ -348,6 +348,27 @@ def get_branch(api: GitHubApi, repo: Repo, call: Call) -> Reply:
     return Reply(200, resources.branch(api.urls, repo, name, sha))
 
 
+def list_deployments(api: GitHubApi, repo: Repo, call: Call) -> Reply:
+    wanted = {k: call.arg(k) for k in ("environment", "ref", "sha", "task")}
+    found = [
+        d
+        for d in repo.deployments.values()
+        if all(v is None or v == "none" or getattr(d, k) == v for k, v in wanted.items())
+    ]
+    found.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+    return api.paginate([resources.deployment(api.urls, repo, d) for d in found], call)
+
+
+def list_deployment_statuses(api: GitHubApi, repo: Repo, call: Call) -> Reply:
+    item = repo.deployments.get(int(call.params["deployment"]))
+    if item is None:
+        raise _not_found()
+    newest_first = sorted(item.statuses, key=lambda s: (s.created_at, s.id), reverse=True)
+    return api.paginate(
+        [resources.deployment_status(api.urls, repo, item, s) for s in newest_first], call
+    )
+
+
 _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "", get_repo),
     ("GET", "/issues", list_issues),
@@ -365,6 +386,8 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("POST", "/pulls", create_pull),
     ("GET", "/pulls/(?P<number>[0-9]+)", get_pull),
     ("GET", "/branches/(?P<branch>.+)", get_branch),
+    ("GET", "/deployments", list_deployments),
+    ("GET", "/deployments/(?P<deployment>[0-9]+)/statuses", list_deployment_statuses),
 ]
 
 

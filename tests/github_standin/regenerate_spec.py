@@ -37,6 +37,8 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "/repos/{owner}/{repo}/pulls": ("get", "post"),
     "/repos/{owner}/{repo}/pulls/{pull_number}": ("get",),
     "/repos/{owner}/{repo}/branches/{branch}": ("get",),
+    "/repos/{owner}/{repo}/deployments": ("get",),
+    "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ("get",),
 }
 
 DROPPED_KEYS = {"examples", "x-github"}

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from tests.github_standin.state import Comment, Issue, Label, Repo
+from tests.github_standin.state import Comment, Deployment, DeploymentStatus, Issue, Label, Repo
 
 
 def stamp(value: datetime | None) -> str | None:
@@ -373,4 +373,49 @@ def validation_failed(resource: str, field: str, code: str, message: str) -> dic
         "errors": [{"resource": resource, "field": field, "code": code, "message": message}],
         "documentation_url": "https://docs.github.com/rest",
         "status": "422",
+    }
+
+
+def deployment(urls: Urls, repo: Repo, item: Deployment) -> dict[str, Any]:
+    api = f"{urls.repo(repo)}/deployments/{item.id}"
+    return {
+        "url": api,
+        "id": item.id,
+        "node_id": _node("DE", item.id),
+        "sha": item.sha,
+        "ref": item.ref,
+        "task": item.task,
+        "payload": {},
+        "original_environment": item.environment,
+        "environment": item.environment,
+        "description": item.description,
+        "creator": user(urls, item.creator),
+        "created_at": stamp(item.created_at),
+        "updated_at": stamp(max([item.created_at, *(s.created_at for s in item.statuses)])),
+        "statuses_url": f"{api}/statuses",
+        "repository_url": urls.repo(repo),
+        "transient_environment": False,
+        "production_environment": item.environment == "production",
+    }
+
+
+def deployment_status(
+    urls: Urls, repo: Repo, item: Deployment, status: DeploymentStatus
+) -> dict[str, Any]:
+    api = f"{urls.repo(repo)}/deployments/{item.id}"
+    log = f"{urls.repo_html(repo)}/deployments/{item.id}/log"
+    return {
+        "url": f"{api}/statuses/{status.id}",
+        "id": status.id,
+        "node_id": _node("DES", status.id),
+        "state": status.state,
+        "creator": user(urls, item.creator),
+        "description": status.description,
+        "environment": item.environment,
+        "target_url": log,
+        "log_url": log,
+        "created_at": stamp(status.created_at),
+        "updated_at": stamp(status.created_at),
+        "deployment_url": api,
+        "repository_url": urls.repo(repo),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import socket
 import threading
@@ -19,7 +20,15 @@ from starlette.types import Receive, Scope, Send
 from tests.github_standin import resources
 from tests.github_standin.api import Call, GitHubApi, Refused, Reply, parse_json
 from tests.github_standin.resources import Urls
-from tests.github_standin.state import Comment, Issue, Repo, State, now
+from tests.github_standin.state import (
+    Comment,
+    Deployment,
+    DeploymentStatus,
+    Issue,
+    Repo,
+    State,
+    now,
+)
 from tests.github_standin.validation import Validator, Violation
 
 API_PREFIX = "/api/v3"
@@ -222,6 +231,36 @@ class GitHubStandIn:
             issue.state, issue.state_reason = "closed", "completed"
             issue.closed_at, issue.updated_at = at, at
             issue.closed_by = self.state.token_owner
+
+    def add_deployment(
+        self,
+        full_name: str,
+        ref: str,
+        environment: str = "production",
+        sha: str | None = None,
+        at: datetime | None = None,
+    ) -> Deployment:
+        """A deployment created by a CI system at ``at``, without statuses yet."""
+        with self.state.lock:
+            repo = self.repo(full_name)
+            item = Deployment(
+                id=self.state.new_id(),
+                ref=ref,
+                sha=sha or hashlib.sha1(ref.encode()).hexdigest(),
+                environment=environment,
+                created_at=at or now(),
+                creator="deploy-bot",
+            )
+            repo.deployments[item.id] = item
+            return item
+
+    def add_deployment_status(
+        self, full_name: str, deployment_id: int, state: str, at: datetime | None = None
+    ) -> None:
+        """A status the CI system reported for a deployment at ``at``."""
+        with self.state.lock:
+            item = self.repo(full_name).deployments[deployment_id]
+            item.statuses.append(DeploymentStatus(self.state.new_id(), state, at or now()))
 
     def __enter__(self) -> GitHubStandIn:
         return self.start()

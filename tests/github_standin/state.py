@@ -59,6 +59,27 @@ class Issue:
 
 
 @dataclass
+class DeploymentStatus:
+    id: int
+    state: str
+    created_at: datetime
+    description: str = ""
+
+
+@dataclass
+class Deployment:
+    id: int
+    ref: str
+    sha: str
+    environment: str
+    created_at: datetime
+    creator: str
+    task: str = "deploy"
+    description: str | None = None
+    statuses: list[DeploymentStatus] = field(default_factory=list)
+
+
+@dataclass
 class Repo:
     id: int
     owner: str
@@ -68,6 +89,7 @@ class Repo:
     branches: dict[str, str] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
+    deployments: dict[int, Deployment] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
