@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from pathlib import Path
 
+from remediate.gateway.outbox import PostgresOutbox
 from tests.support.gateway import (
     Relay,
     config,
@@ -104,3 +106,20 @@ async def test_postgres_outbox_expires_held_alerts_when_their_window_closes(
         tmp_path, prefect_server, outbox_url=postgres_outbox_url, signature_tolerance_s=1e9
     )
     await check_held_alerts_expire(cfg, prefect_server)
+
+
+async def test_one_gateway_asking_to_lead_from_two_loops_keeps_one_session(
+    postgres_outbox_url: str,
+) -> None:
+    first, second = PostgresOutbox(postgres_outbox_url), PostgresOutbox(postgres_outbox_url)
+    await first.open()
+    await second.open()
+    try:
+        assert all(await asyncio.gather(*(first.lead() for _ in range(5))))
+        gc.collect()
+        await asyncio.sleep(0.5)
+        assert await first.lead()
+        assert not await second.lead()
+    finally:
+        await first.close()
+        await second.close()

@@ -554,17 +554,22 @@ class PostgresOutbox(Outbox):
         self._pool: Any = None
         self._leader: Any = None
         self._leading = False
+        self._leader_guard = asyncio.Lock()
 
     async def lead(self) -> bool:
-        asyncpg = _asyncpg()
-        if self._leader is None or self._leader.is_closed():
-            self._leading = False
-            self._leader = await asyncpg.connect(self.url)
-        if not self._leading:
-            self._leading = bool(
-                await self._leader.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK)
-            )
-        return self._leading
+        # Delivery and the notes loop both ask; one session must hold the lock, or a second
+        # connection made by the other caller would replace it and, once the first is
+        # collected, another gateway could lead too.
+        async with self._leader_guard:
+            asyncpg = _asyncpg()
+            if self._leader is None or self._leader.is_closed():
+                self._leading = False
+                self._leader = await asyncpg.connect(self.url)
+            if not self._leading:
+                self._leading = bool(
+                    await self._leader.fetchval("SELECT pg_try_advisory_lock($1)", LEADER_LOCK)
+                )
+            return self._leading
 
     async def open(self) -> None:
         asyncpg = _asyncpg()
@@ -580,6 +585,7 @@ class PostgresOutbox(Outbox):
         if self._leader is not None:
             await self._leader.close()
             self._leader = None
+            self._leading = False
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
