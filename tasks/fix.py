@@ -119,13 +119,21 @@ async def wait_for_approval(
     A decision from a name not on the list (possible only if the server's schema check
     is bypassed) is ignored and the run suspends again under the next key.
     """
-    approvers = catalog.approval.approvers
-    model = approval_input(approvers)
     description = approval_description(
         proposal, issue.url if issue else None, artifact_key="fix-diff"
     )
+    return await suspend_for_approval(
+        approval_input(catalog.approval.approvers), description, catalog, APPROVAL_KEY
+    )
+
+
+async def suspend_for_approval(
+    model: type[Approval], description: str, catalog: Catalog, base_key: str
+) -> Approval:
+    """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides."""
+    approvers = catalog.approval.approvers
     for round_number in range(1, MAX_APPROVAL_ROUNDS + 1):
-        key = APPROVAL_KEY if round_number == 1 else f"{APPROVAL_KEY}-{round_number}"
+        key = base_key if round_number == 1 else f"{base_key}-{round_number}"
         decision = await asuspend_flow_run(
             wait_for_input=model.with_initial_data(description=description, approved=False),
             timeout=int(catalog.approval.timeout_s),

@@ -19,7 +19,6 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.flow_runs import asuspend_flow_run
 from prefect.logging import get_logger
 from prefect.runtime import deployment
 from prefect.transactions import Transaction, atransaction, get_transaction
@@ -39,11 +38,10 @@ from remediate.runbook_models import (
     HealthCheck,
 )
 from remediate.runbook_report import approval_description, outcome_markdown, proposal_comment
-from tasks.fix import AWAITING_TAG, _retag, per_flow_run, record_on_issue
+from tasks.fix import AWAITING_TAG, _retag, per_flow_run, record_on_issue, suspend_for_approval
 from tasks.logs import catalog_redactor
 
 ACTION_APPROVAL_KEY = "action-approval"
-MAX_APPROVAL_ROUNDS = 10
 
 
 def limit_name(service: str) -> str:
@@ -150,19 +148,9 @@ async def wait_for_action_approval(
     base_key: str = ACTION_APPROVAL_KEY,
 ) -> Approval:
     """``base_key`` tells apart several approvals one run waits for."""
-    approvers = catalog.approval.approvers
-    model = approval_input(approvers, base=ActionApproval)
+    model = approval_input(catalog.approval.approvers, base=ActionApproval)
     description = approval_description(proposal, issue.url if issue else None)
-    for round_number in range(1, MAX_APPROVAL_ROUNDS + 1):
-        key = base_key if round_number == 1 else f"{base_key}-{round_number}"
-        decision = await asuspend_flow_run(
-            wait_for_input=model.with_initial_data(description=description, approved=False),
-            timeout=int(catalog.approval.timeout_s),
-            key=key,
-        )
-        if decision is not None and decision.approver in approvers:
-            return decision
-    raise RuntimeError(f"no valid approval after {MAX_APPROVAL_ROUNDS} rounds")
+    return await suspend_for_approval(model, description, catalog, base_key)
 
 
 async def _execute(
