@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -303,11 +303,14 @@ class SQLiteOutbox(Outbox):
         return await self._run(work)
 
     async def pending(self, limit: int) -> list[Row]:
+        return await self._in_state("pending", limit)
+
+    async def _in_state(self, state: Literal["pending", "held"], limit: int) -> list[Row]:
         def work(db: sqlite3.Connection) -> list[Row]:
             rows = db.execute(
                 "SELECT seq, delivery_key, fingerprint, status, alert, received_at, attempts"
-                " FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-                (limit,),
+                " FROM outbox WHERE state = ? ORDER BY seq LIMIT ?",
+                (state, limit),
             ).fetchall()
             return [Row(*row) for row in rows]
 
@@ -388,15 +391,7 @@ class SQLiteOutbox(Outbox):
         await self._run(work)
 
     async def held(self, limit: int) -> list[Row]:
-        def work(db: sqlite3.Connection) -> list[Row]:
-            rows = db.execute(
-                "SELECT seq, delivery_key, fingerprint, status, alert, received_at, attempts"
-                " FROM outbox WHERE state = 'held' ORDER BY seq LIMIT ?",
-                (limit,),
-            ).fetchall()
-            return [Row(*row) for row in rows]
-
-        return await self._run(work)
+        return await self._in_state("held", limit)
 
     async def due_notes(self, now: float, limit: int) -> list[Note]:
         def work(db: sqlite3.Connection) -> list[Note]:
@@ -608,6 +603,7 @@ class PostgresOutbox(Outbox):
                 results.append(seq is not None)
             return results
 
+    # Each state has its own statement, so its partial index applies.
     async def pending(self, limit: int) -> list[Row]:
         async with self._pool.acquire() as conn:
             rows = await conn.fetch(
