@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from remediate.stack import StackConfig, read_state  # noqa: E402
+from remediate.devstack.stack import StackConfig, read_state  # noqa: E402
 
 
 def main() -> int:

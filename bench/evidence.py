@@ -68,8 +68,8 @@ def catalog(server: SSHServer, lines: int, health: str) -> dict[str, Any]:
 
 async def collect_only(data: dict[str, Any], runs: int) -> list[float]:
     from remediate.catalog import Catalog
+    from remediate.evidence.logs import collect_service_logs
     from remediate.redaction import Redactor
-    from remediate.ssh_logs import collect_service_logs
 
     parsed = Catalog.model_validate(data)
     service = parsed.services[0]
@@ -85,8 +85,8 @@ async def collect_only(data: dict[str, Any], runs: int) -> list[float]:
 
 
 async def in_flow(runs: int) -> list[tuple[float, float]]:
-    from flows.remediate import remediate_alert
-    from remediate.models import Alert
+    from flows.remediate_alert import remediate_alert
+    from remediate.alerts import Alert
 
     pairs = []
     for n in range(runs):

@@ -227,7 +227,7 @@ def main() -> int:
         processes.append(prefect)
         wait_ok(f"{api}/health", 180)
         deploy = (
-            "import asyncio\nfrom flows.remediate import remediate_alert\n"
+            "import asyncio\nfrom flows.remediate_alert import remediate_alert\n"
             "async def main():\n"
             f"    d = await remediate_alert.to_deployment(name={DEPLOYMENT_NAME!r})\n"
             "    await d.apply()\n"

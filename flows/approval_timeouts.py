@@ -21,9 +21,9 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 
+from remediate.alerts import Alert
 from remediate.catalog import load_catalog
-from remediate.models import Alert
-from remediate.run_tags import tag_value
+from remediate.runs.tags import tag_value
 from remediate.settings import get_settings
 from remediate.trackers import make_tracker
 from tasks.fix import AWAITING_TAG

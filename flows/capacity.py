@@ -11,18 +11,18 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import BaseModel, ConfigDict
 
+from remediate.actions.models import ActionOutcome
 from remediate.capacity.collect import PROMETHEUS_HOST, Sample, sample_host, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, forecast
 from remediate.capacity.issue import amount, chart, draft, fingerprint, forecast_text
 from remediate.capacity.store import SampleStore, open_sample_store
 from remediate.catalog import Catalog, Service, load_catalog
-from remediate.models import IssueRef
 from remediate.reporting.charts import data_uri
-from remediate.runbook_models import ActionOutcome
 from remediate.settings import get_settings
 from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
+from remediate.trackers.models import IssueRef
 from tasks.capacity_action import act_on_forecast, proposal_key
 from tasks.fix import record_on_issue
 from tasks.logs import catalog_redactor

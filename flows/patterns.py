@@ -11,7 +11,6 @@ from prefect.settings import get_current_settings
 from pydantic import BaseModel, ConfigDict
 
 from remediate.catalog import load_catalog
-from remediate.models import IssueRef
 from remediate.patterns.detect import Kind, Thresholds, find_patterns
 from remediate.patterns.issue import chart, draft, evidence, fingerprint
 from remediate.reporting.charts import data_uri
@@ -19,6 +18,7 @@ from remediate.reporting.history import History
 from remediate.settings import get_settings
 from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
+from remediate.trackers.models import IssueRef
 
 
 class IssuesNotWritten(RuntimeError):

@@ -10,15 +10,16 @@ from typing import Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from remediate.actions_config import RunbookAction, check_service_actions, suggest
+from remediate.actions.config import RunbookAction, check_service_actions, suggest
+from remediate.alerts import Severity, describe_validation_error
+from remediate.approval.config import ApprovalConfig
 from remediate.capacity.config import MetricSpec, check_service_metrics
-from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck, check_names
-from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
-from remediate.findings import Finding
-from remediate.fixer.config import ApprovalConfig, FixerConfig
+from remediate.diagnosis.config import Dependency, DiagnosisConfig, JsonCheck, check_names
+from remediate.diagnosis.findings import Finding
+from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
+from remediate.fixer.config import FixerConfig
 from remediate.gateway.policy import GatewayPolicy
-from remediate.models import Severity, describe_validation_error
-from remediate.release_config import ReleaseSource, check_service_releases
+from remediate.rollback.config import ReleaseSource, check_service_releases
 
 DEFAULT_CATALOG = Path("remediate.yaml")
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"

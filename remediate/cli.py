@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from remediate import stack
+from remediate.alerts import Alert, NotAnAlert, describe_validation_error
+from remediate.approval import cli as approve_cli
 from remediate.catalog import CatalogError, load_catalog
-from remediate.fixer import approve_cli
-from remediate.models import Alert, NotAnAlert, describe_validation_error
-from remediate.prefect_api import PrefectAPI, PrefectAPIError
-from remediate.run_tags import tag_value
+from remediate.devstack import stack
+from remediate.runs.api import PrefectAPI, PrefectAPIError
+from remediate.runs.tags import tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -169,7 +169,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _approve(args: argparse.Namespace) -> int:
-    from remediate.fixer.approve_cli import run
+    from remediate.approval.cli import run
 
     if args.api_url is None:
         args.api_url = prefect_api_url()

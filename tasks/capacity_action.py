@@ -20,14 +20,14 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
-from remediate.actions_config import ActionParameterError
+from remediate.actions.config import ActionParameterError
+from remediate.actions.models import ActionOutcome
+from remediate.actions.runbook import propose
+from remediate.actions.text import proposal_comment
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.store import SampleStore
 from remediate.catalog import Catalog, Service
-from remediate.models import IssueRef
-from remediate.runbook import propose
-from remediate.runbook_models import ActionOutcome
-from remediate.runbook_report import proposal_comment
+from remediate.trackers.models import IssueRef
 from tasks.fix import _retag, record_on_issue
 from tasks.logs import catalog_redactor
 from tasks.runbook import decide_and_run

@@ -7,9 +7,9 @@ import asyncio
 from prefect import task
 
 from remediate.catalog import Catalog
-from remediate.dependency_checks import catalog_checks
-from remediate.models import Diagnosis
-from remediate.probes import probe_services
+from remediate.diagnosis.dependencies import catalog_checks
+from remediate.diagnosis.models import Diagnosis
+from remediate.diagnosis.probes import probe_services
 
 
 @task(name="diagnose")

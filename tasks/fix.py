@@ -17,11 +17,13 @@ from prefect.context import TaskRunContext
 from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import deployment, flow_run
 
+from remediate.alerts import Alert
+from remediate.approval.form import Approval, approval_description, approval_input
+from remediate.approval.notify import Delivery, notify, webhook_payload
 from remediate.catalog import Catalog, Service
-from remediate.fixer.approval import Approval, approval_description, approval_input
+from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.fixer.git import sends_token_safely
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
-from remediate.fixer.notify import Delivery, notify, webhook_payload
 from remediate.fixer.propose import propose_fix
 from remediate.fixer.publish import (
     PublishError,
@@ -33,12 +35,12 @@ from remediate.fixer.publish import (
     push_branch,
     record_local_pull,
 )
-from remediate.fixer.report import decision_comment, proposal_comment
+from remediate.fixer.text import decision_comment, proposal_comment
 from remediate.markdown import fenced, inline
-from remediate.models import Alert, Diagnosis, IssueRef, Verification
-from remediate.occurrences import alert_resolved
+from remediate.runs.occurrences import alert_resolved
 from remediate.settings import get_settings
 from remediate.trackers import TrackerConfigError, make_tracker
+from remediate.trackers.models import IssueRef
 from remediate.trackers.token import resolve_token
 
 APPROVAL_KEY = "fix-approval"

@@ -7,18 +7,16 @@ from datetime import UTC, datetime
 from prefect import task
 from prefect.tasks import exponential_backoff
 
+from remediate.alerts import Alert
 from remediate.catalog import Catalog
-from remediate.models import Alert, Diagnosis, IssueRef, LogBundle, Verification
-from remediate.report import (
-    Occurrences,
-    incident_report,
-    issue_labels,
-    issue_title,
-    recurrence_comment,
-)
+from remediate.diagnosis.models import Diagnosis, Verification
+from remediate.evidence.models import LogBundle
+from remediate.incident.models import Occurrences
+from remediate.incident.text import incident_report, issue_labels, issue_title, recurrence_comment
 from remediate.settings import get_settings
 from remediate.trackers import IssueDraft, make_tracker
 from remediate.trackers.errors import worth_retrying
+from remediate.trackers.models import IssueRef
 from tasks.logs import catalog_redactor
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from prefect import task
 
 from remediate.catalog import Catalog, Service
-from remediate.models import LogBundle
+from remediate.evidence.logs import collect_service_logs
+from remediate.evidence.models import LogBundle
 from remediate.redaction import Redactor
-from remediate.ssh_logs import collect_service_logs
 
 
 def catalog_redactor(catalog: Catalog) -> Redactor:

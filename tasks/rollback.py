@@ -17,18 +17,14 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.runtime import flow_run
 
-from remediate.actions_config import ActionParameterError
+from remediate.actions.config import ActionParameterError
+from remediate.alerts import Alert, utc
 from remediate.catalog import Catalog, Service
-from remediate.github_releases import read_service_deployments
-from remediate.models import Alert, IssueRef, utc
-from remediate.releases import read_releases, rollback_action, within_window
-from remediate.rollback_models import (
-    ReleaseRead,
-    RollbackOutcome,
-    RollbackStatus,
-    rollback_status,
-)
-from remediate.rollback_report import proposal_comment, result_comment
+from remediate.rollback.github_releases import read_service_deployments
+from remediate.rollback.models import ReleaseRead, RollbackOutcome, RollbackStatus, rollback_status
+from remediate.rollback.ssh_releases import read_releases, rollback_action, within_window
+from remediate.rollback.text import proposal_comment, result_comment
+from remediate.trackers.models import IssueRef
 from tasks.fix import _retag, per_flow_run, record_on_issue
 from tasks.runbook import act_on_alert
 

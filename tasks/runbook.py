@@ -24,20 +24,22 @@ from prefect.runtime import deployment
 from prefect.transactions import Transaction, atransaction, get_transaction
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from remediate.actions_config import ActionParameterError, RunbookAction, Suggestion, suggest
-from remediate.catalog import Catalog, Service
-from remediate.findings import findings_of
-from remediate.fixer.approval import ActionApproval, Approval, approval_input
-from remediate.models import Alert, Diagnosis, IssueRef
-from remediate.runbook import propose, run_action, wait_healthy
-from remediate.runbook_models import (
+from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
+from remediate.actions.models import (
     ActionOutcome,
     ActionProposal,
     ActionRun,
     ActionStatus,
     HealthCheck,
 )
-from remediate.runbook_report import approval_description, outcome_markdown, proposal_comment
+from remediate.actions.runbook import propose, run_action, wait_healthy
+from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
+from remediate.alerts import Alert
+from remediate.approval.form import ActionApproval, Approval, approval_input
+from remediate.catalog import Catalog, Service
+from remediate.diagnosis.findings import findings_of
+from remediate.diagnosis.models import Diagnosis
+from remediate.trackers.models import IssueRef
 from tasks.fix import AWAITING_TAG, _retag, per_flow_run, record_on_issue, suspend_for_approval
 from tasks.logs import catalog_redactor
 
@@ -103,7 +105,7 @@ def _undo(transaction: Transaction) -> None:
         return
     limits = pending.catalog.evidence.limits
     redactor = catalog_redactor(pending.catalog)
-    get_logger("remediate.runbook").warning(
+    get_logger("remediate.actions.runbook").warning(
         "post-condition failed: running undo %s on %s", pending.undo.name, pending.service.name
     )
     pending.result = run_coro_as_sync(run_action(pending.service, pending.undo, limits, redactor))

@@ -8,8 +8,8 @@ from prefect import task
 
 from remediate.catalog import Service
 from remediate.catalog import Verification as VerificationPolicy
-from remediate.models import ProbeResult, Verdict, Verification
-from remediate.probes import probe_service
+from remediate.diagnosis.models import ProbeResult, Verdict, Verification
+from remediate.diagnosis.probes import probe_service
 
 
 @task(name="verify", task_run_name="verify-{service.name}")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from remediate.actions_config import RunbookAction, suggest
+from remediate.actions.config import RunbookAction, suggest
 from remediate.catalog import CatalogError, Service
-from remediate.findings import findings_of
-from remediate.models import CheckKind, DependencyCheck, Diagnosis
-from remediate.probes import probe_services
+from remediate.diagnosis.findings import findings_of
+from remediate.diagnosis.models import CheckKind, DependencyCheck, Diagnosis
+from remediate.diagnosis.probes import probe_services
 from tests.support.fix_runner import FixRunner
 from tests.support.http_services import Service as HttpService
 from tests.support.sim_service import SimService
@@ -79,7 +79,7 @@ def test_dependency_checks_give_findings() -> None:
 def test_check_id_wins_then_the_first_action_naming_a_finding(
     http_service: HttpService,
 ) -> None:
-    from remediate.findings import Finding
+    from remediate.diagnosis.findings import Finding
 
     refused = [Finding("probe:connect", "health endpoint health: refused")]
     actions = [

@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from flows.patterns import IssuesNotWritten, alert_patterns
-from flows.remediate import remediate_alert
-from remediate.models import Alert
+from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
 from remediate.patterns.detect import Kind, Thresholds, find_patterns, verdict_changes
-from remediate.prefect_api import PrefectAPI
 from remediate.reporting.history import RunRecord
+from remediate.runs.api import PrefectAPI
 from remediate.trackers import LocalTracker
 from tests.support.http_services import Service, serve
 

@@ -19,9 +19,9 @@ from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import forecast, theil_sen
 from remediate.capacity.store import open_sample_store
 from remediate.catalog import Catalog
-from remediate.evidence_config import EvidenceConfig
-from remediate.models import IssueAction
+from remediate.evidence.config import EvidenceConfig
 from remediate.trackers import LocalTracker
+from remediate.trackers.models import IssueAction
 from tests.support.processes import free_port
 from tests.support.sshd import SSHServer
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from remediate.alerts import Severity
 from remediate.catalog import CatalogError, load_catalog
-from remediate.models import Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 

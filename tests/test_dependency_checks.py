@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from remediate.catalog import Catalog, HealthEndpoint, Service
-from remediate.dependency_checks import catalog_checks, dns_check, tcp_check, tls_check
-from remediate.diagnosis_config import Dependency, DiagnosisConfig, JsonCheck
-from remediate.models import CheckKind, Diagnosis, ProbeFailure
-from remediate.probes import probe_service
-from remediate.report import diagnosis_section
+from remediate.diagnosis.config import Dependency, DiagnosisConfig, JsonCheck
+from remediate.diagnosis.dependencies import catalog_checks, dns_check, tcp_check, tls_check
+from remediate.diagnosis.models import CheckKind, Diagnosis, ProbeFailure
+from remediate.diagnosis.probes import probe_service
+from remediate.incident.text import diagnosis_section
 from tests.markdown_render import render
 from tests.support.processes import free_port
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from remediate.catalog import CatalogError, load_catalog
-from remediate.ssh_logs import build_command
+from remediate.evidence.logs import build_command
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "catalog-evidence.yaml"

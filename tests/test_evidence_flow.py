@@ -13,8 +13,10 @@ import httpx
 import pytest
 import yaml
 
-from flows.remediate import remediate_alert
-from remediate.models import Alert, LogFailure, OutcomeStatus
+from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
+from remediate.evidence.models import LogFailure
+from remediate.incident.models import OutcomeStatus
 from remediate.trackers import LocalTracker
 from tests.github_standin import GitHubStandIn
 from tests.markdown_render import assert_inert, render
@@ -247,9 +249,9 @@ async def test_private_key_from_a_prefect_secret_block(
 ) -> None:
     from prefect.blocks.system import Secret
 
-    from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost
+    from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost
+    from remediate.evidence.logs import collect_service_logs
     from remediate.redaction import Redactor
-    from remediate.ssh_logs import collect_service_logs
 
     await Secret(value=sshd.client_key.read_text()).save("evidence-test-ssh-key", overwrite=True)
     sshd.write_container_log("api-block", "from a block\n")

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from remediate.fixer.approve_cli import approve_main
-from remediate.models import Alert, Severity
-from remediate.prefect_api import PrefectAPI, PrefectAPIError
+from remediate.alerts import Alert, Severity
+from remediate.approval.cli import approve_main
+from remediate.runs.api import PrefectAPI, PrefectAPIError
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import DEPLOYMENT, MODEL_KEY, TOKEN, FixRunner
 from tests.support.git_remote import GitRemote

@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from remediate.fixer.config import NotifyChannel
+from remediate.alerts import Alert, Severity
+from remediate.approval.config import NotifyChannel
+from remediate.approval.notify import EVENT, notify, webhook_payload
 from remediate.fixer.models import FixProposal, FixStatus, Risk
-from remediate.fixer.notify import EVENT, notify, webhook_payload
-from remediate.models import Alert, Severity
 from tests.support.processes import free_port
 from tests.support.webhook_sink import WebhookSink
 

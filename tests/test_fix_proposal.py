@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from remediate.alerts import Alert, Severity
 from remediate.catalog import Repository, Service
 from remediate.fixer.config import FixerConfig
 from remediate.fixer.models import FixStatus, Risk
 from remediate.fixer.propose import propose_fix
-from remediate.models import Alert, Severity
 from tests.support.model_server import ModelServer, Turn, text, tool
 from tests.support.processes import free_port
 
@@ -286,8 +286,8 @@ async def test_unreachable_repository_fails_before_any_model_call(
 async def test_logs_reach_the_model_as_delimited_redacted_data(
     model_env: ModelServer, service_repo: Path
 ) -> None:
+    from remediate.evidence.models import LogBundle, LogSourceResult
     from remediate.fixer.prompt import evidence_text
-    from remediate.models import LogBundle, LogSourceResult
 
     bundle = LogBundle(
         service="demo",

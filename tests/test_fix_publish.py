@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from remediate.alerts import Alert, Severity
+from remediate.approval.form import Approval
 from remediate.catalog import Repository
-from remediate.fixer.approval import Approval
 from remediate.fixer.models import FixProposal, FixStatus, Risk
 from remediate.fixer.publish import (
     PublishError,
@@ -21,8 +22,8 @@ from remediate.fixer.publish import (
     push_branch,
     record_local_pull,
 )
-from remediate.models import Alert, IssueAction, IssueRef, Severity
 from remediate.trackers.github import ClientSettings
+from remediate.trackers.models import IssueAction, IssueRef
 from tests.github_standin import GitHubStandIn
 from tests.support.git_remote import GitRemote
 from tests.support.repos import git

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.remediate import remediate_alert
-from remediate.models import Alert, OutcomeStatus, ProbeFailure, Verdict
+from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
+from remediate.diagnosis.models import ProbeFailure, Verdict
+from remediate.incident.models import OutcomeStatus
 from remediate.trackers import LocalTracker
 from tests.support.http_services import Service
 

@@ -7,8 +7,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from remediate.alerts import Alert
 from remediate.catalog import Catalog
-from remediate.models import Alert
 from tests.support.gateway import (
     Relay,
     config,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from remediate.alerts import AlertStatus, NotAnAlert, Severity
 from remediate.gateway.formats import (
     MAX_DEPTH,
     PayloadError,
@@ -18,7 +19,6 @@ from remediate.gateway.formats import (
     parse_json,
     sentinel_alert,
 )
-from remediate.models import AlertStatus, NotAnAlert, Severity
 from tests.support.gateway import payload
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, load_catalog
 from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
-from remediate.models import Alert
 from tests.support.gateway import (
     TOKEN,
     bearer,

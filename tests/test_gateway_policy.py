@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
+from remediate.alerts import Severity
 from remediate.catalog import Catalog, CatalogError, load_catalog
-from remediate.models import Severity
 from tests.support.gateway import config, running_gateway, sentinel_check
 from tests.support.gateway_policy import (
     START,

@@ -10,9 +10,9 @@ import pytest
 from pydantic import SecretStr
 
 from remediate.catalog import CatalogError, Repository
-from remediate.github_releases import read_github_releases
-from remediate.release_config import ReleaseSource
-from remediate.rollback_models import ReleaseRead
+from remediate.rollback.config import ReleaseSource
+from remediate.rollback.github_releases import read_github_releases
+from remediate.rollback.models import ReleaseRead
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.token import GitHubToken
 from tests.github_standin import GitHubStandIn

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from remediate.alerts import Alert
 from remediate.catalog import Catalog, Repository, TrackerConfig
-from remediate.models import Alert, IssueAction, OutcomeStatus
+from remediate.incident.models import OutcomeStatus
 from remediate.settings import Settings
 from remediate.trackers import (
     GitHubTracker,
@@ -19,6 +20,7 @@ from remediate.trackers import (
     make_tracker,
 )
 from remediate.trackers.github import TEXT_LIMIT, ClientSettings, fingerprint_label
+from remediate.trackers.models import IssueAction
 from remediate.trackers.token import GitHubToken, resolve_token
 from tests.github_standin import GitHubStandIn
 from tests.github_standin.state import Issue
@@ -389,7 +391,7 @@ async def test_flow_with_a_refused_token_fails_at_once_naming_the_cause(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from flows.remediate import remediate_alert
+    from flows.remediate_alert import remediate_alert
 
     use_github_catalog(github_standin, http_service, tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_revoked_token_value")
@@ -406,7 +408,7 @@ async def test_flow_opens_a_github_issue_then_comments_on_it(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from flows.remediate import remediate_alert
+    from flows.remediate_alert import remediate_alert
 
     use_github_catalog(github_standin, http_service, tmp_path, monkeypatch)
     monkeypatch.setenv("GITHUB_TOKEN", github_standin.token)

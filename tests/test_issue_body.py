@@ -7,24 +7,19 @@ from typing import Any
 
 import pytest
 
-from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost
-from remediate.markdown import fenced, inline, plain
-from remediate.models import (
-    Alert,
-    LogBundle,
-    LogFailure,
-    LogSourceResult,
-    Severity,
-)
-from remediate.redaction import Redactor
-from remediate.report import (
+from remediate.alerts import Alert, Severity
+from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost
+from remediate.evidence.logs import collect_service_logs
+from remediate.evidence.models import LogBundle, LogFailure, LogSourceResult
+from remediate.incident.models import Occurrences
+from remediate.incident.text import (
     GITHUB_BODY_LIMIT,
-    Occurrences,
     incident_report,
     issue_title,
     recurrence_comment,
 )
-from remediate.ssh_logs import collect_service_logs
+from remediate.markdown import fenced, inline, plain
+from remediate.redaction import Redactor
 from tests.markdown_render import assert_inert as check_inert
 from tests.markdown_render import code_blocks, render
 from tests.secret_corpus import CUSTOM_PATTERNS, corpus, secret_fragments

@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from remediate.models import IssueAction
 from remediate.trackers import IssueDraft, LocalTracker
+from remediate.trackers.models import IssueAction
 
 NOW = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from remediate.models import Alert, AlertStatus, NotAnAlert, Severity
+from remediate.alerts import Alert, AlertStatus, NotAnAlert, Severity
 
 ROOT = Path(__file__).resolve().parent.parent
 

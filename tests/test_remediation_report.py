@@ -13,16 +13,17 @@ import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.remediate import remediate_alert
+from flows.remediate_alert import remediate_alert
 from flows.report import remediation_report
-from remediate.fixer.approve_cli import approve_main
-from remediate.models import Alert, OutcomeStatus, Severity
-from remediate.prefect_api import PrefectAPI
+from remediate.alerts import Alert, Severity
+from remediate.approval.cli import approve_main
+from remediate.incident.models import OutcomeStatus
 from remediate.reporting.cli import report_main
 from remediate.reporting.history import History
 from remediate.reporting.metrics import RemediationReport, compute, percentile
 from remediate.reporting.period import parse_window
 from remediate.reporting.render import terminal_table
+from remediate.runs.api import PrefectAPI
 from tests.support.fix_runner import FixRunner
 from tests.support.http_services import Service
 from tests.support.sim_service import SimService

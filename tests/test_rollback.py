@@ -11,13 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
-from remediate.actions_config import ActionParameterError
+from remediate.actions.config import ActionParameterError
+from remediate.alerts import Alert, Severity
 from remediate.catalog import CatalogError, Service
-from remediate.models import Alert, Severity
-from remediate.release_config import ReleaseSource
-from remediate.releases import ReleaseError, parse_listing, rollback_action, within_window
 from remediate.reporting.history import History
 from remediate.reporting.metrics import compute
+from remediate.rollback.config import ReleaseSource
+from remediate.rollback.ssh_releases import (
+    ReleaseError,
+    parse_listing,
+    rollback_action,
+    within_window,
+)
 from tests.support.fix_runner import FixRunner
 from tests.support.sim_service import SimService
 from tests.test_fix_approval import local_issue, submit

@@ -10,12 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from remediate.actions_config import ActionParameter, ActionParameterError, RunbookAction
+from remediate.actions.config import ActionParameter, ActionParameterError, RunbookAction
+from remediate.actions.runbook import run_action
+from remediate.alerts import Alert, Severity
 from remediate.catalog import Catalog, CatalogError, load_catalog
-from remediate.evidence_config import EvidenceLimits
-from remediate.models import Alert, Severity
+from remediate.evidence.config import EvidenceLimits
 from remediate.redaction import Redactor
-from remediate.runbook import run_action
 from tests.support.fix_runner import FixRunner
 from tests.support.sim_service import SimService
 from tests.test_fix_approval import local_issue, submit

@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
-from remediate.actions_config import ActionParameterError, RunbookAction
+from remediate.actions.config import ActionParameterError, RunbookAction
+from remediate.actions.http_call import run_http
+from remediate.actions.runbook import run_action
 from remediate.catalog import CatalogError, Service
-from remediate.evidence_config import EvidenceLimits
-from remediate.http_action import run_http
+from remediate.evidence.config import EvidenceLimits
 from remediate.markdown import inline
 from remediate.redaction import Redactor
-from remediate.runbook import run_action
 from tests.support.admin_service import ADMIN_TOKEN, ADMIN_TOKEN_ENV, AdminService
 from tests.support.fix_runner import FixRunner
 from tests.test_fix_approval import submit
@@ -91,8 +91,8 @@ def test_http_action_builds_an_encoded_url_and_a_typed_body(tmp_path: Any) -> No
 def test_the_example_catalog_loads_and_shows_no_secret() -> None:
     from pathlib import Path
 
+    from remediate.actions.runbook import propose
     from remediate.catalog import load_catalog
-    from remediate.runbook import propose
 
     catalog = load_catalog(Path(__file__).parents[1] / "examples" / "catalog-actions.yaml")
     shop = catalog.services[0]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from remediate.runner import module_entrypoint, read_deployments
+from remediate.devstack.runner import module_entrypoint, read_deployments
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
@@ -12,9 +12,9 @@ PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("flows/remediate.py:remediate_alert", "flows.remediate:remediate_alert"),
+        ("flows/remediate_alert.py:remediate_alert", "flows.remediate_alert:remediate_alert"),
         ("./flows/report.py:remediation_report", "flows.report:remediation_report"),
-        ("flows.remediate:remediate_alert", "flows.remediate:remediate_alert"),
+        ("flows.remediate_alert:remediate_alert", "flows.remediate_alert:remediate_alert"),
     ],
 )
 def test_entrypoints_become_module_paths(given: str, expected: str) -> None:
@@ -30,7 +30,7 @@ def test_every_declared_flow_imports_by_module_path() -> None:
 
 
 def test_only_serves_the_named_deployments() -> None:
-    from remediate.runner import runner_deployments
+    from remediate.devstack.runner import runner_deployments
 
     assert [d.name for d in runner_deployments(PREFECT_YAML, ["remediate-alert"])] == [
         "remediate-alert"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 
-from remediate.runner import read_deployments, runner_deployments
+from remediate.devstack.runner import read_deployments, runner_deployments
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 

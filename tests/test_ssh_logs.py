@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from remediate.evidence_config import EvidenceConfig, LogSource, SSHHost
-from remediate.models import LogBundle, LogFailure
+from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost
+from remediate.evidence.logs import build_command, collect_service_logs
+from remediate.evidence.models import LogBundle, LogFailure
 from remediate.redaction import Redactor
-from remediate.ssh_logs import build_command, collect_service_logs
 from tests.support.processes import free_port
 from tests.support.sshd import SSHServer
 

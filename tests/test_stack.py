@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from remediate.stack import alive, read_secrets
+from remediate.devstack.stack import alive, read_secrets
 from remediate.trackers import LocalTracker
 from tests.support.processes import free_port
 

@@ -11,8 +11,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from remediate.capacity.config import MetricSpec
-from remediate.evidence_config import EvidenceConfig, SSHHost
-from remediate.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.evidence.config import EvidenceConfig, SSHHost
+from remediate.evidence.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
 
 OUTPUT_LIMIT = 64_000
 

@@ -6,8 +6,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from remediate.actions_config import ActionParameterError, ParameterValue, RunbookAction
-from remediate.evidence_config import _remote_path
+from remediate.actions.config import ActionParameterError, ParameterValue, RunbookAction
+from remediate.evidence.config import _remote_path
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 PERCENT_KINDS = ("filesystem", "inodes", "memory")

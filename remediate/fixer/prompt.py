@@ -12,8 +12,10 @@ import json
 import re
 import secrets
 
+from remediate.alerts import Alert
+from remediate.diagnosis.models import Diagnosis, Verification
+from remediate.evidence.models import LogBundle
 from remediate.fixer.models import Risk
-from remediate.models import Alert, Diagnosis, LogBundle, Verification
 from remediate.redaction import default_redactor, redact_alert
 
 SYSTEM_PROMPT = """\

@@ -6,13 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from remediate.alerts import Alert
 from remediate.catalog import Service
+from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.fixer.config import FixerConfig
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git, staged_changes
 from remediate.fixer.guard import ToolGuard, is_protected
 from remediate.fixer.models import FixProposal, FixStatus, skipped
 from remediate.fixer.prompt import SYSTEM_PROMPT, build_prompt, parse_answer, parse_risk
-from remediate.models import Alert, Diagnosis, Verification
 
 
 def judge_diff(diff: str, files: list[str], config: FixerConfig) -> tuple[FixStatus, str]:

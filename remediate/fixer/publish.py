@@ -16,14 +16,15 @@ from pathlib import Path
 from github import Auth, Consts, Github, GithubException
 from pydantic import SecretStr
 
+from remediate.alerts import Alert
+from remediate.approval.form import Approval
 from remediate.catalog import Repository
-from remediate.fixer.approval import Approval
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
 from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.markdown import fenced, inline
-from remediate.models import Alert, IssueRef
 from remediate.trackers.base import OCCURRENCE_MARKER
 from remediate.trackers.github import ClientSettings
+from remediate.trackers.models import IssueRef
 
 
 class PublishError(Exception):

@@ -17,6 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from remediate.alerts import Alert, NotAnAlert
 from remediate.catalog import Catalog
 from remediate.gateway.auth import (
     SIGNATURE_HEADER,
@@ -49,8 +50,7 @@ from remediate.gateway.schemas import (
     body_of,
     component_schemas,
 )
-from remediate.models import Alert, NotAnAlert
-from remediate.prefect_api import PrefectAPI
+from remediate.runs.api import PrefectAPI
 
 log = logging.getLogger("remediate.gateway")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from remediate.run_tags import DEPLOYMENT
+from remediate.runs.tags import DEPLOYMENT
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from remediate.alerts import Alert, AlertStatus
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import flapping_note, resolution_note
 from remediate.gateway.outbox import (
@@ -27,10 +28,9 @@ from remediate.gateway.outbox import (
     Seen,
 )
 from remediate.gateway.policy import GatewayPolicy
-from remediate.models import Alert, AlertStatus
-from remediate.prefect_api import PrefectAPI, PrefectAPIError
 from remediate.redaction import Redactor
-from remediate.run_tags import DEPLOYMENT, FLAPPING_TRANSITIONS_TAG, FLAPPING_WINDOW_TAG
+from remediate.runs.api import PrefectAPI, PrefectAPIError
+from remediate.runs.tags import DEPLOYMENT, FLAPPING_TRANSITIONS_TAG, FLAPPING_WINDOW_TAG
 
 log = logging.getLogger("remediate.gateway.delivery")
 

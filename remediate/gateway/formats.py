@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from remediate.models import Alert, AlertStatus, NotAnAlert, Severity, utc
+from remediate.alerts import Alert, AlertStatus, NotAnAlert, Severity, utc
 
 SUMMARY_LIMIT = 10_000
 LABEL_LIMIT = 1_000

@@ -16,13 +16,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from remediate.alerts import Alert
 from remediate.catalog import Catalog
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.outbox import NOTE_FAILED, NOTE_NO_ISSUE, NOTE_POSTED, Note, Outbox
 from remediate.markdown import inline
-from remediate.models import Alert
-from remediate.prefect_api import PrefectAPI, PrefectAPIError
 from remediate.redaction import Redactor
+from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.settings import get_settings
 from remediate.trackers import Tracker, make_tracker
 from remediate.trackers.errors import TrackerConfigError, TrackerError

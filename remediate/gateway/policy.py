@@ -6,7 +6,7 @@ from fnmatch import fnmatchcase
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.models import Severity
+from remediate.alerts import Severity
 
 
 class Threshold(BaseModel):

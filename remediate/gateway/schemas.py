@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from remediate.alerts import SentinelCheckResult, Severity
 from remediate.gateway.formats import GenericAlert, _AMGroup
-from remediate.models import SentinelCheckResult, Severity
 
 
 class FieldProblem(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.capacity.forecast import theil_sen
 from remediate.reporting.history import RunRecord
-from remediate.run_tags import tag_value
+from remediate.runs.tags import tag_value
 
 
 class Kind(StrEnum):

@@ -23,7 +23,7 @@ def _api_url() -> str | None:
     url = os.environ.get("PREFECT_API_URL")
     if url:
         return url
-    from remediate import stack
+    from remediate.devstack import stack
 
     state = stack.read_state(stack.StackConfig.from_env().data_dir)
     return state.prefect_api_url if state is not None else None

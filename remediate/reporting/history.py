@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.models import utc
-from remediate.run_tags import tag_value
+from remediate.alerts import utc
+from remediate.runs.tags import tag_value
 
 FLOW = "remediate-alert"
 PAGE = 200

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
-from remediate.run_tags import tag_value
+from remediate.runs.tags import tag_value
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from remediate.models import utc
+from remediate.alerts import utc
 from remediate.reporting.history import History
 from remediate.reporting.metrics import RemediationReport, compute
 

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remediate.models import IssueRef
+from remediate.trackers.models import IssueRef
 
 FINGERPRINT_MARKER = "<!-- remediate:fingerprint={} -->"
 OCCURRENCE_MARKER = "<!-- remediate:occurrence={} -->"

@@ -22,7 +22,6 @@ from github.Repository import Repository as GitHubRepository
 from urllib3.util import Retry
 
 from remediate.catalog import Repository
-from remediate.models import IssueAction, IssueRef
 from remediate.trackers.base import (
     FINGERPRINT_MARKER,
     OCCURRENCE_MARKER,
@@ -30,6 +29,7 @@ from remediate.trackers.base import (
     occurrences_in,
 )
 from remediate.trackers.errors import TrackerError
+from remediate.trackers.models import IssueAction, IssueRef
 from remediate.trackers.token import GitHubToken
 
 LABEL_LIMIT = 50

@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from remediate.models import IssueAction, IssueRef
 from remediate.trackers.base import IssueDraft, occurrences_in
+from remediate.trackers.models import IssueAction, IssueRef
 
 
 class LocalComment(BaseModel):

@@ -157,7 +157,7 @@ def main() -> None:
     from prefect.deployments.runner import EntrypointType
 
     from flows.capacity import capacity_forecast
-    from flows.remediate import remediate_alert
+    from flows.remediate_alert import remediate_alert
 
     deployments = [
         served.to_deployment(name=DEPLOYMENT_NAME, entrypoint_type=EntrypointType.MODULE_PATH)

@@ -22,7 +22,7 @@ from remediate.catalog import Catalog
 from remediate.gateway.app import Gateway, create_app
 from remediate.gateway.auth import SIGNATURE_HEADER, sign
 from remediate.gateway.config import GatewayConfig
-from remediate.prefect_api import PrefectAPI
+from remediate.runs.api import PrefectAPI
 from tests.support.processes import free_port, start
 
 SECRET = "gateway-test-secret-1"
@@ -41,7 +41,7 @@ def payload(name: str) -> Any:
 async def gateway_deployment(prefect_server: str) -> str:
     """A deployment of the real remediate_alert flow that no worker serves: runs stay
     Scheduled, so tests observe exactly what the gateway created."""
-    from flows.remediate import remediate_alert
+    from flows.remediate_alert import remediate_alert
 
     deployment = await remediate_alert.to_deployment(name=TEST_DEPLOYMENT_NAME)
     await deployment.apply()

@@ -50,7 +50,7 @@ def remediate_runner(
         [
             sys.executable,
             "-m",
-            "remediate.runner",
+            "remediate.devstack.runner",
             "--prefect-yaml",
             str(ROOT / "prefect.yaml"),
             "--only",

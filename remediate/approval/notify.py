@@ -1,0 +1,102 @@
+"""Tell people a fix waits for their approval: a generic JSON webhook, or Slack's incoming
+webhook format. A channel that fails is reported, never allowed to stop the run."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from remediate.alerts import Alert
+from remediate.approval.config import NotifyChannel
+from remediate.fixer.models import FixProposal
+
+EVENT = "remediate.approval-requested"
+
+
+class Delivery(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    ok: bool
+    detail: str
+
+
+def webhook_payload(
+    alert: Alert,
+    proposal: FixProposal,
+    run_id: str | None,
+    run_url: str | None,
+    issue_url: str | None,
+) -> dict[str, Any]:
+    return {
+        "event": EVENT,
+        "flow_run_id": run_id,
+        "run_url": run_url,
+        "issue_url": issue_url,
+        "alert": {
+            "id": alert.id,
+            "check_id": alert.check_id,
+            "service": alert.service,
+            "severity": alert.severity.value,
+        },
+        "fix": {
+            "summary": proposal.summary,
+            "risk": proposal.risk.value,
+            "files_changed": proposal.files_changed,
+            "branch": proposal.branch,
+        },
+        "approve_command": f"remediate approve {run_id} --approver NAME [--reject]",
+    }
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    alert, fix = payload["alert"], payload["fix"]
+    link = f"<{payload['run_url']}|review and decide>" if payload["run_url"] else "see the run"
+    lines = [
+        f"*Fix waiting for approval* for `{_slack_escape(alert['check_id'])}`"
+        f" on {_slack_escape(alert['service'] or 'unknown service')} ({alert['severity']})",
+        f"{_slack_escape(fix['summary'] or 'no summary')} (risk: {fix['risk']})",
+        f"Files: {_slack_escape(', '.join(fix['files_changed']) or 'none')}",
+        f"{link} · or `{_slack_escape(payload['approve_command'])}`",
+    ]
+    return {"text": "\n".join(lines)}
+
+
+def _url(channel: NotifyChannel) -> str | None:
+    if channel.url is not None:
+        return str(channel.url)
+    return os.environ.get(channel.url_env or "") or None
+
+
+async def notify(channels: list[NotifyChannel], payload: dict[str, Any]) -> list[Delivery]:
+    deliveries = []
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        for channel in channels:
+            url = _url(channel)
+            if url is None:
+                deliveries.append(
+                    Delivery(
+                        channel=channel.label, ok=False, detail=f"{channel.url_env} is not set"
+                    )
+                )
+                continue
+            body = slack_payload(payload) if channel.kind == "slack" else payload
+            try:
+                response = await client.post(url, json=body)
+            except httpx.HTTPError as exc:
+                deliveries.append(
+                    Delivery(channel=channel.label, ok=False, detail=type(exc).__name__)
+                )
+                continue
+            ok = 200 <= response.status_code < 300
+            deliveries.append(
+                Delivery(channel=channel.label, ok=ok, detail=f"HTTP {response.status_code}")
+            )
+    return deliveries

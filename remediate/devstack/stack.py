@@ -1,0 +1,333 @@
+"""The local stack behind ``make up``: Prefect server, runner and demo service, by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, Field
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+STACK_FILE = "stack.json"
+SECRETS_FILE = "secrets.env"
+SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
+
+
+class StackError(Exception):
+    pass
+
+
+class StackState(BaseModel):
+    prefect_api_url: str
+    ui_url: str
+    demo_url: str
+    gateway_url: str | None = None
+    data_dir: str
+    catalog: str
+    pids: dict[str, int] = Field(default_factory=dict)
+    logs: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    data_dir: Path
+    catalog: Path
+    prefect_port: int = 4200
+    demo_port: int = 8787
+    gateway_port: int = 8780
+    host: str = "127.0.0.1"
+
+    @classmethod
+    def from_env(cls) -> StackConfig:
+        data_dir = Path(os.environ.get("REMEDIATE_DATA_DIR", str(ROOT / ".remediate"))).resolve()
+        catalog = Path(os.environ.get("REMEDIATE_CATALOG", str(ROOT / "remediate.yaml"))).resolve()
+        return cls(
+            data_dir=data_dir,
+            catalog=catalog,
+            prefect_port=int(os.environ.get("REMEDIATE_PREFECT_PORT", "4200")),
+            demo_port=int(os.environ.get("REMEDIATE_DEMO_PORT", "8787")),
+            gateway_port=int(os.environ.get("REMEDIATE_GATEWAY_PORT", "8780")),
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}/api"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.prefect_port}"
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://{self.host}:{self.demo_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.host}:{self.gateway_port}"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.data_dir / SECRETS_FILE
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / STACK_FILE
+
+    def log(self, name: str) -> Path:
+        return self.data_dir / "logs" / f"{name}.log"
+
+
+def read_state(data_dir: Path) -> StackState | None:
+    path = data_dir / STACK_FILE
+    if not path.exists():
+        return None
+    return StackState.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return check
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            args,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    args: list[str]
+    ready_url: str
+    timeout: float
+    env: dict[str, str]
+    owns_port: bool = True
+
+
+def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
+    """Start one component and wait until it answers; a process that exits fails at once."""
+    if component.owns_port and _ok(component.ready_url)():
+        raise StackError(
+            f"{component.ready_url} already answers, but not from this stack's {component.name}; "
+            "stop what holds the port or choose another (REMEDIATE_*_PORT)"
+        )
+    echo(f"starting {component.name}")
+    process = _spawn(component.args, component.env, log)
+    ready = _ok(component.ready_url)
+    deadline = time.monotonic() + component.timeout
+    while not ready():
+        if process.poll() is not None:
+            raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
+        time.sleep(0.2)
+    return process.pid
+
+
+def _env(config: StackConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PREFECT_API_URL": config.api_url,
+            "PREFECT_UI_URL": config.ui_url,
+            "PREFECT_UI_API_URL": config.api_url,
+            "PREFECT_HOME": str(config.data_dir / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_API_DATABASE_CONNECTION_URL": (
+                f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
+            ),
+            "REMEDIATE_DATA_DIR": str(config.data_dir),
+            "REMEDIATE_CATALOG": str(config.catalog),
+            "REMEDIATE_HOME": str(ROOT),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return env
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() in SECRET_NAMES:
+                values[key.strip()] = value.strip()
+    return values
+
+
+def ensure_dev_secrets(path: Path) -> dict[str, str]:
+    """The gateway's secret and token: from the environment, else from ``secrets.env``,
+    generated there (mode 0600) on first start."""
+    stored = read_secrets(path)
+    missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
+    if missing:
+        stored |= {name: secrets.token_hex(32) for name in missing}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.writelines(f"{name}={value}\n" for name, value in stored.items())
+        os.chmod(path, 0o600)
+    return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+
+
+def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
+    """Start what is not running yet; running twice is harmless."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "prefect").mkdir(exist_ok=True)
+    previous = read_state(config.data_dir)
+    pids = dict(previous.pids) if previous else {}
+    env = _env(config)
+    python = sys.executable
+
+    components = [
+        Component(
+            "prefect-server",
+            [
+                python,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                config.host,
+                "--port",
+                str(config.prefect_port),
+            ],
+            f"{config.api_url}/health",
+            120,
+            env,
+        ),
+        Component(
+            "demo-service",
+            [
+                python,
+                "-m",
+                "remediate.devstack.demo_service",
+                "--host",
+                config.host,
+                "--port",
+                str(config.demo_port),
+                "--dir",
+                str(config.data_dir / "demo"),
+            ],
+            f"{config.demo_url}/",
+            30,
+            env,
+        ),
+        Component(
+            "runner",
+            [
+                python,
+                "-m",
+                "remediate.devstack.runner",
+                "--prefect-yaml",
+                str(ROOT / "prefect.yaml"),
+            ],
+            f"{config.api_url}/deployments/name/remediate-alert/remediate-alert",
+            120,
+            env,
+            owns_port=False,
+        ),
+        Component(
+            "gateway",
+            [
+                python,
+                "-m",
+                "remediate.gateway.server",
+                "--host",
+                config.host,
+                "--port",
+                str(config.gateway_port),
+            ],
+            f"{config.gateway_url}/healthz",
+            60,
+            env | ensure_dev_secrets(config.secrets_file),
+        ),
+    ]
+    for component in components:
+        if component.name in pids and alive(pids[component.name]):
+            continue
+        pids[component.name] = _start(component, config.log(component.name), echo)
+
+    state = StackState(
+        prefect_api_url=config.api_url,
+        ui_url=config.ui_url,
+        demo_url=config.demo_url,
+        gateway_url=config.gateway_url,
+        data_dir=str(config.data_dir),
+        catalog=str(config.catalog),
+        pids=pids,
+        logs={name: str(config.log(name)) for name in pids},
+    )
+    partial = config.state_file.with_suffix(".tmp")
+    partial.write_text(state.model_dump_json(indent=2), encoding="utf-8")
+    os.replace(partial, config.state_file)
+    return state
+
+
+def _terminate(pid: int, timeout: float = 10.0) -> None:
+    # A Prefect runner finishes its shutdown on a second signal, hence TERM, then INT, then KILL.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not alive(pid):
+                return
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            time.sleep(0.1)
+
+
+def down(config: StackConfig, echo: Callable[[str], None] = print) -> None:
+    state = read_state(config.data_dir)
+    if state is None:
+        echo("nothing to stop: no stack.json")
+        return
+    order = ["runner", "gateway", "demo-service", "prefect-server"]
+    names = [n for n in order if n in state.pids] + [n for n in state.pids if n not in order]
+    for name in names:
+        pid = state.pids[name]
+        if alive(pid):
+            echo(f"stopping {name} (pid {pid})")
+            _terminate(pid)
+    config.state_file.unlink(missing_ok=True)
+
+
+def describe(state: StackState) -> str:
+    return json.dumps(state.model_dump(exclude={"logs"}), indent=2)

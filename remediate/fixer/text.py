@@ -1,0 +1,50 @@
+"""What the issue says about a fix proposal and the decision on it."""
+
+from __future__ import annotations
+
+from remediate.approval.form import Approval, trimmed_diff
+from remediate.fixer.models import FixProposal, FixStatus
+from remediate.markdown import fenced, inline, table
+
+HEADLINE = {
+    FixStatus.PROPOSED: "A fix was proposed and waits for approval.",
+    FixStatus.NO_FIX: "No fix was proposed.",
+    FixStatus.REFUSED: "The proposed change was refused automatically.",
+    FixStatus.SKIPPED: "The fix proposal step was skipped.",
+    FixStatus.FAILED: "The fix proposal step failed; the remediation went on without it.",
+}
+
+
+def proposal_comment(proposal: FixProposal) -> str:
+    lines = [f"**Fix proposal: {proposal.status.value}.** {HEADLINE[proposal.status]}"]
+    if proposal.reason:
+        lines += ["", f"Reason: {inline(proposal.reason, 1000)}"]
+    if proposal.status in (FixStatus.SKIPPED,):
+        return "\n".join(lines)
+    rows = [
+        ["summary", inline(proposal.summary or "-", 500)],
+        ["risk (model's assessment)", proposal.risk.value],
+        ["files changed", inline(", ".join(proposal.files_changed) or "none", 500)],
+        ["turns", str(proposal.turns)],
+        ["duration", f"{proposal.duration_s:.1f} s"],
+        ["tokens in / out", f"{proposal.input_tokens} / {proposal.output_tokens}"],
+        ["cost", f"USD {proposal.cost_usd:.4f}"],
+        ["tool calls denied", str(len(proposal.denials))],
+    ]
+    lines += ["", table(["", ""], rows)]
+    if proposal.denials:
+        denied = "\n".join(f"{d.tool} {d.target[:200]}: {d.reason}" for d in proposal.denials[:20])
+        lines += ["", "Denied tool calls:", "", fenced(denied)]
+    if proposal.diff:
+        lines += ["", "Diff (computed by git):", "", fenced(trimmed_diff(proposal.diff), "diff")]
+    return "\n".join(lines)
+
+
+def decision_comment(approval: Approval) -> str:
+    verdict = "approved" if approval.approved else "rejected"
+    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}."
+    if approval.comment:
+        text += f"\n\nComment: {inline(approval.comment, 2000)}"
+    if not approval.approved:
+        text += "\n\nNothing was pushed."
+    return text

@@ -1,0 +1,55 @@
+"""The incident as a run sees it: occurrence history and the run's outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from remediate.actions.models import ActionOutcome
+from remediate.diagnosis.models import Diagnosis, Verification
+from remediate.evidence.models import LogBundle
+from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+from remediate.rollback.models import RollbackOutcome
+from remediate.trackers.models import IssueRef
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OutcomeStatus(StrEnum):
+    SELF_RESOLVED = "self-resolved"
+    ISSUE_OPENED = "issue-opened"
+    ISSUE_UPDATED = "issue-updated"
+    RECORDED = "recorded"
+
+
+class RemediationOutcome(_Frozen):
+    alert_id: str
+    fingerprint: str
+    service: str | None
+    status: OutcomeStatus
+    verification: Verification | None = None
+    diagnosis: Diagnosis | None = None
+    logs: LogBundle | None = None
+    issue: IssueRef | None = None
+    flow_run_id: str | None = None
+    fix: FixProposal | None = None
+    fix_decision: FixDecision | None = None
+    pull_request: PullRequestRef | None = None
+    action: ActionOutcome | None = None
+    rollback: RollbackOutcome | None = None
+
+
+class Occurrences(BaseModel):
+    """How often this fingerprint fired, as far as the run history tells."""
+
+    model_config = ConfigDict(frozen=True)
+
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    flapping_transitions: int | None = None
+    flapping_window_s: float | None = None

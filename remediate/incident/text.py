@@ -1,0 +1,334 @@
+"""The incident report: issue title, issue body, recurrence comment and run artifact."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from remediate.alerts import Alert
+from remediate.diagnosis.models import DependencyCheck, Diagnosis, ProbeResult, Verification
+from remediate.evidence.models import LogBundle, LogSourceResult
+from remediate.incident.models import Occurrences
+from remediate.markdown import fenced, inline, plain, table
+from remediate.redaction import Redactor
+
+TITLE_LIMIT = 200
+GITHUB_BODY_LIMIT = 65_536
+BODY_BUDGET = GITHUB_BODY_LIMIT - 1_024
+LOG_LINE_CAPS: tuple[int | None, ...] = (None, 200, 100, 50, 20, 10, 5, 0)
+DETAILS_FALLBACK_CHARS = 4_000
+
+
+def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
+    redact = redactor or Redactor()
+    service = alert.service or "unknown service"
+    summary = " ".join(redact(alert.summary).split()) or "no message"
+    title = f"[{alert.severity.value}] {alert.check_id} on {service}: {summary}"
+    return plain(title, TITLE_LIMIT)
+
+
+def issue_labels(alert: Alert) -> list[str]:
+    labels = ["remediate", f"severity:{alert.severity.value}", f"check:{alert.check_id}"]
+    if alert.service:
+        labels.append(f"service:{alert.service}")
+    return [label[:50] for label in labels]
+
+
+def _probe_row(p: ProbeResult) -> list[str]:
+    status = str(p.status_code) if p.status_code is not None else "-"
+    outcome = "healthy" if p.healthy else f"**{p.failure.value if p.failure else 'unhealthy'}**"
+    return [
+        inline(p.service, 80),
+        inline(p.endpoint, 80),
+        outcome,
+        f"{status} (want {p.expected_status})",
+        f"{p.latency_ms:.0f} ms",
+        inline(p.error or "", 160),
+    ]
+
+
+PROBE_HEADERS = ["service", "endpoint", "result", "status", "latency", "error"]
+
+
+def alert_facts(
+    alert: Alert,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
+    details_limit: int | None = None,
+) -> str:
+    redact = redactor or Redactor()
+    rows = [
+        ["alert id", inline(redact(alert.id))],
+        ["source", inline(alert.source)],
+        ["check", inline(alert.check_id)],
+        ["service", inline(alert.service or "not in catalog")],
+        ["severity", alert.severity.value],
+        ["status", alert.status.value],
+        ["fired at", alert.fired_at.isoformat()],
+        ["fingerprint", f"`{alert.fingerprint}`"],
+    ]
+    if occurrences is not None:
+        rows += [
+            ["occurrences", str(occurrences.count)],
+            ["first seen", occurrences.first_seen.isoformat()],
+            ["last seen", occurrences.last_seen.isoformat()],
+        ]
+        if occurrences.flapping_transitions is not None:
+            window = occurrences.flapping_window_s
+            rows.append(
+                [
+                    "flapping",
+                    f"yes: {occurrences.flapping_transitions} firing/resolved transitions"
+                    + (f" within {window:g} s" if window is not None else ""),
+                ]
+            )
+    rows += [[f"label {inline(k, 60)}", inline(redact(v))] for k, v in sorted(alert.labels.items())]
+    message = redact(alert.summary)
+    parts = [table(["fact", "value"], rows), "", "Message:", "", fenced(message)]
+    if alert.details:
+        safe = redact.value(alert.details)
+        details = redact(json.dumps(safe, indent=2, sort_keys=True, default=str))
+        if details_limit is not None and len(details) > details_limit:
+            details = details[:details_limit] + f"\n... (cut to {details_limit} characters)"
+        parts += ["", "Details:", "", fenced(details, "json")]
+    return "\n".join(parts)
+
+
+def verification_section(verification: Verification | None) -> str:
+    if verification is None:
+        return "Not verified: the policy for this severity skips verification."
+    lines = [f"**{verification.verdict.value}**: {inline(verification.reason)}", ""]
+    for number, attempt in enumerate(verification.attempts, start=1):
+        lines.append(f"Attempt {number}:")
+        lines.append("")
+        lines.append(table(PROBE_HEADERS, [_probe_row(p) for p in attempt]))
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def diagnosis_section(diagnosis: Diagnosis | None) -> str:
+    if diagnosis is None:
+        return "Not diagnosed: the policy for this severity skips diagnosis."
+    rows = [_probe_row(p) for s in diagnosis.services for p in s.probes]
+    summary = inline(diagnosis.summary)
+    text = summary if not rows else f"{summary}\n\n{table(PROBE_HEADERS, rows)}"
+    return text + dependency_section(diagnosis)
+
+
+def _check_row(check: DependencyCheck) -> list[str]:
+    if not check.ok:
+        result = "**down**"
+    elif check.warning:
+        result = "**warning**"
+    else:
+        result = "**slow**" if check.slow else "ok"
+    latency = f"{check.latency_ms:.0f} ms" if check.latency_ms is not None else "-"
+    note = check.error or check.warning or check.detail
+    return [
+        inline(check.service, 80),
+        check.kind.value,
+        inline(check.name, 80),
+        inline(check.target, 120),
+        result,
+        latency,
+        inline(note, 200),
+    ]
+
+
+def dependency_section(diagnosis: Diagnosis) -> str:
+    """Dependency, DNS and TLS checks; then what is down, what is slow, what failed first."""
+    blocks: list[str] = []
+    if diagnosis.checks:
+        headers = ["service", "check", "name", "target", "result", "latency", "detail"]
+        blocks.append(table(headers, [_check_row(c) for c in diagnosis.checks]))
+    facts = []
+    if diagnosis.down:
+        down = ", ".join(f"{c.name} ({c.kind.value})" for c in diagnosis.down)
+        facts.append(f"- Down: {inline(down)}")
+    if diagnosis.slow:
+        slow = ", ".join(
+            f"{c.name} ({c.kind.value}, {c.latency_ms:.0f} ms)" for c in diagnosis.slow
+        )
+        facts.append(f"- Slow: {inline(slow)}")
+    warnings = [c for c in diagnosis.checks if c.warning]
+    if warnings:
+        facts.append(f"- Warning: {inline('; '.join(f'{c.name}: {c.warning}' for c in warnings))}")
+    failures = diagnosis.failures_in_order
+    if failures:
+        when, what = failures[0]
+        facts.append(f"- First failure: {inline(what)} at {when.isoformat()}")
+    if facts:
+        blocks.append("\n".join(facts))
+    return "".join(f"\n\n{block}" for block in blocks)
+
+
+def _log_result(result: LogSourceResult) -> str:
+    if result.failure is not None:
+        return f"**{result.failure.value}**"
+    if result.exit_status == 0:
+        return "ok"
+    if result.exit_status is None:
+        signal = f" (signal {result.exit_signal})" if result.exit_signal else ""
+        return f"**no exit status**{inline(signal)}"
+    return f"**exit {result.exit_status}**"
+
+
+def _log_block(result: LogSourceResult, cap: int | None) -> str:
+    lines = result.lines
+    shown = lines if cap is None or len(lines) <= cap else lines[len(lines) - cap :]
+    state = result.failure.value if result.failure else f"exit {result.exit_status}"
+    summary = html.escape(
+        f"{result.host} · {result.source} ({result.kind}) · {state} · {len(lines)} lines"
+        f"{' · truncated' if result.truncated else ''}"
+    )
+    parts = [
+        "<details>",
+        f"<summary>{summary}</summary>",
+        "",
+        f"Host {inline(result.endpoint, 200)}, command: {inline(result.command, 1_000)}",
+    ]
+    if result.error:
+        parts += ["", f"Error: {inline(result.error, 1_000)}"]
+    if result.stderr:
+        parts += ["", "stderr:", "", fenced(result.stderr)]
+    if shown:
+        if len(shown) < len(lines):
+            parts += ["", f"Last {len(shown)} of {len(lines)} lines (trimmed to fit):"]
+        parts += ["", fenced("\n".join(shown))]
+    elif lines:
+        parts += ["", f"{len(lines)} lines left out to fit the issue size limit."]
+    parts += ["", "</details>"]
+    return "\n".join(parts)
+
+
+def logs_section(logs: LogBundle | None, cap: int | None = None) -> str:
+    if logs is None:
+        return "Not collected: no hosts or log sources for this service, or the policy skips it."
+    if not logs.sources:
+        return f"No log sources configured for service {inline(logs.service)}."
+    rows = [
+        [
+            inline(r.host, 80),
+            inline(r.source, 80),
+            _log_result(r),
+            str(len(r.lines)) + (" (truncated)" if r.truncated else ""),
+            f"{r.duration_ms:.0f} ms",
+        ]
+        for r in logs.sources
+    ]
+    parts = [
+        f"{inline(logs.summary)}, collected in {logs.duration_ms:.0f} ms.",
+        "",
+        table(["host", "source", "result", "lines", "duration"], rows),
+    ]
+    if cap is not None:
+        parts += [
+            "",
+            f"Logs below are trimmed to the last {cap} lines per source to keep this issue"
+            f" under GitHub's {GITHUB_BODY_LIMIT:,}-character limit.",
+        ]
+    parts += ["", *(_log_block(r, cap) + "\n" for r in logs.sources)]
+    return "\n".join(parts).rstrip()
+
+
+def summary_line(
+    alert: Alert, verification: Verification | None, diagnosis: Diagnosis | None
+) -> str:
+    verdict = verification.verdict.value if verification else "not verified"
+    failing = diagnosis.failing if diagnosis else []
+    suspect = f"; unhealthy: {', '.join(failing)}" if failing else ""
+    if diagnosis is not None and diagnosis.down:
+        suspect += f"; down: {', '.join(c.name for c in diagnosis.down)}"
+    return (
+        f"**{inline(alert.check_id, 100)}** fired on **{inline(alert.service or 'unknown', 100)}**"
+        f" ({alert.severity.value}), {verdict}{inline(suspect)}."
+    )
+
+
+def _head(
+    alert: Alert,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    redact: Redactor,
+    occurrences: Occurrences | None,
+    details_limit: int | None,
+) -> str:
+    sections = [
+        summary_line(alert, verification, diagnosis),
+        "",
+        "## Alert",
+        "",
+        alert_facts(alert, redact, occurrences, details_limit),
+        "",
+        "## Verification",
+        "",
+        verification_section(verification),
+        "",
+        "## Diagnosis",
+        "",
+        diagnosis_section(diagnosis),
+    ]
+    return redact("\n".join(sections))
+
+
+def incident_report(
+    alert: Alert,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    run_url: str | None,
+    logs: LogBundle | None = None,
+    *,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
+    limit: int = BODY_BUDGET,
+) -> str:
+    """The issue body; logs are trimmed first when it would pass GitHub's size limit."""
+    redact = redactor or Redactor()
+    link = f"[Prefect flow run]({run_url})" if run_url else "Prefect flow run: not available"
+    tail = f"\n\n## Links\n\n- {link}"
+    head = _head(alert, verification, diagnosis, redact, occurrences, None)
+    if logs is None:
+        body = head + tail
+    else:
+        for cap in LOG_LINE_CAPS:
+            body = f"{head}\n\n## Logs\n\n{redact(logs_section(logs, cap))}{tail}"
+            if len(body) <= limit:
+                return body
+            if len(head) + len(tail) > limit:
+                break
+    if len(body) <= limit:
+        return body
+    head = _head(alert, verification, diagnosis, redact, occurrences, DETAILS_FALLBACK_CHARS)
+    logs_text = "" if logs is None else f"\n\n## Logs\n\n{redact(logs_section(logs, 0))}"
+    body = head + logs_text + tail
+    if len(body) <= limit:
+        return body
+    note = "\n\n(cut here to stay under the issue size limit)"
+    return body[: limit - len(note)] + note
+
+
+def recurrence_comment(
+    alert: Alert,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    run_url: str | None,
+    logs: LogBundle | None = None,
+    *,
+    redactor: Redactor | None = None,
+    occurrences: Occurrences | None = None,
+) -> str:
+    redact = redactor or Redactor()
+    head = redact(
+        f"Fired again at {alert.fired_at.isoformat()} (alert {inline(alert.id, 200)}).\n\n"
+    )
+    body = incident_report(
+        alert,
+        verification,
+        diagnosis,
+        run_url,
+        logs,
+        redactor=redact,
+        occurrences=occurrences,
+        limit=BODY_BUDGET - len(head),
+    )
+    return head + body

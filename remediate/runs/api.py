@@ -1,0 +1,181 @@
+"""The few Prefect REST calls that start and list remediation runs, without importing Prefect."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from remediate.alerts import Alert
+from remediate.runs.tags import DEPLOYMENT, RESOLVED_TAG, run_tags
+
+
+class PrefectAPIError(Exception):
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CreatedRun(BaseModel):
+    id: str
+    name: str
+    created: bool
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if isinstance(body, dict) and "detail" in body:
+        return str(body["detail"])[:2000]
+    return str(body)[:2000]
+
+
+class PrefectAPI:
+    def __init__(self, api_url: str, timeout: float = 10.0, attempts: int = 1) -> None:
+        """``attempts`` > 1 retries transport failures and 5xx answers with backoff: every
+        call here is safe to repeat (run creation carries an idempotency key)."""
+        self.attempts = max(1, attempts)
+        self.api_url = api_url.rstrip("/")
+        self._client = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, trust_env=False)
+        self._deployments: dict[str, str] = {}
+
+    async def __aenter__(self) -> PrefectAPI:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                response = await self._client.request(method, path, **kwargs)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise PrefectAPIError(
+                        None, f"Prefect API at {self.api_url} unreachable: {exc}"
+                    ) from exc
+            else:
+                if response.status_code < 500 or last:
+                    return response
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def deployment_id(self, name: str = DEPLOYMENT) -> str:
+        if name not in self._deployments:
+            response = await self._request("GET", f"/deployments/name/{name}")
+            if response.status_code == 404:
+                raise PrefectAPIError(404, f"deployment {name} not found; is the stack up?")
+            if response.status_code != 200:
+                raise PrefectAPIError(response.status_code, _detail(response))
+            self._deployments[name] = str(response.json()["id"])
+        return self._deployments[name]
+
+    async def submit_alert(
+        self, alert: Alert, deployment: str = DEPLOYMENT, extra_tags: tuple[str, ...] = ()
+    ) -> CreatedRun:
+        """Create the alert's run; the same occurrence submitted again returns the same run."""
+        deployment_id = await self.deployment_id(deployment)
+        response = await self._request(
+            "POST",
+            f"/deployments/{deployment_id}/create_flow_run",
+            json={
+                "parameters": {"alert": alert.model_dump(mode="json")},
+                "tags": [*run_tags(alert), *extra_tags],
+                "idempotency_key": alert.occurrence_key,
+                "name": alert.id[:100],
+            },
+        )
+        if response.status_code not in (200, 201):
+            raise PrefectAPIError(response.status_code, _detail(response))
+        body = response.json()
+        return CreatedRun(
+            id=str(body["id"]), name=str(body["name"]), created=response.status_code == 201
+        )
+
+    async def flow_runs(self, tags: list[str], limit: int = 50) -> list[dict[str, Any]]:
+        response = await self._request(
+            "POST",
+            "/flow_runs/filter",
+            json={
+                "flows": {"name": {"any_": ["remediate-alert"]}},
+                "flow_runs": {"tags": {"all_": tags}},
+                "sort": "START_TIME_DESC",
+                "limit": limit,
+            },
+        )
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        runs: list[dict[str, Any]] = response.json()
+        return runs
+
+    async def flow_run(self, run_id: str) -> dict[str, Any]:
+        response = await self._request("GET", f"/flow_runs/{run_id}")
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        run: dict[str, Any] = response.json()
+        return run
+
+    async def flow_run_states(self, run_ids: list[str]) -> dict[str, str]:
+        """The state type (``SCHEDULED``, ``COMPLETED``...) of each existing run, by id."""
+        states: dict[str, str] = {}
+        for start in range(0, len(run_ids), 200):
+            chunk = run_ids[start : start + 200]
+            response = await self._request(
+                "POST",
+                "/flow_runs/filter",
+                json={"flow_runs": {"id": {"any_": chunk}}, "limit": len(chunk)},
+            )
+            if response.status_code != 200:
+                raise PrefectAPIError(response.status_code, _detail(response))
+            for run in response.json():
+                states[str(run["id"])] = str(run.get("state_type") or "")
+        return states
+
+    async def set_occurrence_tags(
+        self, run_id: str, occurrences: int, resolved: bool, flapping: bool = False
+    ) -> None:
+        """Record on a run how often its alert recurred, whether the sender resolved it and
+        whether it is flapping."""
+        run = await self.flow_run(run_id)
+        tags = [t for t in run.get("tags", []) if not str(t).startswith("occurrences:")]
+        tags.append(f"occurrences:{occurrences}")
+        if resolved and RESOLVED_TAG not in tags:
+            tags.append(RESOLVED_TAG)
+        if flapping and "flapping" not in tags:
+            tags.append("flapping")
+        response = await self._request("PATCH", f"/flow_runs/{run_id}", json={"tags": tags})
+        if response.status_code not in (200, 204):
+            raise PrefectAPIError(response.status_code, _detail(response))
+
+    async def link_artifacts(self, run_ids: list[str]) -> dict[str, str]:
+        """The issue link of each run, by run id."""
+        if not run_ids:
+            return {}
+        response = await self._request(
+            "POST",
+            "/artifacts/filter",
+            json={
+                "artifacts": {
+                    "flow_run_id": {"any_": run_ids},
+                    "key": {"any_": ["incident-issue"]},
+                },
+                "limit": 200,
+            },
+        )
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        links: dict[str, str] = {}
+        for artifact in response.json():
+            data = artifact.get("data")
+            run = artifact.get("flow_run_id")
+            if run and isinstance(data, str) and "](" in data:
+                links[str(run)] = data.split("](", 1)[1].rstrip(")")
+        return links
