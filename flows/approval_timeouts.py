@@ -23,13 +23,12 @@ from prefect.client.schemas.objects import FlowRun, StateType
 
 from remediate.alerts import Alert
 from remediate.catalog import load_catalog
-from remediate.runs.tags import tag_value
+from remediate.runs.tags import Flag, Key, Verdict, merged, tag, tag_value
 from remediate.settings import get_settings
 from remediate.trackers import make_tracker
-from tasks.fix import AWAITING_TAG
 
-TIMED_OUT_TAG = "approval:timed-out"
-ACTION_TIMED_OUT_TAG = "action-approval:timed-out"
+TIMED_OUT_TAG = tag(Key.APPROVAL, Verdict.TIMED_OUT)
+ACTION_TIMED_OUT_TAG = tag(Key.ACTION_APPROVAL, Verdict.TIMED_OUT)
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class PendingDecision:
 
 
 def pending_decision(tags: list[str]) -> PendingDecision:
-    action = tag_value(tags, "action")
+    action = tag_value(tags, Key.ACTION)
     if action is not None:
         return PendingDecision(
             f"Runbook action `{action}` not approved in time",
@@ -76,7 +75,7 @@ async def record_approval_timeouts() -> int:
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[AWAITING_TAG]),
+                tags=FlowRunFilterTags(all_=[Flag.AWAITING_APPROVAL.value]),
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED])),
             ),
             limit=200,
@@ -84,12 +83,8 @@ async def record_approval_timeouts() -> int:
         for run in runs:
             note = timeout_note(run, hours)
             pending = pending_decision(run.tags)
-            alert = Alert.model_validate(run.parameters["alert"])
-            if alert.service is None:
-                service = catalog.service_for_check(alert.check_id)
-                if service is not None:
-                    alert = alert.with_service(service.name)
-            number = tag_value(run.tags, "issue")
+            alert = catalog.attribute(Alert.model_validate(run.parameters["alert"]))
+            number = tag_value(run.tags, Key.ISSUE)
             if number is not None and number.isdigit():
                 tracker = make_tracker(catalog, catalog.service(alert.service), settings)
                 tracker.add_comment(int(number), f"{alert.occurrence_key}:{pending.key}", note)
@@ -102,7 +97,7 @@ async def record_approval_timeouts() -> int:
                     flow_run_id=run.id,
                 )
             )
-            tags = [t for t in run.tags if t != AWAITING_TAG] + [pending.tag]
+            tags = merged(run.tags, [pending.tag], remove=[Flag.AWAITING_APPROVAL])
             await client.update_flow_run(run.id, tags=tags)
             logger.info("approval of run %s timed out; recorded as rejected", run.id)
             recorded += 1

@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import BaseModel, ConfigDict
 
+from flows.stages.capacity_actions import act_on_forecast, proposal_key
 from remediate.actions.models import ActionOutcome
 from remediate.capacity.collect import PROMETHEUS_HOST, Sample, sample_host, sample_prometheus
 from remediate.capacity.config import MetricSpec
@@ -23,9 +24,7 @@ from remediate.settings import get_settings
 from remediate.trackers import LocalTracker, TrackerConfigError, make_tracker
 from remediate.trackers.errors import TrackerError
 from remediate.trackers.models import IssueRef
-from tasks.capacity_action import act_on_forecast, proposal_key
-from tasks.fix import record_on_issue
-from tasks.logs import catalog_redactor
+from tasks.trackers import record_on_issue
 
 
 class MetricForecast(BaseModel):
@@ -63,7 +62,7 @@ async def _sample_all(
         asyncio.gather(*(sample_host(hosts[h], ms, catalog.evidence) for h, ms in groups)),
         asyncio.gather(*(sample_prometheus(m) for m in queried)),
     )
-    redact = catalog_redactor(catalog)
+    redact = catalog.redactor()
     found = [
         (h, ms, [_redacted(s, redact) for s in samples])
         for (h, ms), samples in zip(groups, over_ssh, strict=True)
@@ -83,7 +82,7 @@ def _redacted(sample: Sample, redact: Callable[[str], str]) -> Sample:
 async def _sample_again(
     service: Service, metric: MetricSpec, host: str, catalog: Catalog
 ) -> Sample:
-    redact = catalog_redactor(catalog)
+    redact = catalog.redactor()
     if not metric.over_ssh:
         return _redacted(await sample_prometheus(metric), redact)
     [where] = [h for h in service.hosts if h.name == host]
@@ -112,7 +111,7 @@ async def _act(
     measured = (
         amount(after.value, metric.unit)
         if after.value is not None
-        else catalog_redactor(catalog)(f"no value: {after.error}")
+        else catalog.redactor()(f"no value: {after.error}")
     )
     record_on_issue(
         catalog,

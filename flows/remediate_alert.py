@@ -1,4 +1,9 @@
-"""The remediation flow: one run per alert, every step a typed task."""
+"""The remediation flow: one run per alert, every step a typed task.
+
+Stage order: verify -> diagnose and collect logs (concurrently) -> open or update the
+issue -> fix proposal behind the approval gate -> deployment rollback or runbook action
+behind the same gate. Each stage takes the :class:`Incident` built so far.
+"""
 
 from __future__ import annotations
 
@@ -7,59 +12,45 @@ import asyncio
 import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
-from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
-from remediate.actions.text import report_section
+from flows.stages.actions import act_on_alert
+from flows.stages.fix import fix_and_review
+from flows.stages.rollback import roll_back_recent_release
+from remediate.actions.models import ActionOutcome
+from remediate.actions.text import report_section as action_section
 from remediate.alerts import Alert
-from remediate.catalog import Catalog, Service, StepPolicy, load_catalog
-from remediate.diagnosis.models import Diagnosis, Verdict
+from remediate.catalog import Catalog, StepPolicy, load_catalog
+from remediate.diagnosis.models import Diagnosis, Verdict, Verification
+from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision
-from remediate.fixer.prompt import evidence_text
-from remediate.incident.models import Occurrences, OutcomeStatus, RemediationOutcome
-from remediate.incident.text import incident_report
-from remediate.redaction import redact_alert
+from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
+from remediate.incident.text import issue_body
+from remediate.redaction import Redactor, redact_alert
+from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import report_section as rollback_section
 from remediate.runs.occurrences import alert_resolved, occurrences_of
-from remediate.runs.tags import run_tags
+from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
-from tasks.diagnose import diagnose
-from tasks.fix import fix_and_review, per_flow_run
-from tasks.issues import open_or_update_issue
-from tasks.logs import catalog_redactor, collect_logs
-from tasks.rollback import roll_back_recent_release
-from tasks.runbook import act_on_alert
-from tasks.verify import unverifiable, verify
-
-# A suspended run re-runs from the top when resumed: steps before the approval gate
-# return their first result again instead of probing or writing a second time.
-verify = verify.with_options(cache_key_fn=per_flow_run, persist_result=True)
-diagnose = diagnose.with_options(cache_key_fn=per_flow_run, persist_result=True)
-open_or_update_issue = open_or_update_issue.with_options(
-    cache_key_fn=per_flow_run, persist_result=True
-)
-collect_logs = collect_logs.with_options(cache_key_fn=per_flow_run, persist_result=True)
+from tasks.diagnosis import diagnose, verify
+from tasks.evidence import collect_logs
+from tasks.trackers import open_or_update_issue
 
 
-async def _ensure_tags(alert: Alert, run_id: str) -> None:
-    await _add_tags(run_id, run_tags(alert))
-
-
-async def _add_tags(run_id: str, wanted: list[str]) -> None:
-    async with get_client() as client:
-        run = await client.read_flow_run(run_id)  # type: ignore[arg-type]
-        missing = [t for t in wanted if t not in run.tags]
-        if missing:
-            await client.update_flow_run(run.id, tags=[*run.tags, *missing])
+async def _verification(incident: Incident, catalog: Catalog) -> Verification:
+    if incident.service is None:
+        return unverifiable(f"no catalog service for check {incident.alert.check_id}")
+    return await verify(incident.service, catalog.verification)
 
 
 async def _diagnosis(catalog: Catalog, policy: StepPolicy) -> Diagnosis | None:
     return await diagnose(catalog) if policy.diagnose else None
 
 
-async def _logs(service: Service | None, catalog: Catalog, policy: StepPolicy) -> LogBundle | None:
+async def _logs(incident: Incident, catalog: Catalog, policy: StepPolicy) -> LogBundle | None:
+    service = incident.service
     if not policy.collect_logs or service is None or not service.hosts or not service.logs:
         return None
     return await collect_logs(service, catalog)
@@ -73,64 +64,86 @@ async def _occurrences(alert: Alert, run_id: str) -> Occurrences | None:
         return None
 
 
+async def _start(alert: Alert, catalog: Catalog, redactor: Redactor) -> Incident:
+    """The incident before any step: the alert attributed and redacted, the run tagged."""
+    alert = catalog.attribute(alert)
+    run_id = flow_run.get_id()
+    if run_id:
+        await retag(alert_tags(alert), run_id=run_id)
+    alert = redact_alert(alert, redactor)
+    return Incident(
+        alert=alert,
+        service=catalog.service(alert.service),
+        run_id=run_id,
+        run_url=get_settings().flow_run_url(run_id) if run_id else None,
+        occurrences=await _occurrences(alert, run_id) if run_id else None,
+    )
+
+
+async def _act(
+    incident: Incident, catalog: Catalog
+) -> tuple[ActionOutcome | None, RollbackOutcome | None]:
+    """A rollback of a release that just went live, else the action the catalog suggests."""
+    if incident.run_id and await alert_resolved(incident.run_id):
+        get_run_logger().warning("alert resolved since the run started: runbook action not run")
+        await retag([tag(Key.RESOLVED_BEFORE, Stage.ACTION)])
+        return None, None
+    rollback = await roll_back_recent_release(incident, catalog)
+    if rollback is not None and rollback.action is not None:
+        return rollback.action, rollback
+    return await act_on_alert(incident, catalog), rollback
+
+
+def _status(incident: Incident) -> OutcomeStatus:
+    if incident.issue is None:
+        return OutcomeStatus.RECORDED
+    if incident.issue.action.value == "opened":
+        return OutcomeStatus.ISSUE_OPENED
+    return OutcomeStatus.ISSUE_UPDATED
+
+
 @flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
     logger = get_run_logger()
     catalog = load_catalog()
-    settings = get_settings()
-    run_id = flow_run.get_id()
-    run_url = settings.flow_run_url(run_id) if run_id else None
-
-    if alert.service is None:
-        service = catalog.service_for_check(alert.check_id)
-        if service is not None:
-            alert = alert.with_service(service.name)
-    service = catalog.service(alert.service)
-    if run_id:
-        await _ensure_tags(alert, run_id)
+    redactor = catalog.redactor()
+    incident = await _start(alert, catalog, redactor)
+    alert = incident.alert
     policy = catalog.policy_for(alert.severity)
-    redactor = catalog_redactor(catalog)
-    alert = redact_alert(alert, redactor)
-    occurrences = await _occurrences(alert, run_id) if run_id else None
 
-    verification = None
     if policy.verify:
-        if service is None:
-            verification = unverifiable(f"no catalog service for check {alert.check_id}")
-        else:
-            verification = await verify(service, catalog.verification)
+        verification = await _verification(incident, catalog)
+        incident = incident.model_copy(update={"verification": verification})
         logger.info("verification: %s (%s)", verification.verdict.value, verification.reason)
-        if run_id:
-            await _add_tags(run_id, [f"verdict:{verification.verdict.value}"])
-
-    if verification is not None and verification.verdict is Verdict.RECOVERED:
-        report = incident_report(alert, verification, None, run_url, redactor=redactor)
-        await acreate_markdown_artifact(
-            key="incident-report", markdown=report, description="self-resolved"
-        )
-        return RemediationOutcome(
-            alert_id=alert.id,
-            fingerprint=alert.fingerprint,
-            service=alert.service,
-            status=OutcomeStatus.SELF_RESOLVED,
-            verification=verification,
-            flow_run_id=run_id,
-        )
+        await retag([tag(Key.VERDICT, verification.verdict)])
+        if verification.verdict is Verdict.RECOVERED:
+            await acreate_markdown_artifact(
+                key="incident-report",
+                markdown=issue_body(incident.model_copy(update={"occurrences": None}), redactor),
+                description="self-resolved",
+            )
+            return RemediationOutcome(
+                alert_id=alert.id,
+                fingerprint=alert.fingerprint,
+                service=alert.service,
+                status=OutcomeStatus.SELF_RESOLVED,
+                verification=verification,
+                flow_run_id=incident.run_id,
+            )
 
     diagnosis, logs = await asyncio.gather(
-        _diagnosis(catalog, policy), _logs(service, catalog, policy)
+        _diagnosis(catalog, policy), _logs(incident, catalog, policy)
     )
+    incident = incident.model_copy(update={"diagnosis": diagnosis, "logs": logs})
     if diagnosis is not None:
         logger.info("diagnosis: %s", diagnosis.summary)
     if logs is not None:
         logger.info("logs: %s", logs.summary)
 
-    issue = None
     if policy.open_issue:
-        issue = open_or_update_issue(
-            alert, catalog, verification, diagnosis, run_url, logs, occurrences
-        )
+        issue = open_or_update_issue(incident, catalog)
+        incident = incident.model_copy(update={"issue": issue})
         logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
@@ -138,9 +151,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     fix = decision = pull = None
     if policy.propose_fix:
-        fix, approval, pull = await fix_and_review(
-            alert, service, catalog, verification, diagnosis, issue, run_url, evidence_text(logs)
-        )
+        fix, approval, pull = await fix_and_review(incident, catalog)
         if approval is not None:
             decision = FixDecision(
                 approved=approval.approved, approver=approval.approver, comment=approval.comment
@@ -148,48 +159,25 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     action = rollback = None
     if policy.run_actions:
-        if run_id and await alert_resolved(run_id):
-            logger.warning("alert resolved since the run started: runbook action not run")
-            await _add_tags(run_id, ["resolved-before:action"])
-        else:
-            rollback = await roll_back_recent_release(alert, service, catalog, issue)
-            if rollback is not None and rollback.action is not None:
-                action = rollback.action
-            else:
-                action = await act_on_alert(alert, service, catalog, issue, diagnosis)
+        action, rollback = await _act(incident, catalog)
 
     await acreate_markdown_artifact(
         key="incident-report",
-        markdown=incident_report(
-            alert,
-            verification,
-            diagnosis,
-            run_url,
-            logs,
-            redactor=redactor,
-            occurrences=occurrences,
-        )
+        markdown=issue_body(incident, redactor)
         + (rollback_section(rollback) if rollback is not None else "")
-        + (report_section(action) if action is not None else ""),
+        + (action_section(action) if action is not None else ""),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
-    status = OutcomeStatus.RECORDED
-    if issue is not None:
-        status = (
-            OutcomeStatus.ISSUE_OPENED
-            if issue.action.value == "opened"
-            else OutcomeStatus.ISSUE_UPDATED
-        )
     return RemediationOutcome(
         alert_id=alert.id,
         fingerprint=alert.fingerprint,
         service=alert.service,
-        status=status,
-        verification=verification,
+        status=_status(incident),
+        verification=incident.verification,
         diagnosis=diagnosis,
         logs=logs,
-        issue=issue,
-        flow_run_id=run_id,
+        issue=incident.issue,
+        flow_run_id=incident.run_id,
         fix=fix,
         fix_decision=decision,
         pull_request=pull,

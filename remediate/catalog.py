@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
 from remediate.actions.config import RunbookAction, check_service_actions, suggest
-from remediate.alerts import Severity, describe_validation_error
+from remediate.alerts import Alert, Severity, describe_validation_error
 from remediate.approval.config import ApprovalConfig
 from remediate.capacity.config import MetricSpec, check_service_metrics
 from remediate.diagnosis.config import Dependency, DiagnosisConfig, JsonCheck, check_names
@@ -19,6 +19,7 @@ from remediate.diagnosis.findings import Finding
 from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
 from remediate.fixer.config import FixerConfig
 from remediate.gateway.policy import GatewayPolicy
+from remediate.redaction import Redactor
 from remediate.rollback.config import ReleaseSource, check_service_releases
 
 DEFAULT_CATALOG = Path("remediate.yaml")
@@ -181,6 +182,20 @@ class Catalog(_Strict):
 
     def policy_for(self, severity: Severity) -> StepPolicy:
         return self.policy.get(severity, StepPolicy())
+
+    def attribute(self, alert: Alert) -> Alert:
+        """The alert with its service: its own, else the first service listing its check,
+        else the catalog service its ``service`` label names."""
+        if alert.service is not None:
+            return alert
+        service = self.service_for_check(alert.check_id)
+        if service is None and alert.labels.get("service"):
+            service = self.service(alert.labels["service"])
+        return alert.with_service(service.name) if service is not None else alert
+
+    def redactor(self) -> Redactor:
+        """The built-in secret rules plus the catalog's ``evidence.redact`` patterns."""
+        return Redactor((p.name, p.pattern) for p in self.evidence.redact)
 
 
 def catalog_path(path: str | os.PathLike[str] | None = None) -> Path:

@@ -19,7 +19,7 @@ from remediate.approval import cli as approve_cli
 from remediate.catalog import CatalogError, load_catalog
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
-from remediate.runs.tags import tag_value
+from remediate.runs.tags import Flag, Key, tag, tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -68,8 +68,7 @@ def read_alert(source: str, catalog_file: str | None) -> Alert:
         catalog = load_catalog(catalog_file)
     except CatalogError as exc:
         raise UsageError(str(exc)) from exc
-    service = catalog.service_for_check(alert.check_id)
-    return alert.with_service(service.name) if service else alert
+    return catalog.attribute(alert)
 
 
 async def _send(args: argparse.Namespace) -> int:
@@ -95,7 +94,7 @@ def _duration(run: dict[str, Any]) -> str:
 
 
 async def _runs(args: argparse.Namespace) -> int:
-    tags = ["remediate"] + ([f"service:{args.service}"] if args.service else [])
+    tags = [Flag.REMEDIATE.value] + ([tag(Key.SERVICE, args.service)] if args.service else [])
     async with PrefectAPI(prefect_api_url(), timeout=30, attempts=3) as api:
         runs = await api.flow_runs(tags, limit=args.limit)
         issues = await api.link_artifacts([str(r["id"]) for r in runs])
@@ -103,8 +102,8 @@ async def _runs(args: argparse.Namespace) -> int:
         rows = [
             {
                 "id": r["id"],
-                "alert": tag_value(r["tags"], "alert"),
-                "service": tag_value(r["tags"], "service"),
+                "alert": tag_value(r["tags"], Key.ALERT),
+                "service": tag_value(r["tags"], Key.SERVICE),
                 "state": r.get("state_name"),
                 "issue": issues.get(str(r["id"])),
                 "start_time": r.get("start_time"),
@@ -120,8 +119,8 @@ async def _runs(args: argparse.Namespace) -> int:
         started = (r.get("start_time") or r.get("expected_start_time") or "")[:19]
         print(
             f"{started:<20} {r.get('state_name') or '-':<10} {_duration(r):>9}  "
-            f"{tag_value(r['tags'], 'alert') or '-':<36} "
-            f"{tag_value(r['tags'], 'service') or '-':<12} {issues.get(str(r['id']), '-')}"
+            f"{tag_value(r['tags'], Key.ALERT) or '-':<36} "
+            f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {issues.get(str(r['id']), '-')}"
         )
     return EXIT_OK
 

@@ -17,6 +17,7 @@ from prefect.client.orchestration import get_client
 from prefect.states import Failed
 
 from flows.capacity import capacity_forecast
+from flows.stages.capacity_actions import proposal_key
 from remediate.capacity.collect import Sample
 from remediate.capacity.forecast import forecast
 from remediate.capacity.store import (
@@ -34,7 +35,6 @@ from remediate.trackers import GitHubTracker, LocalTracker
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.local import LocalIssue
 from remediate.trackers.token import GitHubToken
-from tasks.capacity_action import proposal_key
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import FixRunner
 from tests.support.sim_service import SimService

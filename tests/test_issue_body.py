@@ -11,10 +11,10 @@ from remediate.alerts import Alert, Severity
 from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost
 from remediate.evidence.logs import collect_service_logs
 from remediate.evidence.models import LogBundle, LogFailure, LogSourceResult
-from remediate.incident.models import Occurrences
+from remediate.incident.models import Incident, Occurrences
 from remediate.incident.text import (
     GITHUB_BODY_LIMIT,
-    incident_report,
+    issue_body,
     issue_title,
     recurrence_comment,
 )
@@ -77,7 +77,7 @@ async def hostile_bundle(sshd: SSHServer) -> LogBundle:
 async def test_hostile_log_lines_are_inert_in_the_issue(sshd: SSHServer) -> None:
     bundle = await hostile_bundle(sshd)
     assert bundle.sources[0].ok
-    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    body = issue_body(Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle))
     html = render(body)
     assert_inert(html)
     assert html.count("<details>") == 1 and html.count("</details>") == 1
@@ -90,7 +90,7 @@ async def test_hostile_log_lines_are_inert_in_the_issue(sshd: SSHServer) -> None
 
 def test_alert_text_is_inert_and_the_title_is_plain() -> None:
     alert = make_alert(labels={"team": "@platform <i>x</i>"})
-    html = render(incident_report(alert, None, None, RUN_URL))
+    html = render(issue_body(Incident(alert=alert, run_url=RUN_URL)))
     assert_inert(html)
     title = issue_title(make_alert(summary="<b>@here</b> #12 broke\x1b[31m\u202e\n" + "x" * 300))
     assert len(title) <= 200
@@ -124,8 +124,8 @@ def test_no_seeded_secret_reaches_body_comment_or_title() -> None:
         labels={"note": items[11].text},
     )
     outputs = [
-        incident_report(alert, None, None, RUN_URL, bundle, redactor=redactor),
-        recurrence_comment(alert, None, None, RUN_URL, bundle, redactor=redactor),
+        issue_body(Incident(alert=alert, run_url=RUN_URL, logs=bundle), redactor),
+        recurrence_comment(Incident(alert=alert, run_url=RUN_URL, logs=bundle), redactor),
         issue_title(alert, redactor),
     ]
     for output in outputs:
@@ -156,25 +156,25 @@ def bundle_of(lines_per_source: int, sources: int, width: int = 100) -> LogBundl
 
 def test_body_stays_under_github_limit_by_trimming_logs_first() -> None:
     bundle = bundle_of(lines_per_source=2_000, sources=3)
-    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    body = issue_body(Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle))
     assert len(body) < GITHUB_BODY_LIMIT
     assert "trimmed to the last" in body
     assert "001999 " in body, "the newest line is kept"
     assert "000000 " not in body, "the oldest lines go first"
     assert "S1-probes" in body and "## Links" in body
-    comment = recurrence_comment(make_alert(), None, None, RUN_URL, bundle)
+    comment = recurrence_comment(Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle))
     assert len(comment) < GITHUB_BODY_LIMIT
 
 
 def test_small_logs_are_not_trimmed() -> None:
-    body = incident_report(make_alert(), None, None, RUN_URL, bundle_of(20, 2))
+    body = issue_body(Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle_of(20, 2)))
     assert "trimmed" not in body
     assert "000000 " in body and "000019 " in body
 
 
 def test_huge_alert_details_are_cut_after_logs() -> None:
     alert = make_alert(details={f"k{i}": "v" * 1_000 for i in range(100)})
-    body = incident_report(alert, None, None, RUN_URL, bundle_of(10, 1))
+    body = issue_body(Incident(alert=alert, run_url=RUN_URL, logs=bundle_of(10, 1)))
     assert len(body) < GITHUB_BODY_LIMIT
     assert "cut to 4000 characters" in body
 
@@ -189,7 +189,7 @@ def test_failures_and_exit_codes_are_listed() -> None:
     bundle = LogBundle(
         service="api", sources=[ok, *failures], collected_at=datetime.now(UTC), duration_ms=5
     )
-    body = incident_report(make_alert(), None, None, RUN_URL, bundle)
+    body = issue_body(Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle))
     assert "3 log source(s) on 3 host(s), 2 failed" in body
     assert "| web-2 | app | **host-key** |" in body
     assert "| web-3 | app | **exit 1** |" in body
@@ -203,7 +203,7 @@ def test_occurrences_are_shown() -> None:
         first_seen=datetime(2026, 11, 27, 9, tzinfo=UTC),
         last_seen=datetime(2026, 11, 27, 14, tzinfo=UTC),
     )
-    body = incident_report(make_alert(), None, None, None, occurrences=seen)
+    body = issue_body(Incident(alert=make_alert(), occurrences=seen))
     assert "| occurrences | 4 |" in body
     assert "| first seen | 2026-11-27T09:00:00+00:00 |" in body
     assert "flapping" not in body
@@ -217,7 +217,7 @@ def test_a_flapping_run_says_so_with_transitions_and_window() -> None:
         flapping_transitions=5,
         flapping_window_s=900,
     )
-    body = incident_report(make_alert(), None, None, None, occurrences=seen)
+    body = issue_body(Incident(alert=make_alert(), occurrences=seen))
     assert "| flapping | yes: 5 firing/resolved transitions within 900 s |" in body
 
 

@@ -187,17 +187,9 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def attribute(self, alert: Alert) -> Alert:
-        if alert.service is not None:
-            return alert
-        service = self.catalog.service_for_check(alert.check_id)
-        if service is None and alert.labels.get("service"):
-            service = self.catalog.service(alert.labels["service"])
-        return alert.with_service(service.name) if service is not None else alert
-
     async def accept(self, fmt: str, alerts: list[Alert]) -> Accepted:
         now = self.clock()
-        alerts = [self.attribute(a) for a in alerts]
+        alerts = [self.catalog.attribute(a) for a in alerts]
         entries = [
             Entry(
                 delivery_key=f"{a.occurrence_key}:{a.status.value}",

@@ -30,7 +30,7 @@ from remediate.gateway.outbox import (
 from remediate.gateway.policy import GatewayPolicy
 from remediate.redaction import Redactor
 from remediate.runs.api import PrefectAPI, PrefectAPIError
-from remediate.runs.tags import DEPLOYMENT, FLAPPING_TRANSITIONS_TAG, FLAPPING_WINDOW_TAG
+from remediate.runs.tags import DEPLOYMENT, creation_tags
 
 log = logging.getLogger("remediate.gateway.delivery")
 
@@ -300,8 +300,10 @@ class Deliverer:
             created = await self.prefect.submit_alert(
                 alert,
                 self.policy.deployment,
-                _creation_tags(
-                    len(held) + 1, transitions if flapping else 0, self._flapping_window()
+                tuple(
+                    creation_tags(
+                        len(held) + 1, transitions if flapping else 0, self._flapping_window()
+                    )
                 ),
             )
         except PrefectAPIError as exc:
@@ -442,15 +444,3 @@ class Deliverer:
                 log.warning("occurrence count not shown on run %s: %s", rem.flow_run_id, exc)
         if len(self._published_at) > 10_000:
             self._published_at.clear()
-
-
-def _creation_tags(occurrences: int, transitions: int, window_s: float) -> tuple[str, ...]:
-    """``transitions`` is 0 unless the alert is flapping."""
-    tags = [f"occurrences:{occurrences}"] if occurrences > 1 else []
-    if transitions:
-        tags += [
-            "flapping",
-            f"{FLAPPING_TRANSITIONS_TAG}:{transitions}",
-            f"{FLAPPING_WINDOW_TAG}:{window_s:g}",
-        ]
-    return tuple(tags)

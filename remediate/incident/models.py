@@ -8,6 +8,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from remediate.actions.models import ActionOutcome
+from remediate.alerts import Alert
+from remediate.catalog import Service
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
@@ -53,3 +55,22 @@ class Occurrences(BaseModel):
     last_seen: datetime
     flapping_transitions: int | None = None
     flapping_window_s: float | None = None
+
+
+class Incident(_Frozen):
+    """One alert's incident as the stages build it up: each stage takes it and the next
+    stage gets a copy with what that stage found."""
+
+    alert: Alert
+    service: Service | None = None
+    run_id: str | None = None
+    run_url: str | None = None
+    occurrences: Occurrences | None = None
+    verification: Verification | None = None
+    diagnosis: Diagnosis | None = None
+    logs: LogBundle | None = None
+    issue: IssueRef | None = None
+
+    def key(self, suffix: str) -> str:
+        """The idempotency key of one tracker write about this occurrence."""
+        return f"{self.alert.occurrence_key}:{suffix}"

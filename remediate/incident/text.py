@@ -1,4 +1,4 @@
-"""The incident report: issue title, issue body, recurrence comment and run artifact."""
+"""The incident issue: its title, labels, body, recurrence comment and run artifact text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from remediate.alerts import Alert
 from remediate.diagnosis.models import DependencyCheck, Diagnosis, ProbeResult, Verification
 from remediate.evidence.models import LogBundle, LogSourceResult
-from remediate.incident.models import Occurrences
+from remediate.incident.models import Incident, Occurrences
 from remediate.markdown import fenced, inline, plain, table
 from remediate.redaction import Redactor
 
@@ -245,20 +245,14 @@ def summary_line(
     )
 
 
-def _head(
-    alert: Alert,
-    verification: Verification | None,
-    diagnosis: Diagnosis | None,
-    redact: Redactor,
-    occurrences: Occurrences | None,
-    details_limit: int | None,
-) -> str:
+def _head(incident: Incident, redact: Redactor, details_limit: int | None) -> str:
+    alert, verification, diagnosis = incident.alert, incident.verification, incident.diagnosis
     sections = [
         summary_line(alert, verification, diagnosis),
         "",
         "## Alert",
         "",
-        alert_facts(alert, redact, occurrences, details_limit),
+        alert_facts(alert, redact, incident.occurrences, details_limit),
         "",
         "## Verification",
         "",
@@ -271,22 +265,15 @@ def _head(
     return redact("\n".join(sections))
 
 
-def incident_report(
-    alert: Alert,
-    verification: Verification | None,
-    diagnosis: Diagnosis | None,
-    run_url: str | None,
-    logs: LogBundle | None = None,
-    *,
-    redactor: Redactor | None = None,
-    occurrences: Occurrences | None = None,
-    limit: int = BODY_BUDGET,
+def issue_body(
+    incident: Incident, redactor: Redactor | None = None, *, limit: int = BODY_BUDGET
 ) -> str:
     """The issue body; logs are trimmed first when it would pass GitHub's size limit."""
     redact = redactor or Redactor()
+    logs, run_url = incident.logs, incident.run_url
     link = f"[Prefect flow run]({run_url})" if run_url else "Prefect flow run: not available"
     tail = f"\n\n## Links\n\n- {link}"
-    head = _head(alert, verification, diagnosis, redact, occurrences, None)
+    head = _head(incident, redact, None)
     if logs is None:
         body = head + tail
     else:
@@ -298,7 +285,7 @@ def incident_report(
                 break
     if len(body) <= limit:
         return body
-    head = _head(alert, verification, diagnosis, redact, occurrences, DETAILS_FALLBACK_CHARS)
+    head = _head(incident, redact, DETAILS_FALLBACK_CHARS)
     logs_text = "" if logs is None else f"\n\n## Logs\n\n{redact(logs_section(logs, 0))}"
     body = head + logs_text + tail
     if len(body) <= limit:
@@ -307,28 +294,10 @@ def incident_report(
     return body[: limit - len(note)] + note
 
 
-def recurrence_comment(
-    alert: Alert,
-    verification: Verification | None,
-    diagnosis: Diagnosis | None,
-    run_url: str | None,
-    logs: LogBundle | None = None,
-    *,
-    redactor: Redactor | None = None,
-    occurrences: Occurrences | None = None,
-) -> str:
+def recurrence_comment(incident: Incident, redactor: Redactor | None = None) -> str:
     redact = redactor or Redactor()
+    alert = incident.alert
     head = redact(
         f"Fired again at {alert.fired_at.isoformat()} (alert {inline(alert.id, 200)}).\n\n"
     )
-    body = incident_report(
-        alert,
-        verification,
-        diagnosis,
-        run_url,
-        logs,
-        redactor=redact,
-        occurrences=occurrences,
-        limit=BODY_BUDGET - len(head),
-    )
-    return head + body
+    return head + issue_body(incident, redact, limit=BODY_BUDGET - len(head))

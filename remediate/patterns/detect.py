@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.capacity.forecast import theil_sen
 from remediate.reporting.history import RunRecord
-from remediate.runs.tags import tag_value
+from remediate.runs.tags import Key, tag_value
 
 
 class Kind(StrEnum):
@@ -96,7 +96,7 @@ def find_patterns(
                 Finding(
                     kind=kind,
                     fingerprint=fingerprint,
-                    check=tag_value(runs[-1].tags, "check"),
+                    check=tag_value(runs[-1].tags, Key.CHECK),
                     service=runs[-1].service,
                     occurrences=occurrences,
                     runs=runs,

@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.alerts import utc
-from remediate.runs.tags import tag_value
+from remediate.runs.tags import Key, tag_value
 
 FLOW = "remediate-alert"
 PAGE = 200
@@ -208,7 +208,7 @@ def build_record(
 ) -> RunRecord:
     tags = [str(t) for t in run.get("tags", [])]
     firsts = _first(artifacts)
-    occurrences = tag_value(tags, "occurrences")
+    occurrences = tag_value(tags, Key.OCCURRENCES)
     report = firsts.get("incident-report")
     proposals = [t for t in task_runs if _named(t, "propose-fix")]
     pulls = [t for t in task_runs if _named(t, "open-pull-request")]
@@ -221,17 +221,17 @@ def build_record(
         created=created,
         state_type=str(run.get("state_type") or ""),
         tags=tags,
-        fingerprint=tag_value(tags, "fingerprint"),
-        service=tag_value(tags, "service"),
+        fingerprint=tag_value(tags, Key.FINGERPRINT),
+        service=tag_value(tags, Key.SERVICE),
         occurrences=int(occurrences) if occurrences and occurrences.isdigit() else 1,
-        verdict=tag_value(tags, "verdict"),
+        verdict=tag_value(tags, Key.VERDICT),
         self_resolved=report is not None and report[1] == "self-resolved",
         fired_at=_fired_at(run),
         issue_at=firsts["incident-issue"][0] if "incident-issue" in firsts else None,
-        fix_status=tag_value(tags, "fix"),
+        fix_status=tag_value(tags, Key.FIX),
         fix_session_s=_duration(proposals[0]) if proposals else None,
         fix_proposed_at=firsts["fix-diff"][0] if "fix-diff" in firsts else None,
-        approval=tag_value(tags, "approval"),
+        approval=tag_value(tags, Key.APPROVAL),
         suspended_at=suspended,
         resumed_at=resumed,
         pull_request_at=_time(pulls[0].get("end_time")) if pulls else None,

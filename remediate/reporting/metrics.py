@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
-from remediate.runs.tags import tag_value
+from remediate.runs.tags import Flag, Key, tag, tag_value
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0
@@ -111,7 +111,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
     decided = {
         a: sum(r.approval == a for r in records) for a in ("approved", "rejected", "timed-out")
     }
-    waiting = sum("awaiting-approval" in r.tags for r in records)
+    waiting = sum(Flag.AWAITING_APPROVAL in r.tags for r in records)
     to_issue = _seconds(records, lambda r: r.created, lambda r: r.issue_at)
     fired_to_issue = _seconds(records, lambda r: r.fired_at, lambda r: r.issue_at)
     generation = [r.fix_session_s for r in sessions if r.fix_session_s is not None]
@@ -120,11 +120,11 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
     pulls = sum(r.pull_request_at is not None for r in records)
     responded = sum(r.self_resolved or r.fix_status == "proposed" for r in records)
     coverage = _share(responded, runs)
-    action_statuses = [tag_value(r.tags, "action-status") for r in records]
+    action_statuses = [tag_value(r.tags, Key.ACTION_STATUS) for r in records]
     actions_run = sum(status in ACTIONS_RAN for status in action_statuses)
     undone = sum(status in ACTIONS_UNDONE for status in action_statuses)
-    rollbacks_failed = sum("rollback:failed" in r.tags for r in records)
-    rollbacks = rollbacks_failed + sum("rollback:succeeded" in r.tags for r in records)
+    rollbacks_failed = sum(tag(Key.ROLLBACK, "failed") in r.tags for r in records)
+    rollbacks = rollbacks_failed + sum(tag(Key.ROLLBACK, "succeeded") in r.tags for r in records)
     verdict_note = (
         ""
         if len(with_verdict) == runs

@@ -9,7 +9,7 @@ import httpx
 from pydantic import BaseModel
 
 from remediate.alerts import Alert
-from remediate.runs.tags import DEPLOYMENT, RESOLVED_TAG, run_tags
+from remediate.runs.tags import DEPLOYMENT, Flag, Key, alert_tags, merged, tag
 
 
 class PrefectAPIError(Exception):
@@ -88,7 +88,7 @@ class PrefectAPI:
             f"/deployments/{deployment_id}/create_flow_run",
             json={
                 "parameters": {"alert": alert.model_dump(mode="json")},
-                "tags": [*run_tags(alert), *extra_tags],
+                "tags": [*alert_tags(alert), *extra_tags],
                 "idempotency_key": alert.occurrence_key,
                 "name": alert.id[:100],
             },
@@ -145,12 +145,11 @@ class PrefectAPI:
         """Record on a run how often its alert recurred, whether the sender resolved it and
         whether it is flapping."""
         run = await self.flow_run(run_id)
-        tags = [t for t in run.get("tags", []) if not str(t).startswith("occurrences:")]
-        tags.append(f"occurrences:{occurrences}")
-        if resolved and RESOLVED_TAG not in tags:
-            tags.append(RESOLVED_TAG)
-        if flapping and "flapping" not in tags:
-            tags.append("flapping")
+        add = [tag(Key.OCCURRENCES, occurrences)]
+        add += [Flag.ALERT_RESOLVED] if resolved else []
+        add += [Flag.FLAPPING] if flapping else []
+        current = [str(t) for t in run.get("tags", [])]
+        tags = merged(current, add, replace=[Key.OCCURRENCES])
         response = await self._request("PATCH", f"/flow_runs/{run_id}", json={"tags": tags})
         if response.status_code not in (200, 204):
             raise PrefectAPIError(response.status_code, _detail(response))

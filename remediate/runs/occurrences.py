@@ -12,12 +12,7 @@ from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from remediate.alerts import utc
 from remediate.incident.models import Occurrences
-from remediate.runs.tags import (
-    FLAPPING_TRANSITIONS_TAG,
-    FLAPPING_WINDOW_TAG,
-    RESOLVED_TAG,
-    tag_value,
-)
+from remediate.runs.tags import Flag, Key, number_value, tag, tag_value
 
 HISTORY_LIMIT = 200
 _TIME = TypeAdapter(AwareDatetime)
@@ -34,16 +29,8 @@ def _fired_at(run: FlowRun) -> datetime | None:
 
 
 def _count(run: FlowRun) -> int:
-    value = tag_value(list(run.tags), "occurrences")
+    value = tag_value(list(run.tags), Key.OCCURRENCES)
     return int(value) if value and value.isdigit() else 1
-
-
-def _number(tags: list[str], prefix: str) -> float | None:
-    value = tag_value(tags, prefix)
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 async def occurrences_of(
@@ -54,7 +41,7 @@ async def occurrences_of(
     async with get_client() as client:
         runs = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(
-                tags=FlowRunFilterTags(all_=[f"fingerprint:{fingerprint}"])
+                tags=FlowRunFilterTags(all_=[tag(Key.FINGERPRINT, fingerprint)])
             ),
             limit=HISTORY_LIMIT,
         )
@@ -62,13 +49,13 @@ async def occurrences_of(
     count = max(1, sum(_count(run) for run in runs))
     current = next((run for run in runs if str(run.id) == run_id), None)
     tags = list(current.tags) if current is not None else []
-    transitions = _number(tags, FLAPPING_TRANSITIONS_TAG)
+    transitions = number_value(tags, Key.FLAPPING_TRANSITIONS)
     return Occurrences(
         count=count,
         first_seen=min(times),
         last_seen=max(times),
         flapping_transitions=int(transitions) if transitions is not None else None,
-        flapping_window_s=_number(tags, FLAPPING_WINDOW_TAG),
+        flapping_window_s=number_value(tags, Key.FLAPPING_WINDOW),
     )
 
 
@@ -76,4 +63,4 @@ async def alert_resolved(run_id: str) -> bool:
     """Whether the gateway marked run ``run_id``'s alert resolved since the run started."""
     async with get_client() as client:
         run = await client.read_flow_run(UUID(run_id))
-    return RESOLVED_TAG in run.tags
+    return Flag.ALERT_RESOLVED in run.tags

@@ -1,27 +1,150 @@
-"""Tags put on every remediation run so that history can be queried by alert identity."""
+"""The run-tag vocabulary: every tag a remediation run carries, built and parsed here.
+
+Tags are the contract between the runs and everything that reads their history (the
+gateway, occurrence counts, the remediation report, pattern detection, approval timeouts,
+``remediate runs``). A tag is either a flag (``alert-resolved``) or ``key:value``
+(``fingerprint:3f2a...``); writers build them with :func:`tag` and the flags below, readers
+parse them with :func:`tag_value`, so a misspelt key fails at import time, not silently in a
+history query.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.runtime import flow_run
 
 from remediate.alerts import Alert
 
 DEPLOYMENT = "remediate-alert/remediate-alert"
-FLAPPING_TRANSITIONS_TAG = "flapping-transitions"
-FLAPPING_WINDOW_TAG = "flapping-window-s"
-RESOLVED_TAG = "alert-resolved"
 
 
-def run_tags(alert: Alert) -> list[str]:
+class Key(StrEnum):
+    """Keys of ``key:value`` tags."""
+
+    ALERT = "alert"
+    CHECK = "check"
+    SEVERITY = "severity"
+    SERVICE = "service"
+    FINGERPRINT = "fingerprint"
+    VERDICT = "verdict"
+    OCCURRENCES = "occurrences"
+    FLAPPING_TRANSITIONS = "flapping-transitions"
+    FLAPPING_WINDOW = "flapping-window-s"
+    ISSUE = "issue"
+    FIX = "fix"
+    APPROVAL = "approval"
+    ACTION = "action"
+    ACTION_APPROVAL = "action-approval"
+    ACTION_STATUS = "action-status"
+    ROLLBACK = "rollback"
+    ROLLBACK_FROM = "rollback-from"
+    ROLLBACK_TO = "rollback-to"
+    RESOLVED_BEFORE = "resolved-before"
+
+
+class Flag(StrEnum):
+    """Tags without a value."""
+
+    REMEDIATE = "remediate"
+    ALERT_RESOLVED = "alert-resolved"
+    FLAPPING = "flapping"
+    AWAITING_APPROVAL = "awaiting-approval"
+    AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
+
+
+class Verdict(StrEnum):
+    """Values of the ``approval:`` and ``action-approval:`` tags."""
+
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    TIMED_OUT = "timed-out"
+
+
+class Stage(StrEnum):
+    """Values of the ``resolved-before:`` tag: the step an alert resolved ahead of."""
+
+    APPROVAL = "approval"
+    ACTION = "action"
+
+
+def tag(key: Key, value: object) -> str:
+    """``key:value``; a float value is written without trailing zeros."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{key.value}:{text}"
+
+
+def tag_value(tags: Iterable[str], key: Key) -> str | None:
+    prefix = f"{key.value}:"
+    return next((t[len(prefix) :] for t in tags if t.startswith(prefix)), None)
+
+
+def number_value(tags: Iterable[str], key: Key) -> float | None:
+    value = tag_value(tags, key)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def alert_tags(alert: Alert) -> list[str]:
+    """The identity tags every remediation run is created with."""
     tags = [
-        "remediate",
-        f"alert:{alert.id}",
-        f"check:{alert.check_id}",
-        f"severity:{alert.severity.value}",
-        f"fingerprint:{alert.fingerprint}",
+        Flag.REMEDIATE.value,
+        tag(Key.ALERT, alert.id),
+        tag(Key.CHECK, alert.check_id),
+        tag(Key.SEVERITY, alert.severity.value),
+        tag(Key.FINGERPRINT, alert.fingerprint),
     ]
     if alert.service:
-        tags.append(f"service:{alert.service}")
+        tags.append(tag(Key.SERVICE, alert.service))
     return tags
 
 
-def tag_value(tags: list[str], prefix: str) -> str | None:
-    return next((t.split(":", 1)[1] for t in tags if t.startswith(prefix + ":")), None)
+def merged(
+    current: Sequence[str],
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    replace: Iterable[Key] = (),
+) -> list[str]:
+    """``current`` without ``remove`` and without any tag of a ``replace`` key, then
+    ``add``; order kept, no duplicates. Every tag update goes through here."""
+    dropped = {str(t) for t in remove}
+    prefixes = tuple(f"{key.value}:" for key in replace)
+    tags = [t for t in current if t not in dropped and not (prefixes and t.startswith(prefixes))]
+    for wanted in map(str, add):
+        if wanted not in tags:
+            tags.append(wanted)
+    return tags
+
+
+async def retag(
+    add: Iterable[str] = (),
+    remove: Iterable[str] = (),
+    replace: Iterable[Key] = (),
+    run_id: str | UUID | None = None,
+) -> None:
+    """Update a run's tags (by default the current flow run's; nothing outside a run)."""
+    target = run_id or flow_run.get_id()
+    if not target:
+        return
+    async with get_client() as client:
+        run = await client.read_flow_run(UUID(str(target)))
+        tags = merged(run.tags, add, remove, replace)
+        if tags != run.tags:
+            await client.update_flow_run(run.id, tags=tags)
+
+
+def creation_tags(occurrences: int, transitions: int, window_s: float) -> list[str]:
+    """What the gateway adds to a run it creates; ``transitions`` is 0 unless flapping."""
+    tags = [tag(Key.OCCURRENCES, occurrences)] if occurrences > 1 else []
+    if transitions:
+        tags += [
+            Flag.FLAPPING.value,
+            tag(Key.FLAPPING_TRANSITIONS, transitions),
+            tag(Key.FLAPPING_WINDOW, float(window_s)),
+        ]
+    return tags

@@ -1,4 +1,4 @@
-"""Collect the alerting service's logs over SSH while the other steps run."""
+"""Log collection as a task, running beside diagnosis; cached per flow run."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from prefect import task
 from remediate.catalog import Catalog, Service
 from remediate.evidence.logs import collect_service_logs
 from remediate.evidence.models import LogBundle
-from remediate.redaction import Redactor
+from remediate.runs.cache import per_flow_run
 
 
-def catalog_redactor(catalog: Catalog) -> Redactor:
-    return Redactor((p.name, p.pattern) for p in catalog.evidence.redact)
-
-
-@task(name="collect-logs", task_run_name="collect-logs-{service.name}")
+@task(
+    name="collect-logs",
+    task_run_name="collect-logs-{service.name}",
+    cache_key_fn=per_flow_run,
+    persist_result=True,
+)
 async def collect_logs(service: Service, catalog: Catalog) -> LogBundle:
     """Every failure (host down, wrong key, refused login, hang) is recorded, never raised."""
     return await collect_service_logs(
-        service.name, service.hosts, service.logs, catalog.evidence, catalog_redactor(catalog)
+        service.name, service.hosts, service.logs, catalog.evidence, catalog.redactor()
     )

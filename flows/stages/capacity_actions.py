@@ -1,7 +1,7 @@
 """The runbook action a metric names, proposed when its forecast is inside the horizon.
 
 It goes through the same approval gate, per-service limit, post-condition and undo as the
-actions alerts propose (``tasks.runbook``). A proposal is made at most once per issue and
+actions alerts propose (``flows.stages.actions``). A proposal is made at most once per issue and
 UTC day: the first run that claims the day's key in the sample store proposes; later
 scheduled runs of that day skip it, whatever the gate's outcome. A run that resumes after
 its approval finds its own claim and carries on. When the run that waited for approval has
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from uuid import UUID
 
 from prefect import get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 
+from flows.stages.actions import decide_and_run
 from remediate.actions.config import ActionParameterError
 from remediate.actions.models import ActionOutcome
 from remediate.actions.runbook import propose
@@ -27,27 +25,13 @@ from remediate.actions.text import proposal_comment
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.store import SampleStore
 from remediate.catalog import Catalog, Service
+from remediate.runs.history import how_run_ended
+from remediate.runs.tags import Flag, Key, retag, tag
 from remediate.trackers.models import IssueRef
-from tasks.fix import _retag, record_on_issue
-from tasks.logs import catalog_redactor
-from tasks.runbook import decide_and_run
+from tasks.trackers import record_on_issue
 
 REFUSED = "refused"
 UNDECIDED = "not-decided"
-AWAITING_TAG = "awaiting-capacity-approval"
-
-
-async def _ended_without_decision(run_id: str) -> str | None:
-    """How the run holding a pending claim ended, or None while it still waits or runs."""
-    try:
-        async with get_client() as client:
-            run = await client.read_flow_run(UUID(run_id))
-    except (ValueError, ObjectNotFound):
-        return "the run is gone"
-    state = run.state
-    if state is None or not state.is_final():
-        return None
-    return f"{state.name}: {state.message or 'no message'}"[:300]
 
 
 def proposal_key(fingerprint: str, action: str, now: datetime) -> str:
@@ -82,7 +66,7 @@ async def act_on_forecast(
         record_on_issue(catalog, service, issue, f"{key}:{suffix}", text)
 
     if owner != run_id and status is None:
-        ended = await _ended_without_decision(owner)
+        ended = await how_run_ended(owner)
         if ended is not None:
             note(
                 "action-result",
@@ -104,7 +88,7 @@ async def act_on_forecast(
     try:
         bound = named.bind(action)
         proposal = propose(
-            service, bound, catalog_redactor(catalog), f"capacity forecast of {metric.name}"
+            service, bound, catalog.redactor(), f"capacity forecast of {metric.name}"
         )
     except ActionParameterError as exc:
         logger.error("runbook action refused: %s", exc)
@@ -112,7 +96,7 @@ async def act_on_forecast(
         await store.finish(key, REFUSED)
         return None
     logger.info("runbook action proposed for %s: %s on %s", metric.name, action.name, service.name)
-    await _retag([f"action:{action.name}"])
+    await retag([tag(Key.ACTION, action.name)])
     note("action-proposal", proposal_comment(proposal))
     outcome = await decide_and_run(
         service,
@@ -121,7 +105,7 @@ async def act_on_forecast(
         issue,
         proposal,
         note,
-        awaiting_tag=AWAITING_TAG,
+        awaiting=Flag.AWAITING_CAPACITY_APPROVAL,
         approval_key=approval_key(fingerprint),
     )
     await store.finish(key, outcome.status.value)

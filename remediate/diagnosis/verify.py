@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect import task
-
 from remediate.catalog import Service
 from remediate.catalog import Verification as VerificationPolicy
 from remediate.diagnosis.models import ProbeResult, Verdict, Verification
 from remediate.diagnosis.probes import probe_service
 
 
-@task(name="verify", task_run_name="verify-{service.name}")
-async def verify(service: Service, policy: VerificationPolicy) -> Verification:
+def unverifiable(reason: str) -> Verification:
+    return Verification(verdict=Verdict.UNVERIFIABLE, reason=reason)
+
+
+async def verify_service(service: Service, policy: VerificationPolicy) -> Verification:
     """Confirmed at the first unhealthy attempt; recovered after every attempt is healthy."""
     if not service.health:
-        return Verification(
-            verdict=Verdict.UNVERIFIABLE,
-            reason=f"service {service.name} has no health endpoints in the catalog",
-        )
+        return unverifiable(f"service {service.name} has no health endpoints in the catalog")
     attempts: list[list[ProbeResult]] = []
     for number in range(policy.attempts):
         if number:
@@ -38,7 +36,3 @@ async def verify(service: Service, policy: VerificationPolicy) -> Verification:
         reason=f"all {policy.attempts} attempts healthy",
         attempts=attempts,
     )
-
-
-def unverifiable(reason: str) -> Verification:
-    return Verification(verdict=Verdict.UNVERIFIABLE, reason=reason)

@@ -1,0 +1,1 @@
+"""The stages of the remediation flow after the issue: fix, runbook action, rollback."""

@@ -1,0 +1,193 @@
+"""The runbook-action stage: propose, gate, run in a transaction, undo, verify.
+
+The action and its post-condition run inside one transaction. When the post-condition
+fails, the transaction rolls back and the action task's rollback hook runs the undo
+action; the flow then verifies health once more and records everything. One action per
+service runs at a time: a global concurrency limit ``remediate-action-<service>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import uuid4
+
+from prefect import get_run_logger
+from prefect.concurrency.asyncio import concurrency
+from prefect.runtime import deployment
+from prefect.transactions import atransaction
+
+from flows.stages.approval import suspend_for_approval
+from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
+from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
+from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
+from remediate.approval.form import ActionApproval, approval_input
+from remediate.catalog import Catalog, Service
+from remediate.diagnosis.findings import findings_of
+from remediate.incident.models import Incident
+from remediate.runs.limits import action_limit_name, ensure_limit
+from remediate.runs.tags import Flag, Key, Verdict, retag, tag
+from remediate.trackers.models import IssueRef
+from tasks.actions import (
+    PostConditionFailed,
+    check_post_condition,
+    execute_action,
+    expect_undo,
+    log_action_run,
+    propose_action,
+    undo_result,
+    verify_after_undo,
+)
+from tasks.trackers import record_on_issue
+
+ACTION_APPROVAL_KEY = "action-approval"
+
+Note = Callable[[str, str], None]
+
+
+async def _execute(
+    service: Service, action: RunbookAction, catalog: Catalog, base: ActionOutcome
+) -> ActionOutcome:
+    undo = service.action(action.undo) if action.undo else None
+    token = uuid4().hex
+    expect_undo(token, service, catalog, undo)
+    run: ActionRun | None = None
+    try:
+        async with atransaction():
+            run = await execute_action(service, action, catalog, token)
+            health = await check_post_condition(service, action, run)
+        return base.model_copy(
+            update={"status": ActionStatus.SUCCEEDED, "run": run, "health": health}
+        )
+    except PostConditionFailed as failed:
+        undone = undo_result(token)
+        update: dict[str, object] = {"run": run, "health": failed.health, "reason": str(failed)}
+        if undo is None:
+            update["status"] = ActionStatus.FAILED
+        else:
+            if undone is not None:
+                log_action_run(f"undo {undo.name}", undone)
+            after = await verify_after_undo(service, undo)
+            restored = after.healthy and undone is not None and undone.ok
+            update |= {
+                "undo": undone,
+                "health_after_undo": after,
+                "status": ActionStatus.UNDONE if restored else ActionStatus.UNDO_FAILED,
+            }
+        return base.model_copy(update=update)
+    finally:
+        undo_result(token)
+
+
+async def run_under_limit(
+    service: Service, action: RunbookAction, catalog: Catalog, base: ActionOutcome
+) -> ActionOutcome:
+    """Run a decided action while holding the service's limit: post-condition, undo."""
+    name = action_limit_name(service.name)
+    await ensure_limit(name)
+    async with concurrency(name, occupy=1, strict=True):
+        return await _execute(service, action, catalog, base)
+
+
+def issue_notes(incident: Incident, catalog: Catalog) -> Note:
+    """Records ``text`` on the incident's issue once per ``suffix``; nothing without one."""
+    issue = incident.issue
+
+    def note(suffix: str, text: str) -> None:
+        if issue is not None:
+            record_on_issue(catalog, incident.service, issue, incident.key(suffix), text)
+
+    return note
+
+
+async def act_on_alert(
+    incident: Incident, catalog: Catalog, chosen: RunbookAction | None = None
+) -> ActionOutcome | None:
+    """The stage of the flow after diagnosis; None when the catalog suggests no action.
+
+    An action is suggested by the alert's check id or, failing that, by one of the
+    diagnosis findings about the alert's service. ``chosen`` (a rollback bound to its
+    release) replaces the suggestion."""
+    service = incident.service
+    if service is None:
+        return None
+    suggestion = (
+        Suggestion(chosen, "deployment rollback of a release that just went live")
+        if chosen is not None
+        else suggest(
+            service.actions,
+            incident.alert.check_id,
+            findings_of(incident.diagnosis, service.name),
+        )
+    )
+    if suggestion is None:
+        return None
+    action = suggestion.action
+    logger = get_run_logger()
+    note = issue_notes(incident, catalog)
+    try:
+        proposal = propose_action(service, action, catalog, suggestion.reason)
+    except ActionParameterError as exc:
+        logger.error("runbook action refused: %s", exc)
+        note("action-refused", f"**Runbook action `{action.name}` refused:** {exc}")
+        return None
+    logger.info(
+        "runbook action proposed: %s on %s (suggested by %s)",
+        action.name,
+        service.name,
+        proposal.suggested_by,
+    )
+    await retag([tag(Key.ACTION, action.name)])
+    note("action-proposal", proposal_comment(proposal))
+    return await decide_and_run(service, action, catalog, incident.issue, proposal, note)
+
+
+async def decide_and_run(
+    service: Service,
+    action: RunbookAction,
+    catalog: Catalog,
+    issue: IssueRef | None,
+    proposal: ActionProposal,
+    note: Note,
+    *,
+    awaiting: Flag = Flag.AWAITING_APPROVAL,
+    approval_key: str = ACTION_APPROVAL_KEY,
+) -> ActionOutcome:
+    """The gate (unless unattended and low risk), then the run under the service's limit."""
+    logger = get_run_logger()
+    base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
+    if not action.unattended:
+        reason = ""
+        if not catalog.approval.approvers:
+            reason = "approval.approvers is empty: nobody can approve it"
+        elif deployment.get_id() is None:
+            reason = "this run has no deployment, so it cannot wait for approval"
+        if reason:
+            logger.warning("runbook action not run: %s", reason)
+            outcome = base.model_copy(update={"gate": "unavailable", "reason": reason})
+            note("action-result", outcome_markdown(outcome))
+            return outcome
+        await retag([awaiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
+        model = approval_input(catalog.approval.approvers, base=ActionApproval)
+        description = approval_description(proposal, issue.url if issue else None)
+        approval = await suspend_for_approval(model, description, catalog, approval_key)
+        verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
+        await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])
+        base = base.model_copy(
+            update={
+                "gate": verdict.value,
+                "approver": approval.approver,
+                "comment": approval.comment,
+            }
+        )
+        if not approval.approved:
+            outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
+            logger.info("runbook action rejected by %s", approval.approver)
+            note("action-result", outcome_markdown(outcome))
+            return outcome
+    else:
+        logger.info("runbook action %s is unattended and low risk: no approval gate", action.name)
+    outcome = await run_under_limit(service, action, catalog, base)
+    logger.info("runbook action %s: %s", action.name, outcome.status.value)
+    await retag([tag(Key.ACTION_STATUS, outcome.status.value)])
+    note("action-result", outcome_markdown(outcome))
+    return outcome

@@ -1,0 +1,13 @@
+"""Cache keys for the steps a resumed run must not repeat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.context import TaskRunContext
+
+
+def per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """One cached result per task per flow run: a suspended run re-runs from the top when
+    resumed, and each step before the approval gate returns its first result again."""
+    return f"{context.task.name}-{context.task_run.flow_run_id}"

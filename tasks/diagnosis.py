@@ -1,0 +1,27 @@
+"""Verification and diagnosis as tasks; cached per flow run, so a resumed run re-probes nothing."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from remediate.catalog import Catalog, Service
+from remediate.catalog import Verification as VerificationPolicy
+from remediate.diagnosis.diagnose import diagnose_catalog
+from remediate.diagnosis.models import Diagnosis, Verification
+from remediate.diagnosis.verify import verify_service
+from remediate.runs.cache import per_flow_run
+
+
+@task(
+    name="verify",
+    task_run_name="verify-{service.name}",
+    cache_key_fn=per_flow_run,
+    persist_result=True,
+)
+async def verify(service: Service, policy: VerificationPolicy) -> Verification:
+    return await verify_service(service, policy)
+
+
+@task(name="diagnose", cache_key_fn=per_flow_run, persist_result=True)
+async def diagnose(catalog: Catalog) -> Diagnosis:
+    return await diagnose_catalog(catalog)

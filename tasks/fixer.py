@@ -1,0 +1,73 @@
+"""The fix proposal and its publication as tasks.
+
+Everything before the approval gate must survive the flow being run again from the top
+after a suspended run is resumed: the proposal is a persisted result cached per flow run.
+"""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact
+
+from remediate.approval.form import Approval
+from remediate.catalog import Catalog, Service
+from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
+from remediate.fixer.prompt import evidence_text
+from remediate.fixer.propose import propose_fix
+from remediate.fixer.pull_request import clone_token, publish_fix
+from remediate.incident.models import Incident
+from remediate.markdown import fenced
+from remediate.runs.cache import per_flow_run
+from remediate.settings import get_settings
+
+
+@task(name="propose-fix", cache_key_fn=per_flow_run, persist_result=True)
+async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
+    try:
+        proposal = await propose_fix(
+            incident.alert,
+            incident.service,
+            catalog.fixer,
+            incident.verification,
+            incident.diagnosis,
+            evidence_text(incident.logs),
+            git_token=clone_token(catalog, incident.service),
+        )
+    except Exception as exc:  # the flow goes on whatever happens here
+        proposal = FixProposal(
+            status=FixStatus.FAILED, reason=f"fix proposal crashed: {type(exc).__name__}: {exc}"
+        )
+    get_run_logger().info(
+        "fix proposal: %s %s", proposal.status.value, proposal.reason or proposal.summary
+    )
+    return proposal
+
+
+@task(name="publish-diff-artifact", cache_key_fn=per_flow_run, persist_result=True)
+async def publish_diff_artifact(proposal: FixProposal) -> None:
+    """Once per run, so a resumed run adds no second version of the artifact."""
+    await acreate_markdown_artifact(
+        key="fix-diff",
+        markdown=fenced(proposal.diff, "diff"),
+        description=f"proposed fix: {proposal.summary[:200]}",
+    )
+
+
+@task(name="open-pull-request", cache_key_fn=per_flow_run, persist_result=True)
+def open_pull_request(
+    incident: Incident,
+    service: Service,
+    catalog: Catalog,
+    proposal: FixProposal,
+    approval: Approval,
+) -> PullRequestRef:
+    return publish_fix(
+        incident.alert,
+        service,
+        catalog,
+        proposal,
+        approval,
+        incident.issue,
+        incident.run_url,
+        get_settings(),
+    )
