@@ -19,7 +19,7 @@ from flows.stages.actions import act_on_alert
 from flows.stages.fix import fix_and_review
 from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
-from remediate.actions.text import report_section as action_section
+from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
 from remediate.catalog import Catalog, StepPolicy, load_catalog
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
@@ -30,7 +30,7 @@ from remediate.incident.models import Incident, Occurrences, OutcomeStatus, Reme
 from remediate.incident.text import issue_body
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
-from remediate.rollback.text import report_section as rollback_section
+from remediate.rollback.text import incident_artifact_section as rollback_section
 from remediate.runs.occurrences import alert_resolved, occurrences_of
 from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings

@@ -20,8 +20,13 @@ from remediate.actions.output import shape_output
 from remediate.catalog import Service
 from remediate.diagnosis.probes import probe_service
 from remediate.evidence.config import EvidenceLimits, SSHHost
-from remediate.evidence.logs import _describe
-from remediate.evidence.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.evidence.ssh_connect import (
+    CredentialError,
+    KeyLoader,
+    connect,
+    describe_ssh_error,
+    load_client_key,
+)
 from remediate.redaction import Redactor
 
 
@@ -82,7 +87,10 @@ async def run_on_host(
         )
     except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
         return HostRun(
-            host=host.name, endpoint=host.endpoint, command=shown, error=redactor(_describe(exc))
+            host=host.name,
+            endpoint=host.endpoint,
+            command=shown,
+            error=redactor(describe_ssh_error(exc)),
         )
     output = shape_output(result.stdout, redactor)
     errors = shape_output(result.stderr, redactor)

@@ -1,4 +1,4 @@
-"""How a runbook action appears on the issue, in the approval form and in the report."""
+"""How a runbook action appears on the issue, the approval form and the incident artifact."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def outcome_markdown(outcome: ActionOutcome) -> str:
     return "\n".join(lines)
 
 
-def report_section(outcome: ActionOutcome) -> str:
+def incident_artifact_section(outcome: ActionOutcome) -> str:
     return (
         "\n\n## Runbook action\n\n"
         + proposal_table(outcome.proposal)

@@ -7,7 +7,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from remediate.actions.config import ActionParameterError, ParameterValue, RunbookAction
-from remediate.evidence.config import _remote_path
+from remediate.evidence.config import remote_path
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 PERCENT_KINDS = ("filesystem", "inodes", "memory")
@@ -67,7 +67,7 @@ class MetricSpec(BaseModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str | None) -> str | None:
-        return None if value is None else _remote_path(value)
+        return None if value is None else remote_path(value)
 
     @model_validator(mode="after")
     def _targets(self) -> Self:

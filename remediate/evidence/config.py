@@ -38,7 +38,7 @@ def _local_path(value: str, field: str) -> str:
     return value
 
 
-def _remote_path(value: str) -> str:
+def remote_path(value: str) -> str:
     if _CONTROL.search(value):
         raise ValueError("path must not contain control characters")
     if not value.startswith("/"):
@@ -150,7 +150,7 @@ class LogSource(_Strict):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str | None) -> str | None:
-        return None if value is None else _remote_path(value)
+        return None if value is None else remote_path(value)
 
     @model_validator(mode="after")
     def _target(self) -> Self:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import shlex
 import time
@@ -21,10 +20,15 @@ import asyncssh
 
 from remediate.evidence.config import EvidenceConfig, EvidenceLimits, LogSource, SSHHost
 from remediate.evidence.models import LogBundle, LogFailure, LogSourceResult
-from remediate.evidence.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.evidence.ssh_connect import (
+    CredentialError,
+    KeyLoader,
+    connect,
+    describe_ssh_error,
+    load_client_key,
+)
 from remediate.redaction import Redactor
 
-MAX_ERROR_TEXT = 500
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -73,21 +77,6 @@ def _classify(exc: BaseException) -> LogFailure:
     if isinstance(exc, OSError):
         return LogFailure.CONNECT
     return LogFailure.SSH
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return f"host key not trusted: {exc.reason}"[:MAX_ERROR_TEXT]
-    if isinstance(exc, asyncssh.DisconnectError):
-        return exc.reason[:MAX_ERROR_TEXT] or type(exc).__name__
-    if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    text = str(exc) or type(exc).__name__
-    return text[:MAX_ERROR_TEXT]
 
 
 class _Capture:
@@ -217,7 +206,7 @@ async def _run_source(
                     signal = process.exit_signal
                     exit_signal = signal[0] if signal else None
         except (TimeoutError, asyncssh.Error, OSError) as exc:
-            failure, error = _classify(exc), _describe(exc)
+            failure, error = _classify(exc), describe_ssh_error(exc)
             if isinstance(exc, TimeoutError):
                 error = f"command did not finish within {limits.command_timeout_s:g} s"
         finally:
@@ -266,7 +255,7 @@ def _failed(
     started: float,
     redactor: Redactor,
 ) -> list[LogSourceResult]:
-    failure, error = _classify(exc), redactor(_describe(exc))
+    failure, error = _classify(exc), redactor(describe_ssh_error(exc))
     duration = round((time.perf_counter() - started) * 1000, 1)
     return [
         LogSourceResult(

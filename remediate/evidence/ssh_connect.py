@@ -4,12 +4,15 @@ bounded login. No agent, no user config, public-key authentication only."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import asyncssh
 
 from remediate.evidence.config import EvidenceLimits, SSHHost
+
+MAX_ERROR_TEXT = 500
 
 KeyLoader = Callable[[SSHHost], Awaitable[asyncssh.SSHKey]]
 
@@ -88,3 +91,19 @@ async def connect(
             login_timeout=limits.connect_timeout_s,
         )
     return conn
+
+
+def describe_ssh_error(exc: BaseException) -> str:
+    """A short, secret-free description of a failed SSH connection or command."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return f"host key not trusted: {exc.reason}"[:MAX_ERROR_TEXT]
+    if isinstance(exc, asyncssh.DisconnectError):
+        return exc.reason[:MAX_ERROR_TEXT] or type(exc).__name__
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc) or type(exc).__name__
+    return text[:MAX_ERROR_TEXT]

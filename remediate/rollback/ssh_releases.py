@@ -18,8 +18,13 @@ import asyncssh
 from remediate.actions.config import ActionParameterError, RunbookAction
 from remediate.catalog import Service
 from remediate.evidence.config import EvidenceLimits, SSHHost
-from remediate.evidence.logs import _describe
-from remediate.evidence.ssh_connect import CredentialError, KeyLoader, connect, load_client_key
+from remediate.evidence.ssh_connect import (
+    CredentialError,
+    KeyLoader,
+    connect,
+    describe_ssh_error,
+    load_client_key,
+)
 from remediate.rollback.config import ReleaseSource
 from remediate.rollback.models import Release, ReleaseListing, ReleaseRead
 
@@ -118,7 +123,7 @@ async def read_releases(
             host=host.name, error=f"the listing did not finish within {source.timeout_s:g} s"
         )
     except (CredentialError, TimeoutError, asyncssh.Error, OSError) as exc:
-        return ReleaseRead(host=host.name, error=_describe(exc))
+        return ReleaseRead(host=host.name, error=describe_ssh_error(exc))
     if result.exit_status != 0:
         return ReleaseRead(host=host.name, error=f"the listing exited {result.exit_status}")
     raw = result.stdout if isinstance(result.stdout, bytes) else b""

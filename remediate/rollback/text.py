@@ -1,4 +1,4 @@
-"""How a deployment rollback appears on the issue and in the incident report."""
+"""How a deployment rollback appears on the issue and in the run's incident artifact."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def result_comment(outcome: RollbackOutcome) -> str:
     return f"**Deployment rollback of {subject}: {status.value}.** {inline(outcome.reason, 1000)}"
 
 
-def report_section(outcome: RollbackOutcome) -> str:
+def incident_artifact_section(outcome: RollbackOutcome) -> str:
     lines = [
         "",
         "",
