@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 from matplotlib.figure import Figure
@@ -10,6 +9,7 @@ from matplotlib.figure import Figure
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, theil_sen
 from remediate.markdown import inline
+from remediate.reporting.charts import png
 from remediate.reporting.mermaid import Line, thin, xychart
 from remediate.trackers.base import IssueDraft
 
@@ -51,10 +51,7 @@ def chart(series: list[tuple[datetime, float]], metric: MetricSpec, result: Fore
     axes.set_title(metric.name)
     axes.set_ylabel(metric.unit or "value")
     axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def series_block(series: list[tuple[datetime, float]], metric: MetricSpec, host: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 from matplotlib.figure import Figure
@@ -10,6 +9,7 @@ from matplotlib.figure import Figure
 from remediate.catalog import Catalog
 from remediate.markdown import inline
 from remediate.patterns.detect import Finding, Kind
+from remediate.reporting.charts import png
 from remediate.reporting.history import RunRecord
 from remediate.reporting.mermaid import xychart
 from remediate.trackers.base import IssueDraft
@@ -64,10 +64,7 @@ def chart(finding: Finding) -> bytes:
     axes.set_ylabel("occurrences")
     axes.set_title(f"{finding.check or finding.fingerprint}: per day")
     axes.tick_params(axis="x", labelrotation=30, labelsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def daily_block(finding: Finding) -> str:
