@@ -12,7 +12,7 @@ from prefect.tasks import exponential_backoff
 from remediate.catalog import Catalog, Service
 from remediate.incident.models import Incident
 from remediate.incident.text import issue_body, issue_labels, issue_title, recurrence_comment
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 from remediate.settings import get_settings
 from remediate.trackers import IssueDraft, make_tracker
 from remediate.trackers.errors import worth_retrying
@@ -25,8 +25,7 @@ from remediate.trackers.models import IssueRef
     retry_delay_seconds=exponential_backoff(backoff_factor=2),
     retry_jitter_factor=0.5,
     retry_condition_fn=worth_retrying,
-    cache_key_fn=per_flow_run,
-    persist_result=True,
+    cache_policy=PER_FLOW_RUN,
 )
 def open_or_update_issue(incident: Incident, catalog: Catalog) -> IssueRef:
     """Idempotent per occurrence: a retry finds the write it already made."""
