@@ -12,6 +12,7 @@ from remediate.markdown import inline
 from remediate.reporting.charts import png
 from remediate.reporting.mermaid import Line, thin, xychart
 from remediate.trackers.base import IssueDraft
+from remediate.trackers.charted import ChartedIssue, daily_draft
 
 
 def fingerprint(service: str, metric: MetricSpec, host: str) -> str:
@@ -117,11 +118,45 @@ def draft(
             f"Horizon: {metric.horizon_hours:g} h. Forecast by the capacity-forecast flow.",
         ]
     )
-    return IssueDraft(
-        fingerprint=print_fp,
-        occurrence_key=f"{print_fp}:{now:%Y-%m-%d}",
-        title=f"[capacity] {service}: {metric.name} reaches its threshold"[:256],
-        body=body,
-        comment=f"Forecast of {now:%Y-%m-%d %H:%M} UTC:\n\n{text}",
-        labels=["remediate", "capacity", f"service:{service}"],
+    title = f"[capacity] {service}: {metric.name} reaches its threshold"
+    comment = f"Forecast of {now:%Y-%m-%d %H:%M} UTC:\n\n{text}"
+    labels = ["remediate", "capacity", f"service:{service}"]
+    return daily_draft(print_fp, now, title, body, comment, labels)
+
+
+class ForecastIssue(ChartedIssue):
+    service: str
+    metric: MetricSpec
+    host: str
+    forecast: Forecast
+    series: list[tuple[datetime, float]]
+
+    def issue_draft(self, chart_link: str | None) -> IssueDraft:
+        return draft(
+            self.service, self.metric, self.host, self.forecast, self.series, chart_link, self.now
+        )
+
+
+def forecast_issue(
+    service: str,
+    metric: MetricSpec,
+    host: str,
+    result: Forecast,
+    series: list[tuple[datetime, float]],
+    now: datetime,
+) -> ForecastIssue:
+    return ForecastIssue(
+        kind="capacity",
+        fingerprint=fingerprint(service, metric, host),
+        subject=f"{service} {metric.name}",
+        summary=forecast_text(metric, host, result),
+        description=f"{service} {metric.name} on {host}",
+        chart_alt="series and trend",
+        png=chart(series, metric, result),
+        now=now,
+        service=service,
+        metric=metric,
+        host=host,
+        forecast=result,
+        series=series,
     )
