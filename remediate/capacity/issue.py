@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from matplotlib.figure import Figure
 
+from remediate.capacity.collect import Sample
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, theil_sen
 from remediate.markdown import inline
@@ -68,6 +70,21 @@ def series_block(series: list[tuple[datetime, float]], metric: MetricSpec, host:
     ]
     title = f"{metric.name} on {host}"
     return xychart(title, labels, lines, f"{metric.unit or 'value'} (UTC times)")
+
+
+def after_action_text(
+    metric: MetricSpec, host: str, sample: Sample, redact: Callable[[str], str]
+) -> str:
+    """The fresh sample taken once the metric's runbook action has run."""
+    measured = (
+        amount(sample.value, metric.unit)
+        if sample.value is not None
+        else redact(f"no value: {sample.error}")
+    )
+    return (
+        f"`{metric.name}` on `{host}` after the action: {measured}"
+        f" (threshold {amount(metric.threshold, metric.unit)})."
+    )
 
 
 def forecast_text(metric: MetricSpec, host: str, result: Forecast) -> str:
