@@ -95,6 +95,9 @@ class Service(_Strict):
     def action(self, name: str) -> RunbookAction | None:
         return next((a for a in self.actions if a.name == name), None)
 
+    def metric(self, name: str) -> MetricSpec | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
 
 class StepPolicy(_Strict):
     verify: bool = True

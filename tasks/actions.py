@@ -19,7 +19,7 @@ from remediate.actions.config import RunbookAction
 from remediate.actions.models import ActionProposal, ActionRun, HealthCheck
 from remediate.actions.runbook import propose, run_action, wait_healthy
 from remediate.catalog import Catalog, Service
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 
 
 @dataclass
@@ -49,7 +49,7 @@ def undo_result(token: str) -> ActionRun | None:
     return pending.result if pending is not None else None
 
 
-@task(name="propose-action", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="propose-action", cache_policy=PER_FLOW_RUN)
 def propose_action(
     service: Service, action: RunbookAction, catalog: Catalog, suggested_by: str
 ) -> ActionProposal:

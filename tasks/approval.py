@@ -9,10 +9,10 @@ from remediate.approval.notify import Delivery, notify, webhook_payload
 from remediate.catalog import Catalog
 from remediate.fixer.models import FixProposal
 from remediate.incident.models import Incident
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 
 
-@task(name="notify-approvers", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="notify-approvers", cache_policy=PER_FLOW_RUN)
 async def notify_approvers(
     incident: Incident, proposal: FixProposal, catalog: Catalog
 ) -> list[Delivery]:

@@ -9,19 +9,14 @@ from remediate.catalog import Verification as VerificationPolicy
 from remediate.diagnosis.diagnose import diagnose_catalog
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.diagnosis.verify import verify_service
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 
 
-@task(
-    name="verify",
-    task_run_name="verify-{service.name}",
-    cache_key_fn=per_flow_run,
-    persist_result=True,
-)
+@task(name="verify", task_run_name="verify-{service.name}", cache_policy=PER_FLOW_RUN)
 async def verify(service: Service, policy: VerificationPolicy) -> Verification:
     return await verify_service(service, policy)
 
 
-@task(name="diagnose", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="diagnose", cache_policy=PER_FLOW_RUN)
 async def diagnose(catalog: Catalog) -> Diagnosis:
     return await diagnose_catalog(catalog)

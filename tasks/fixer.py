@@ -17,11 +17,11 @@ from remediate.fixer.propose import propose_fix
 from remediate.fixer.pull_request import clone_token, publish_fix
 from remediate.incident.models import Incident
 from remediate.markdown import fenced
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 from remediate.settings import get_settings
 
 
-@task(name="propose-fix", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="propose-fix", cache_policy=PER_FLOW_RUN)
 async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
     try:
         proposal = await propose_fix(
@@ -43,7 +43,7 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
     return proposal
 
 
-@task(name="publish-diff-artifact", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="publish-diff-artifact", cache_policy=PER_FLOW_RUN)
 async def publish_diff_artifact(proposal: FixProposal) -> None:
     """Once per run, so a resumed run adds no second version of the artifact."""
     await acreate_markdown_artifact(
@@ -53,7 +53,7 @@ async def publish_diff_artifact(proposal: FixProposal) -> None:
     )
 
 
-@task(name="open-pull-request", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="open-pull-request", cache_policy=PER_FLOW_RUN)
 def open_pull_request(
     incident: Incident,
     service: Service,

@@ -8,10 +8,10 @@ from remediate.catalog import Catalog, Service
 from remediate.rollback.github_releases import read_service_deployments
 from remediate.rollback.models import ReleaseRead
 from remediate.rollback.ssh_releases import read_releases
-from remediate.runs.cache import per_flow_run
+from remediate.runs.cache import PER_FLOW_RUN
 
 
-@task(name="read-releases", cache_key_fn=per_flow_run, persist_result=True)
+@task(name="read-releases", cache_policy=PER_FLOW_RUN)
 async def read_service_releases(service: Service, catalog: Catalog) -> ReleaseRead:
     if service.releases is None:
         raise ValueError(f"service {service.name} has no releases section")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import io
+from collections.abc import Callable
 from datetime import datetime
 
 from matplotlib.figure import Figure
 
+from remediate.capacity.collect import Sample
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import Forecast, theil_sen
 from remediate.markdown import inline
+from remediate.reporting.charts import png
 from remediate.reporting.mermaid import Line, thin, xychart
 from remediate.trackers.base import IssueDraft
+from remediate.trackers.charted import ChartedIssue, daily_draft
 
 
 def fingerprint(service: str, metric: MetricSpec, host: str) -> str:
@@ -51,10 +54,7 @@ def chart(series: list[tuple[datetime, float]], metric: MetricSpec, result: Fore
     axes.set_title(metric.name)
     axes.set_ylabel(metric.unit or "value")
     axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def series_block(series: list[tuple[datetime, float]], metric: MetricSpec, host: str) -> str:
@@ -70,6 +70,21 @@ def series_block(series: list[tuple[datetime, float]], metric: MetricSpec, host:
     ]
     title = f"{metric.name} on {host}"
     return xychart(title, labels, lines, f"{metric.unit or 'value'} (UTC times)")
+
+
+def after_action_text(
+    metric: MetricSpec, host: str, sample: Sample, redact: Callable[[str], str]
+) -> str:
+    """The fresh sample taken once the metric's runbook action has run."""
+    measured = (
+        amount(sample.value, metric.unit)
+        if sample.value is not None
+        else redact(f"no value: {sample.error}")
+    )
+    return (
+        f"`{metric.name}` on `{host}` after the action: {measured}"
+        f" (threshold {amount(metric.threshold, metric.unit)})."
+    )
 
 
 def forecast_text(metric: MetricSpec, host: str, result: Forecast) -> str:
@@ -120,11 +135,45 @@ def draft(
             f"Horizon: {metric.horizon_hours:g} h. Forecast by the capacity-forecast flow.",
         ]
     )
-    return IssueDraft(
-        fingerprint=print_fp,
-        occurrence_key=f"{print_fp}:{now:%Y-%m-%d}",
-        title=f"[capacity] {service}: {metric.name} reaches its threshold"[:256],
-        body=body,
-        comment=f"Forecast of {now:%Y-%m-%d %H:%M} UTC:\n\n{text}",
-        labels=["remediate", "capacity", f"service:{service}"],
+    title = f"[capacity] {service}: {metric.name} reaches its threshold"
+    comment = f"Forecast of {now:%Y-%m-%d %H:%M} UTC:\n\n{text}"
+    labels = ["remediate", "capacity", f"service:{service}"]
+    return daily_draft(print_fp, now, title, body, comment, labels)
+
+
+class ForecastIssue(ChartedIssue):
+    service: str
+    metric: MetricSpec
+    host: str
+    forecast: Forecast
+    series: list[tuple[datetime, float]]
+
+    def issue_draft(self, chart_link: str | None) -> IssueDraft:
+        return draft(
+            self.service, self.metric, self.host, self.forecast, self.series, chart_link, self.now
+        )
+
+
+def forecast_issue(
+    service: str,
+    metric: MetricSpec,
+    host: str,
+    result: Forecast,
+    series: list[tuple[datetime, float]],
+    now: datetime,
+) -> ForecastIssue:
+    return ForecastIssue(
+        kind="capacity",
+        fingerprint=fingerprint(service, metric, host),
+        subject=f"{service} {metric.name}",
+        summary=forecast_text(metric, host, result),
+        description=f"{service} {metric.name} on {host}",
+        chart_alt="series and trend",
+        png=chart(series, metric, result),
+        now=now,
+        service=service,
+        metric=metric,
+        host=host,
+        forecast=result,
+        series=series,
     )

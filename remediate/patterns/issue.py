@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 from matplotlib.figure import Figure
@@ -10,9 +9,11 @@ from matplotlib.figure import Figure
 from remediate.catalog import Catalog
 from remediate.markdown import inline
 from remediate.patterns.detect import Finding, Kind
+from remediate.reporting.charts import png
 from remediate.reporting.history import RunRecord
 from remediate.reporting.mermaid import xychart
 from remediate.trackers.base import IssueDraft
+from remediate.trackers.charted import ChartedIssue, daily_draft
 
 EVIDENCE_ROWS = 20
 TITLES = {
@@ -64,10 +65,7 @@ def chart(finding: Finding) -> bytes:
     axes.set_ylabel("occurrences")
     axes.set_title(f"{finding.check or finding.fingerprint}: per day")
     axes.tick_params(axis="x", labelrotation=30, labelsize="small")
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
+    return png(figure)
 
 
 def daily_block(finding: Finding) -> str:
@@ -130,11 +128,29 @@ def draft(finding: Finding, catalog: Catalog, chart_link: str | None, now: datet
     labels = ["remediate", "recurring-problem", f"pattern:{finding.kind.value}"]
     if finding.service:
         labels.append(f"service:{finding.service}")
-    return IssueDraft(
-        fingerprint=key,
-        occurrence_key=f"{key}:{now:%Y-%m-%d}",
-        title=f"[recurring] {service}: {name} {TITLES[finding.kind]}"[:256],
-        body=body,
-        comment=f"Still {finding.kind.value} on {now:%Y-%m-%d}:\n\n{evidence(finding)}",
-        labels=labels,
+    title = f"[recurring] {service}: {name} {TITLES[finding.kind]}"
+    comment = f"Still {finding.kind.value} on {now:%Y-%m-%d}:\n\n{evidence(finding)}"
+    return daily_draft(key, now, title, body, comment, labels)
+
+
+class FindingIssue(ChartedIssue):
+    finding: Finding
+    catalog: Catalog
+
+    def issue_draft(self, chart_link: str | None) -> IssueDraft:
+        return draft(self.finding, self.catalog, chart_link, self.now)
+
+
+def finding_issue(finding: Finding, catalog: Catalog, now: datetime) -> FindingIssue:
+    return FindingIssue(
+        kind="pattern",
+        fingerprint=fingerprint(finding),
+        subject=f"{finding.kind.value} {finding.check}",
+        summary=evidence(finding),
+        description=f"{finding.kind.value} {finding.check or finding.fingerprint}",
+        chart_alt="occurrences per day",
+        png=chart(finding),
+        now=now,
+        finding=finding,
+        catalog=catalog,
     )

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from remediate.reporting.metrics import ALERT_TO_ISSUE_TARGET_S, RemediationReport
 
 
-def _png(figure: Figure) -> bytes:
+def png(figure: Figure) -> bytes:
     """Figures are built without pyplot: no global state, no GUI backend."""
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -37,7 +37,7 @@ def daily_alerts(report: RemediationReport) -> bytes:
     axes.set_title("Alerts per day")
     axes.legend(loc="upper left", fontsize="small")
     axes.tick_params(axis="x", labelrotation=30, labelsize="small")
-    return _png(figure)
+    return png(figure)
 
 
 def alert_to_issue(report: RemediationReport) -> bytes:
@@ -50,7 +50,7 @@ def alert_to_issue(report: RemediationReport) -> bytes:
     axes.set_ylabel("seconds")
     axes.set_title("Alert to issue")
     axes.legend(loc="upper left", fontsize="small")
-    return _png(figure)
+    return png(figure)
 
 
 def fix_funnel(report: RemediationReport) -> bytes:
@@ -70,4 +70,4 @@ def fix_funnel(report: RemediationReport) -> bytes:
     axes.invert_yaxis()
     axes.set_xlabel("runs")
     axes.set_title("Fix proposals")
-    return _png(figure)
+    return png(figure)

@@ -159,6 +159,12 @@ class History:
         return records
 
 
+async def read_records(api_url: str, since: datetime, until: datetime) -> list[RunRecord]:
+    """The remediation runs expected to start between ``since`` and ``until``."""
+    async with History(api_url) as history:
+        return await history.records(since, until)
+
+
 def _named(task_run: dict[str, Any], name: str) -> bool:
     return str(task_run.get("name", "")).startswith(f"{name}-")
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from remediate.alerts import utc
-from remediate.reporting.history import History
+from remediate.reporting.history import read_records
 from remediate.reporting.metrics import RemediationReport, compute
 
 _DURATION = re.compile(r"^(\d{1,5})([dhm])$")
@@ -25,6 +25,4 @@ def parse_window(text: str) -> timedelta:
 async def build_report(api_url: str, window: timedelta) -> RemediationReport:
     until = utc(datetime.now(UTC))
     since = until - window
-    async with History(api_url) as history:
-        records = await history.records(since, until)
-    return compute(records, since, until)
+    return compute(await read_records(api_url, since, until), since, until)

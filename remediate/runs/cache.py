@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.cache_policies import CachePolicy
 from prefect.context import TaskRunContext
 
 
@@ -11,3 +12,7 @@ def per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """One cached result per task per flow run: a suspended run re-runs from the top when
     resumed, and each step before the approval gate returns its first result again."""
     return f"{context.task.name}-{context.task_run.flow_run_id}"
+
+
+PER_FLOW_RUN = CachePolicy.from_cache_key_fn(per_flow_run)
+"""A task with this policy persists its result, which later calls in the run return."""
