@@ -13,20 +13,7 @@ from dataclasses import dataclass, field
 from remediate.alerts import Alert, AlertStatus
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import flapping_note, resolution_note
-from remediate.gateway.outbox import (
-    DELIVERED,
-    EXPIRED,
-    FAILED,
-    HELD,
-    OCCURRENCE,
-    RESOLVED,
-    Note,
-    Outbox,
-    Outcome,
-    Remediation,
-    Row,
-    Seen,
-)
+from remediate.gateway.outbox import Note, Outbox, Outcome, Remediation, Row, Seen, State
 from remediate.gateway.policy import GatewayPolicy
 from remediate.redaction import Redactor
 from remediate.runs.api import PrefectAPI, PrefectAPIError
@@ -199,7 +186,7 @@ class Deliverer:
 
     async def _depth(self) -> int:
         counts = await self.outbox.counts()
-        return counts["pending"]
+        return counts[State.PENDING]
 
     async def _expire_held(self, now: float, pending: list[Row]) -> None:
         """Held alerts whose threshold window closed (for every alert still to be decided,
@@ -216,7 +203,7 @@ class Deliverer:
                 threshold = self.policy.rules.threshold_for(alert.check_id, alert.severity)
                 window = threshold.window_s if threshold is not None else 0.0
             if row.received_at + window <= cutoff:
-                expired.append(Outcome(row.seq, EXPIRED, now))
+                expired.append(Outcome(row.seq, State.EXPIRED, now))
         if expired:
             await self.outbox.commit(expired, [])
             self.metrics.expired.inc(len(expired))
@@ -235,7 +222,9 @@ class Deliverer:
         try:
             alert = Alert.model_validate_json(row.alert_json)
         except ValueError as exc:
-            batch.record(row, Outcome(row.seq, FAILED, now, error=f"stored alert invalid: {exc}"))
+            batch.record(
+                row, Outcome(row.seq, State.FAILED, now, error=f"stored alert invalid: {exc}")
+            )
             self.metrics.delivery_failures.labels("invalid").inc()
             return True
         current = batch.remediations.get(row.fingerprint)
@@ -255,7 +244,10 @@ class Deliverer:
             batch.record(
                 row,
                 Outcome(
-                    row.seq, RESOLVED, now, flow_run_id=current.flow_run_id if current else None
+                    row.seq,
+                    State.RESOLVED,
+                    now,
+                    flow_run_id=current.flow_run_id if current else None,
                 ),
             )
             return True
@@ -282,10 +274,11 @@ class Deliverer:
                 held = [
                     s
                     for s in batch.history.get(row.fingerprint, [])
-                    if s.state == HELD and s.received_at > row.received_at - threshold.window_s
+                    if s.state == State.HELD
+                    and s.received_at > row.received_at - threshold.window_s
                 ]
                 if len(held) + 1 < threshold.occurrences:
-                    batch.record(row, Outcome(row.seq, HELD, now))
+                    batch.record(row, Outcome(row.seq, State.HELD, now))
                     self.metrics.deferred.labels("threshold").inc()
                     return True
         cap = self.policy.max_new_per_minute
@@ -308,7 +301,7 @@ class Deliverer:
             if is_transient(exc):
                 return self._transient(row, batch, exc)
             log.error("alert %s cannot be delivered: %s", row.delivery_key, exc)
-            batch.record(row, Outcome(row.seq, FAILED, now, error=str(exc)[:2000]))
+            batch.record(row, Outcome(row.seq, State.FAILED, now, error=str(exc)[:2000]))
             self.metrics.delivery_failures.labels("permanent").inc()
             return True
         self.prefect_reachable = True
@@ -326,7 +319,7 @@ class Deliverer:
         batch.touched.add(row.fingerprint)
         self._count_held(row.fingerprint, held, batch, created.id, done)
         batch.record(
-            row, Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
+            row, Outcome(row.seq, State.DELIVERED, done, flow_run_id=created.id, started_run=True)
         )
         self._run_states[created.id] = (done, "SCHEDULED")
         self.metrics.delivered.inc()
@@ -338,7 +331,7 @@ class Deliverer:
         current.occurrences += 1
         current.last_seen = max(current.last_seen, row.received_at)
         batch.touched.add(row.fingerprint)
-        batch.record(row, Outcome(row.seq, OCCURRENCE, now, flow_run_id=current.flow_run_id))
+        batch.record(row, Outcome(row.seq, State.OCCURRENCE, now, flow_run_id=current.flow_run_id))
         self.metrics.deduplicated.labels("occurrence").inc()
 
     @staticmethod
@@ -348,9 +341,11 @@ class Deliverer:
         """The held alerts that reached the threshold become occurrences of the new run."""
         seqs = {s.seq for s in held}
         for seq in sorted(seqs):
-            batch.outcomes.append(Outcome(seq, OCCURRENCE, now, flow_run_id=run_id))
+            batch.outcomes.append(Outcome(seq, State.OCCURRENCE, now, flow_run_id=run_id))
         batch.history[fingerprint] = [
-            Seen(s.seq, s.fingerprint, s.status, OCCURRENCE, s.received_at) if s.seq in seqs else s
+            Seen(s.seq, s.fingerprint, s.status, State.OCCURRENCE, s.received_at)
+            if s.seq in seqs
+            else s
             for s in batch.history.get(fingerprint, [])
         ]
 
@@ -384,7 +379,7 @@ class Deliverer:
         statuses = [
             s.status
             for s in batch.history.get(row.fingerprint, [])
-            if s.received_at > since and s.state != FAILED
+            if s.received_at > since and s.state != State.FAILED
         ]
         statuses.append(row.status)
         return sum(1 for a, b in itertools.pairwise(statuses) if a != b)
