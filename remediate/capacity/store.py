@@ -20,10 +20,9 @@ from remediate.capacity.collect import Sample
 from remediate.storage import (
     AdvisoryLock,
     PostgresLocation,
+    SchemaPool,
     SQLiteLocation,
-    asyncpg_url,
     locate,
-    open_pool,
 )
 
 SCHEMA = """
@@ -175,16 +174,13 @@ class SQLiteSampleStore(SampleStore):
 
 class PostgresSampleStore(SampleStore):
     def __init__(self, url: str) -> None:
-        self.url = asyncpg_url(url)
-        self._pool: Any = None
+        self._pool = SchemaPool(url, SCHEMA, AdvisoryLock.CAPACITY_SCHEMA, max_size=2)
 
     async def open(self) -> None:
-        self._pool = await open_pool(self.url, 2, SCHEMA, AdvisoryLock.CAPACITY_SCHEMA)
+        await self._pool.open()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()
 
     async def add(self, service: str, samples: list[Sample]) -> int:
         rows = _rows(service, samples)

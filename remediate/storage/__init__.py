@@ -6,14 +6,13 @@ and creates schemas under a lock. It holds no tables and runs no queries of its 
 
 from remediate.storage.location import PostgresLocation, SQLiteLocation, locate
 from remediate.storage.locks import AdvisoryLock
-from remediate.storage.postgres import asyncpg_url, load_asyncpg, open_pool
+from remediate.storage.postgres import SchemaPool, load_asyncpg
 
 __all__ = [
     "AdvisoryLock",
     "PostgresLocation",
     "SQLiteLocation",
-    "asyncpg_url",
+    "SchemaPool",
     "load_asyncpg",
     "locate",
-    "open_pool",
 ]

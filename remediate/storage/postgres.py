@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.storage.locks import AdvisoryLock
@@ -18,17 +19,39 @@ def load_asyncpg() -> Any:
     return asyncpg
 
 
-async def open_pool(url: str, max_size: int, schema: str, lock: AdvisoryLock) -> Any:
-    """A pool on ``url`` after ``schema`` has run; concurrent starters wait on ``lock``."""
-    pool = await load_asyncpg().create_pool(url, min_size=1, max_size=max_size)
-    try:
-        async with pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", int(lock))
-            try:
-                await conn.execute(schema)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", int(lock))
-    except BaseException:
-        await pool.close()
-        raise
-    return pool
+@dataclass
+class SchemaPool:
+    """A pool on ``url`` that runs ``schema`` when opened; concurrent openers wait on
+    ``lock``."""
+
+    url: str
+    schema: str
+    lock: AdvisoryLock
+    max_size: int
+    _pool: Any = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.url = asyncpg_url(self.url)
+
+    async def open(self) -> None:
+        pool = await load_asyncpg().create_pool(self.url, min_size=1, max_size=self.max_size)
+        try:
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock($1)", int(self.lock))
+                try:
+                    await conn.execute(self.schema)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", int(self.lock))
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def acquire(self) -> Any:
+        """``async with pool.acquire() as conn``: a connection, back to the pool after."""
+        return self._pool.acquire()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from remediate.storage import AdvisoryLock, asyncpg_url, load_asyncpg, open_pool
+from remediate.storage import AdvisoryLock, SchemaPool, load_asyncpg
 
 from .base import Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen
@@ -74,8 +74,7 @@ HELD_ROWS = (
 class PostgresOutbox(Outbox):
     def __init__(self, url: str) -> None:
         super().__init__()
-        self.url = asyncpg_url(url)
-        self._pool: Any = None
+        self._pool = SchemaPool(url, POSTGRES_SCHEMA, AdvisoryLock.OUTBOX_SCHEMA, max_size=4)
         self._leader: Any = None
         self._leading = False
         self._leader_guard = asyncio.Lock()
@@ -87,7 +86,7 @@ class PostgresOutbox(Outbox):
         async with self._leader_guard:
             if self._leader is None or self._leader.is_closed():
                 self._leading = False
-                self._leader = await load_asyncpg().connect(self.url)
+                self._leader = await load_asyncpg().connect(self._pool.url)
             if not self._leading:
                 self._leading = bool(
                     await self._leader.fetchval(
@@ -97,16 +96,14 @@ class PostgresOutbox(Outbox):
             return self._leading
 
     async def open(self) -> None:
-        self._pool = await open_pool(self.url, 4, POSTGRES_SCHEMA, AdvisoryLock.OUTBOX_SCHEMA)
+        await self._pool.open()
 
     async def close(self) -> None:
         if self._leader is not None:
             await self._leader.close()
             self._leader = None
             self._leading = False
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()
 
     async def _fetch(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
         async with self._pool.acquire() as conn:
