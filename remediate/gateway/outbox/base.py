@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from typing import Any
 
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen
 
@@ -54,12 +55,22 @@ class Outbox(ABC):
     @abstractmethod
     async def pending(self, limit: int) -> list[Row]: ...
 
-    @abstractmethod
-    async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]: ...
+    async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]:
+        rows = await self._remediation_rows(sorted(set(fingerprints)))
+        return {row[0]: Remediation(*row) for row in rows}
 
-    @abstractmethod
     async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
         """Handled (not pending) alerts of ``fingerprints`` received after ``since``, by seq."""
+        rows = await self._history_rows(sorted(set(fingerprints)), since)
+        return [Seen.stored(*row) for row in rows]
+
+    @abstractmethod
+    async def _remediation_rows(self, fingerprints: list[str]) -> list[tuple[Any, ...]]:
+        """The ``Remediation`` columns, in field order, of ``fingerprints`` (distinct)."""
+
+    @abstractmethod
+    async def _history_rows(self, fingerprints: list[str], since: float) -> list[tuple[Any, ...]]:
+        """The ``Seen`` columns, in field order, of the history of ``fingerprints``."""
 
     @abstractmethod
     async def starts_since(self, since: float) -> list[float]:

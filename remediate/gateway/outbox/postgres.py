@@ -8,7 +8,7 @@ from typing import Any
 from remediate.storage import AdvisoryLock, SchemaPool, load_asyncpg
 
 from .base import Outbox
-from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen
+from .records import Entry, Note, NoteState, Outcome, Remediation, Row
 from .statements import ERROR_LIMIT, state_counts
 
 POSTGRES_SCHEMA = """
@@ -138,23 +138,21 @@ class PostgresOutbox(Outbox):
     async def held(self, limit: int) -> list[Row]:
         return [Row(*row) for row in await self._fetch(HELD_ROWS, limit)]
 
-    async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]:
-        rows = await self._fetch(
+    async def _remediation_rows(self, fingerprints: list[str]) -> list[tuple[Any, ...]]:
+        return await self._fetch(
             "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at,"
             " flapping FROM remediate_remediations WHERE fingerprint = ANY($1::text[])",
-            sorted(set(fingerprints)),
+            fingerprints,
         )
-        return {row[0]: Remediation(*row) for row in rows}
 
-    async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
-        rows = await self._fetch(
+    async def _history_rows(self, fingerprints: list[str], since: float) -> list[tuple[Any, ...]]:
+        return await self._fetch(
             "SELECT seq, fingerprint, status, state, received_at FROM remediate_outbox"
             " WHERE fingerprint = ANY($1::text[]) AND received_at > $2"
             " AND state != 'pending' ORDER BY seq",
-            sorted(set(fingerprints)),
+            fingerprints,
             since,
         )
-        return [Seen.stored(*row) for row in rows]
 
     async def starts_since(self, since: float) -> list[float]:
         rows = await self._fetch(

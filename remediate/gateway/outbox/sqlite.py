@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .base import Outbox
-from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen, State
+from .records import Entry, Note, NoteState, Outcome, Remediation, Row, State
 from .statements import ERROR_LIMIT, state_counts
 
 T = TypeVar("T")
@@ -147,22 +147,20 @@ class SQLiteOutbox(Outbox):
     async def _in_state(self, state: State, limit: int) -> list[Row]:
         return [Row(*row) for row in await self._fetch(ROWS_IN_STATE, (state, limit))]
 
-    async def remediations(self, fingerprints: list[str]) -> dict[str, Remediation]:
-        rows = await self._fetch(
+    async def _remediation_rows(self, fingerprints: list[str]) -> list[tuple[Any, ...]]:
+        return await self._fetch(
             "SELECT fingerprint, flow_run_id, opened_at, occurrences, last_seen, resolved_at,"
             " flapping FROM remediations WHERE fingerprint IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(set(fingerprints))),),
+            (json.dumps(fingerprints),),
         )
-        return {row[0]: Remediation(*row) for row in rows}
 
-    async def history(self, fingerprints: list[str], since: float) -> list[Seen]:
-        rows = await self._fetch(
+    async def _history_rows(self, fingerprints: list[str], since: float) -> list[tuple[Any, ...]]:
+        return await self._fetch(
             "SELECT seq, fingerprint, status, state, received_at FROM outbox"
             " WHERE fingerprint IN (SELECT value FROM json_each(?)) AND received_at > ?"
             " AND state != 'pending' ORDER BY seq",
-            (json.dumps(sorted(set(fingerprints))), since),
+            (json.dumps(fingerprints), since),
         )
-        return [Seen.stored(*row) for row in rows]
 
     async def starts_since(self, since: float) -> list[float]:
         rows = await self._fetch(
