@@ -38,6 +38,8 @@ from remediate.runs.api import PrefectAPI
 
 log = logging.getLogger("remediate.gateway")
 
+Clock = Callable[[], float]
+
 
 def _error(status: int, description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
@@ -102,12 +104,7 @@ JSON_INTAKES = (
 
 
 class Gateway:
-    def __init__(
-        self,
-        config: GatewayConfig,
-        catalog: Catalog,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, config: GatewayConfig, catalog: Catalog, clock: Clock = time.time) -> None:
         self.config = config
         self.catalog = catalog
         self.clock = clock
@@ -219,7 +216,7 @@ class Gateway:
 
 
 def create_app(
-    config: GatewayConfig, catalog: Catalog | None = None, clock: Callable[[], float] = time.time
+    config: GatewayConfig, catalog: Catalog | None = None, clock: Clock = time.time
 ) -> FastAPI:
     gateway = Gateway(config, catalog or Catalog(), clock)
     app = FastAPI(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,19 +87,19 @@ def _malformed(exc: PayloadError) -> Refused:
     return Refused(422, "malformed", f"malformed payload at {first}", exc.problems)
 
 
+@dataclass
 class Intake:
-    def __init__(
-        self,
-        config: GatewayConfig,
-        metrics: GatewayMetrics,
-        accept: Accept,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self.metrics = metrics
-        self.accept = accept
-        self.clock = clock
-        self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
+    """The intake path, and the formats it serves by name."""
+
+    config: GatewayConfig
+    metrics: GatewayMetrics
+    accept: Accept
+    clock: Callable[[], float] = time.time
+    limiter: RateLimiter = field(init=False)
+    formats: dict[str, IntakeFormat] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.config.rate_per_s, self.config.rate_burst)
         self.formats = {
             f.name: f
             for f in (
