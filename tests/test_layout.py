@@ -25,13 +25,16 @@ def modules(package: str) -> list[Path]:
 
 
 def imported(path: Path) -> Iterator[tuple[str, list[str]]]:
-    """(module, names) for every absolute import in ``path``, nested ones included."""
+    """(module, names) for every import in ``path``, nested and relative ones included."""
+    package = list(path.relative_to(ROOT).parts[:-1])
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, []
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module, [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            yield module, [alias.name for alias in node.names]
 
 
 def top(module: str) -> str:

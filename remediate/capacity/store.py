@@ -17,8 +17,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from remediate.capacity.collect import Sample
-
-POSTGRES_PREFIXES = ("postgresql://", "postgresql+asyncpg://", "postgres://")
+from remediate.storage import (
+    AdvisoryLock,
+    PostgresLocation,
+    SchemaPool,
+    SQLiteLocation,
+    locate,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS remediate_metric_samples (
@@ -167,29 +172,15 @@ class SQLiteSampleStore(SampleStore):
         )
 
 
-SCHEMA_LOCK = 7243003
-
-
 class PostgresSampleStore(SampleStore):
     def __init__(self, url: str) -> None:
-        self.url = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        self._pool: Any = None
+        self._pool = SchemaPool(url, SCHEMA, AdvisoryLock.CAPACITY_SCHEMA, max_size=2)
 
     async def open(self) -> None:
-        import asyncpg  # type: ignore[import-untyped]
-
-        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
-        async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock($1)", SCHEMA_LOCK)
-            try:
-                await conn.execute(SCHEMA)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", SCHEMA_LOCK)
+        await self._pool.open()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()
 
     async def add(self, service: str, samples: list[Sample]) -> int:
         rows = _rows(service, samples)
@@ -237,10 +228,8 @@ class PostgresSampleStore(SampleStore):
 
 def open_sample_store(url: str | None, data_dir: Path) -> SampleStore:
     """The backend ``REMEDIATE_OUTBOX_URL`` names, as the gateway outbox chooses it."""
-    if url and url.startswith(POSTGRES_PREFIXES):
-        return PostgresSampleStore(url)
-    if url and url.startswith("sqlite:///"):
-        return SQLiteSampleStore(Path(url.removeprefix("sqlite:///")))
-    if url:
-        raise ValueError("REMEDIATE_OUTBOX_URL: expected a postgresql:// or sqlite:/// URL")
-    return SQLiteSampleStore(data_dir / "capacity.sqlite3")
+    match locate(url, data_dir / "capacity.sqlite3"):
+        case PostgresLocation(url=postgres_url):
+            return PostgresSampleStore(postgres_url)
+        case SQLiteLocation(path=path):
+            return SQLiteSampleStore(path)

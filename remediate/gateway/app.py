@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -17,30 +16,15 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from remediate.alerts import Alert, NotAnAlert
+from remediate.alerts import Alert
 from remediate.catalog import Catalog
-from remediate.gateway.auth import (
-    SIGNATURE_HEADER,
-    Unauthorized,
-    verify_grafana_signature,
-    verify_signature,
-    verify_token,
-)
 from remediate.gateway.config import GatewayConfig
 from remediate.gateway.delivery import Deliverer, DeliveryPolicy
-from remediate.gateway.fastpath import IntakeFastPath
-from remediate.gateway.formats import (
-    PayloadError,
-    alertmanager_alerts,
-    generic_alert,
-    grafana_alerts,
-    parse_json,
-    sentinel_alert,
-)
+from remediate.gateway.fastpath import Handler, IntakeFastPath
+from remediate.gateway.intake import Intake, IntakeFormat, Refused
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import IssueNotes, catalog_redactor
-from remediate.gateway.outbox import Entry, Outbox, open_outbox
-from remediate.gateway.ratelimit import RateLimiter
+from remediate.gateway.outbox import Entry, Outbox, State, open_outbox
 from remediate.gateway.schemas import (
     Accepted,
     AcceptedAlert,
@@ -54,22 +38,7 @@ from remediate.runs.api import PrefectAPI
 
 log = logging.getLogger("remediate.gateway")
 
-
-class Refused(Exception):
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        detail: str,
-        problems: list[tuple[str, str]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.reason = reason
-        self.detail = detail
-        self.problems = problems or []
-        self.headers = headers
+Clock = Callable[[], float]
 
 
 def _error(status: int, description: str) -> dict[str, Any]:
@@ -84,22 +53,66 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     429: _error(429, "Too many requests from this client; see Retry-After."),
 }
 
+RECORDED = {**COMMON_ERRORS, 202: {"model": Accepted, "description": "Recorded in the outbox."}}
+PASSING = {
+    **COMMON_ERRORS,
+    200: {"model": Accepted, "description": "A passing check: nothing recorded."},
+}
+
+
+@dataclass(frozen=True)
+class JsonIntake:
+    """An intake route that answers with ``Accepted``."""
+
+    path: str
+    format: str
+    responses: dict[int | str, dict[str, Any]]
+    bodies: tuple[str, ...]
+    summary: str
+
+
+JSON_INTAKES = (
+    JsonIntake(
+        "/v1/alerts/sentinel",
+        "sentinel",
+        PASSING,
+        ("SentinelCheckResult", "SentinelDispatch"),
+        "A Sentinel CheckResult, signed with X-Remediate-Signature",
+    ),
+    JsonIntake(
+        "/v1/alerts/alertmanager",
+        "alertmanager",
+        RECORDED,
+        ("AlertmanagerWebhook",),
+        "Prometheus Alertmanager webhook (version 4), bearer or basic auth",
+    ),
+    JsonIntake(
+        "/v1/alerts/grafana",
+        "grafana",
+        RECORDED,
+        ("GrafanaWebhook",),
+        "Grafana webhook; HMAC when a signature header is configured, else a token",
+    ),
+    JsonIntake(
+        "/v1/alerts/generic",
+        "generic",
+        RECORDED,
+        ("GenericAlert",),
+        "Any other sender: the GenericAlert shape, signed or with a bearer token",
+    ),
+)
+
 
 class Gateway:
-    def __init__(
-        self,
-        config: GatewayConfig,
-        catalog: Catalog,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, config: GatewayConfig, catalog: Catalog, clock: Clock = time.time) -> None:
         self.config = config
         self.catalog = catalog
         self.clock = clock
         self.freeze_gc = False
         self.metrics = GatewayMetrics()
-        self.limiter = RateLimiter(config.rate_per_s, config.rate_burst)
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
         self.prefect = PrefectAPI(config.prefect_api_url)
+        self.intake = Intake(config, self.metrics, self.accept, clock)
         self.notes = IssueNotes(
             self.outbox,
             self.prefect,
@@ -157,36 +170,6 @@ class Gateway:
             await self.prefect.aclose()
             await self.outbox.close()
 
-    def guard(self, request: Request, fmt: str) -> None:
-        self.metrics.received.labels(fmt).inc()
-        client = request.client.host if request.client else "unknown"
-        if self.config.allow_cidrs:
-            try:
-                address = ipaddress.ip_address(client)
-            except ValueError:
-                address = None
-            if address is None or not any(address in net for net in self.config.allow_cidrs):
-                raise Refused(403, "source_not_allowed", "source address not allowed")
-        wait = self.limiter.retry_after(client)
-        if wait is not None:
-            raise Refused(
-                429, "rate_limited", "too many requests", headers={"Retry-After": str(wait)}
-            )
-
-    async def body(self, request: Request) -> bytes:
-        limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise Refused(413, "too_large", f"body larger than {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise Refused(413, "too_large", f"body larger than {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def accept(self, fmt: str, alerts: list[Alert]) -> Accepted:
         now = self.clock()
         alerts = [self.catalog.attribute(a) for a in alerts]
@@ -223,42 +206,9 @@ class Gateway:
             ],
         )
 
-    def tokens(self, request: Request) -> None:
-        try:
-            verify_token(request.headers.get("authorization"), self.config.tokens)
-        except Unauthorized as exc:
-            raise _unauthorized(exc) from None
-
-    def signature(self, request: Request, raw: bytes) -> None:
-        try:
-            verify_signature(
-                request.headers.get(SIGNATURE_HEADER),
-                raw,
-                self.config.secrets,
-                self.clock(),
-                self.config.signature_tolerance_s,
-            )
-        except Unauthorized as exc:
-            raise _unauthorized(exc) from None
-
-
-def _json(body: Accepted, status: int = 202) -> Response:
-    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
-
-
-def _unauthorized(exc: Unauthorized) -> Refused:
-    return Refused(
-        401, f"auth_{exc.reason}", "authentication failed", headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-def _payload(exc: PayloadError) -> Refused:
-    first = exc.problems[0][0] if exc.problems else "body"
-    return Refused(422, "malformed", f"malformed payload at {first}", exc.problems)
-
 
 def create_app(
-    config: GatewayConfig, catalog: Catalog | None = None, clock: Callable[[], float] = time.time
+    config: GatewayConfig, catalog: Catalog | None = None, clock: Clock = time.time
 ) -> FastAPI:
     gateway = Gateway(config, catalog or Catalog(), clock)
     app = FastAPI(
@@ -281,32 +231,20 @@ def create_app(
         )
         return JSONResponse(body.model_dump(), status_code=exc.status, headers=exc.headers)
 
-    accepted: dict[int | str, dict[str, Any]] = {
-        202: {"model": Accepted, "description": "Recorded in the outbox."}
-    }
-
-    @app.post(
-        "/v1/alerts/sentinel",
-        status_code=202,
-        response_model=Accepted,
-        responses={
-            **COMMON_ERRORS,
-            200: {"model": Accepted, "description": "A passing check: nothing recorded."},
-        },
-        openapi_extra=body_of("SentinelCheckResult", "SentinelDispatch"),
-        summary="A Sentinel CheckResult, signed with X-Remediate-Signature",
-    )
-    async def sentinel(request: Request) -> Response:
-        gateway.guard(request, "sentinel")
-        raw = await gateway.body(request)
-        gateway.signature(request, raw)
-        try:
-            alert = sentinel_alert(parse_json(raw))
-        except PayloadError as exc:
-            raise _payload(exc) from None
-        except NotAnAlert as exc:
-            return _json(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)), 200)
-        return _json(await gateway.accept("sentinel", [alert]))
+    intake = gateway.intake
+    handlers = {r.path: _endpoint(intake, intake.formats[r.format]) for r in JSON_INTAKES}
+    for route in JSON_INTAKES:
+        app.add_api_route(
+            route.path,
+            handlers[route.path],
+            methods=["POST"],
+            name=route.format,
+            status_code=202,
+            response_model=Accepted,
+            responses=route.responses,
+            openapi_extra=body_of(*route.bodies),
+            summary=route.summary,
+        )
 
     @app.post(
         "/repos/{owner}/{repo}/dispatches",
@@ -317,95 +255,12 @@ def create_app(
         summary="GitHub repository_dispatch compatible intake for Sentinel's webhook alerter",
     )
     async def dispatch(owner: str, repo: str, request: Request) -> Response:
-        gateway.guard(request, "dispatch")
-        raw = await gateway.body(request)
-        gateway.tokens(request)
-        try:
-            alert = sentinel_alert(parse_json(raw))
-        except PayloadError as exc:
-            raise _payload(exc) from None
-        except NotAnAlert:
-            return Response(status_code=204)
-        await gateway.accept("dispatch", [alert])
-        return Response(status_code=204)
-
-    @app.post(
-        "/v1/alerts/alertmanager",
-        status_code=202,
-        response_model=Accepted,
-        responses={**COMMON_ERRORS, **accepted},
-        openapi_extra=body_of("AlertmanagerWebhook"),
-        summary="Prometheus Alertmanager webhook (version 4), bearer or basic auth",
-    )
-    async def alertmanager(request: Request) -> Response:
-        gateway.guard(request, "alertmanager")
-        raw = await gateway.body(request)
-        gateway.tokens(request)
-        try:
-            alerts = alertmanager_alerts(parse_json(raw))
-        except PayloadError as exc:
-            raise _payload(exc) from None
-        return _json(await gateway.accept("alertmanager", alerts))
-
-    @app.post(
-        "/v1/alerts/grafana",
-        status_code=202,
-        response_model=Accepted,
-        responses={**COMMON_ERRORS, **accepted},
-        openapi_extra=body_of("GrafanaWebhook"),
-        summary="Grafana webhook; HMAC when a signature header is configured, else a token",
-    )
-    async def grafana(request: Request) -> Response:
-        gateway.guard(request, "grafana")
-        raw = await gateway.body(request)
-        header = config.grafana_signature_header
-        if header:
-            stamp_header = config.grafana_timestamp_header
-            try:
-                verify_grafana_signature(
-                    request.headers.get(header),
-                    request.headers.get(stamp_header) if stamp_header else None,
-                    raw,
-                    config.secrets,
-                    gateway.clock(),
-                    config.signature_tolerance_s,
-                    timestamp_required=bool(stamp_header),
-                )
-            except Unauthorized as exc:
-                raise _unauthorized(exc) from None
-        else:
-            gateway.tokens(request)
-        try:
-            alerts = grafana_alerts(parse_json(raw))
-        except PayloadError as exc:
-            raise _payload(exc) from None
-        return _json(await gateway.accept("grafana", alerts))
-
-    @app.post(
-        "/v1/alerts/generic",
-        status_code=202,
-        response_model=Accepted,
-        responses={**COMMON_ERRORS, **accepted},
-        openapi_extra=body_of("GenericAlert"),
-        summary="Any other sender: the GenericAlert shape, signed or with a bearer token",
-    )
-    async def generic(request: Request) -> Response:
-        gateway.guard(request, "generic")
-        raw = await gateway.body(request)
-        if request.headers.get(SIGNATURE_HEADER):
-            gateway.signature(request, raw)
-        else:
-            gateway.tokens(request)
-        try:
-            alert = generic_alert(parse_json(raw), datetime.fromtimestamp(gateway.clock(), UTC))
-        except PayloadError as exc:
-            raise _payload(exc) from None
-        return _json(await gateway.accept("generic", [alert]))
+        return await intake.handle(request, intake.formats["dispatch"])
 
     @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
     async def healthz() -> Health:
         counts = await gateway.outbox.counts()
-        gateway.metrics.outbox_depth.set(counts["pending"])
+        gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Health(
             status="ok", outbox=counts, prefect_reachable=gateway.deliverer.prefect_reachable
         )
@@ -418,7 +273,7 @@ def create_app(
     )
     async def metrics() -> Response:
         counts = await gateway.outbox.counts()
-        gateway.metrics.outbox_depth.set(counts["pending"])
+        gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
@@ -438,14 +293,16 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(
         IntakeFastPath,
-        handlers={
-            "/v1/alerts/sentinel": sentinel,
-            "/v1/alerts/alertmanager": alertmanager,
-            "/v1/alerts/grafana": grafana,
-            "/v1/alerts/generic": generic,
-        },
-        dispatch=dispatch,
+        handlers=handlers,
+        dispatch=_endpoint(intake, intake.formats["dispatch"]),
         refused=Refused,
         on_refused=refused,
     )
     return app
+
+
+def _endpoint(intake: Intake, fmt: IntakeFormat) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        return await intake.handle(request, fmt)
+
+    return endpoint

@@ -4,29 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from remediate.alerts import Alert, AlertStatus
+from remediate.gateway.decision import (
+    WINDOW_S,
+    Defer,
+    Hold,
+    Known,
+    Occur,
+    Resolve,
+    Start,
+    decide,
+    flapping_window,
+)
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import flapping_note, resolution_note
-from remediate.gateway.outbox import (
-    DELIVERED,
-    EXPIRED,
-    FAILED,
-    HELD,
-    OCCURRENCE,
-    RESOLVED,
-    Note,
-    Outbox,
-    Outcome,
-    Remediation,
-    Row,
-    Seen,
-)
+from remediate.gateway.outbox import Note, Outbox, Outcome, Remediation, Row, Seen, State
 from remediate.gateway.policy import GatewayPolicy
 from remediate.redaction import Redactor
 from remediate.runs.api import PrefectAPI, PrefectAPIError
@@ -35,7 +32,6 @@ from remediate.runs.tags import DEPLOYMENT, creation_tags
 log = logging.getLogger("remediate.gateway.delivery")
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
-WINDOW_S = 60.0
 BATCH = 200
 EXPIRY_BATCH = 500
 
@@ -199,7 +195,7 @@ class Deliverer:
 
     async def _depth(self) -> int:
         counts = await self.outbox.counts()
-        return counts["pending"]
+        return counts[State.PENDING]
 
     async def _expire_held(self, now: float, pending: list[Row]) -> None:
         """Held alerts whose threshold window closed (for every alert still to be decided,
@@ -216,7 +212,7 @@ class Deliverer:
                 threshold = self.policy.rules.threshold_for(alert.check_id, alert.severity)
                 window = threshold.window_s if threshold is not None else 0.0
             if row.received_at + window <= cutoff:
-                expired.append(Outcome(row.seq, EXPIRED, now))
+                expired.append(Outcome(row.seq, State.EXPIRED, now))
         if expired:
             await self.outbox.commit(expired, [])
             self.metrics.expired.inc(len(expired))
@@ -230,19 +226,49 @@ class Deliverer:
                 log.info("pruned %d finished outbox rows", removed)
 
     async def _handle(self, row: Row, batch: _Batch, starts: list[float]) -> bool:
-        """Decide one row; False stops the batch (retry later or cap reached)."""
+        """Decide one row and carry the decision out; False stops the batch (retry later or
+        cap reached)."""
         now = self.clock()
         try:
             alert = Alert.model_validate_json(row.alert_json)
         except ValueError as exc:
-            batch.record(row, Outcome(row.seq, FAILED, now, error=f"stored alert invalid: {exc}"))
+            error = f"stored alert invalid: {exc}"
+            batch.record(row, Outcome(row.seq, State.FAILED, now, error=error))
             self.metrics.delivery_failures.labels("invalid").inc()
             return True
         current = batch.remediations.get(row.fingerprint)
-        transitions = self._transitions(row, batch)
-        flapping = self._is_flapping(transitions)
-        if alert.status is AlertStatus.RESOLVED:
-            if current is not None and current.resolved_at is None:
+        run_open = False
+        if current is not None and alert.status is not AlertStatus.RESOLVED:
+            if current.flow_run_id not in self._run_states:
+                try:
+                    await self._refresh_states({current.flow_run_id}, now)
+                except PrefectAPIError as exc:
+                    return self._transient(row, batch, exc)
+            run_open = self._run_is_open(current.flow_run_id)
+        known = Known(current, run_open, batch.history.get(row.fingerprint, []), starts)
+        rules = self.policy.rules
+        match decide(row, alert, known, rules, self.policy.max_new_per_minute, now):
+            case Resolve() as resolve:
+                self._resolve(alert, row, batch, resolve, now)
+            case Occur() as occur:
+                self._occur(alert, row, batch, occur, now)
+            case Hold():
+                batch.record(row, Outcome(row.seq, State.HELD, now))
+                self.metrics.deferred.labels("threshold").inc()
+            case Defer(retry_in=retry_in):
+                if row.seq not in self._deferred:
+                    self._deferred.add(row.seq)
+                    self.metrics.deferred.labels("cap").inc()
+                batch.retry_in = retry_in
+                return False
+            case Start() as start:
+                return await self._start(alert, row, batch, start, starts, now)
+        return True
+
+    def _resolve(self, alert: Alert, row: Row, batch: _Batch, resolve: Resolve, now: float) -> None:
+        current = batch.remediations.get(row.fingerprint)
+        if current is not None:
+            if resolve.closes:
                 current.resolved_at = row.received_at
                 batch.touched.add(row.fingerprint)
                 batch.notes.append(
@@ -250,67 +276,33 @@ class Deliverer:
                         alert, current.flow_run_id, row.delivery_key, row.received_at, self.redactor
                     )
                 )
-            if current is not None and flapping and not current.flapping:
-                self._now_flapping(alert, row, batch, current, transitions)
-            batch.record(
-                row,
-                Outcome(
-                    row.seq, RESOLVED, now, flow_run_id=current.flow_run_id if current else None
-                ),
-            )
-            return True
-        if current is not None:
-            if current.flow_run_id not in self._run_states:
-                try:
-                    await self._refresh_states({current.flow_run_id}, now)
-                except PrefectAPIError as exc:
-                    return self._transient(row, batch, exc)
-            still_flapping = (
-                flapping
-                and current.flapping
-                and current.last_seen > row.received_at - self._flapping_window()
-            )
-            if self._run_is_open(current.flow_run_id) or still_flapping:
-                if flapping and not current.flapping:
-                    self._now_flapping(alert, row, batch, current, transitions)
-                self._occurrence(row, batch, current, now)
-                return True
-        held: list[Seen] = []
-        if not flapping:
-            threshold = self.policy.rules.threshold_for(alert.check_id, alert.severity)
-            if threshold is not None:
-                held = [
-                    s
-                    for s in batch.history.get(row.fingerprint, [])
-                    if s.state == HELD and s.received_at > row.received_at - threshold.window_s
-                ]
-                if len(held) + 1 < threshold.occurrences:
-                    batch.record(row, Outcome(row.seq, HELD, now))
-                    self.metrics.deferred.labels("threshold").inc()
-                    return True
-        cap = self.policy.max_new_per_minute
-        recent = [t for t in starts if t > now - WINDOW_S]
-        if len(recent) >= cap:
-            if row.seq not in self._deferred:
-                self._deferred.add(row.seq)
-                self.metrics.deferred.labels("cap").inc()
-            batch.retry_in = max(0.05, recent[-cap] + WINDOW_S - now)
-            return False
+            if resolve.turns_flapping:
+                self._now_flapping(alert, row, batch, current, resolve.transitions)
+        run_id = current.flow_run_id if current else None
+        batch.record(row, Outcome(row.seq, State.RESOLVED, now, flow_run_id=run_id))
+
+    def _occur(self, alert: Alert, row: Row, batch: _Batch, occur: Occur, now: float) -> None:
+        current = batch.remediations[row.fingerprint]
+        if occur.turns_flapping:
+            self._now_flapping(alert, row, batch, current, occur.transitions)
+        current.occurrences += 1
+        current.last_seen = max(current.last_seen, row.received_at)
+        batch.touched.add(row.fingerprint)
+        batch.record(row, Outcome(row.seq, State.OCCURRENCE, now, flow_run_id=current.flow_run_id))
+        self.metrics.deduplicated.labels("occurrence").inc()
+
+    async def _start(
+        self, alert: Alert, row: Row, batch: _Batch, start: Start, starts: list[float], now: float
+    ) -> bool:
+        window = flapping_window(self.policy.rules)
+        tags = tuple(creation_tags(start.occurrences, start.transitions, window))
         try:
-            created = await self.prefect.submit_alert(
-                alert,
-                self.policy.deployment,
-                tuple(
-                    creation_tags(
-                        len(held) + 1, transitions if flapping else 0, self._flapping_window()
-                    )
-                ),
-            )
+            created = await self.prefect.submit_alert(alert, self.policy.deployment, tags)
         except PrefectAPIError as exc:
             if is_transient(exc):
                 return self._transient(row, batch, exc)
             log.error("alert %s cannot be delivered: %s", row.delivery_key, exc)
-            batch.record(row, Outcome(row.seq, FAILED, now, error=str(exc)[:2000]))
+            batch.record(row, Outcome(row.seq, State.FAILED, now, error=str(exc)[:2000]))
             self.metrics.delivery_failures.labels("permanent").inc()
             return True
         self.prefect_reachable = True
@@ -321,38 +313,32 @@ class Deliverer:
             fingerprint=row.fingerprint,
             flow_run_id=created.id,
             opened_at=done,
-            occurrences=len(held) + 1,
+            occurrences=start.occurrences,
             last_seen=row.received_at,
-            flapping=flapping,
+            flapping=start.flapping,
         )
         batch.touched.add(row.fingerprint)
-        self._count_held(row.fingerprint, held, batch, created.id, done)
-        batch.record(
-            row, Outcome(row.seq, DELIVERED, done, flow_run_id=created.id, started_run=True)
-        )
+        self._count_held(row.fingerprint, start.held, batch, created.id, done)
+        outcome = Outcome(row.seq, State.DELIVERED, done, flow_run_id=created.id, started_run=True)
+        batch.record(row, outcome)
         self._run_states[created.id] = (done, "SCHEDULED")
         self.metrics.delivered.inc()
         self.metrics.latency.observe(max(0.0, done - row.received_at))
         log.info("alert %s started flow run %s", row.delivery_key, created.id)
         return True
 
-    def _occurrence(self, row: Row, batch: _Batch, current: Remediation, now: float) -> None:
-        current.occurrences += 1
-        current.last_seen = max(current.last_seen, row.received_at)
-        batch.touched.add(row.fingerprint)
-        batch.record(row, Outcome(row.seq, OCCURRENCE, now, flow_run_id=current.flow_run_id))
-        self.metrics.deduplicated.labels("occurrence").inc()
-
     @staticmethod
     def _count_held(
-        fingerprint: str, held: list[Seen], batch: _Batch, run_id: str, now: float
+        fingerprint: str, held: Sequence[Seen], batch: _Batch, run_id: str, now: float
     ) -> None:
         """The held alerts that reached the threshold become occurrences of the new run."""
         seqs = {s.seq for s in held}
         for seq in sorted(seqs):
-            batch.outcomes.append(Outcome(seq, OCCURRENCE, now, flow_run_id=run_id))
+            batch.outcomes.append(Outcome(seq, State.OCCURRENCE, now, flow_run_id=run_id))
         batch.history[fingerprint] = [
-            Seen(s.seq, s.fingerprint, s.status, OCCURRENCE, s.received_at) if s.seq in seqs else s
+            Seen(s.seq, s.fingerprint, s.status, State.OCCURRENCE, s.received_at)
+            if s.seq in seqs
+            else s
             for s in batch.history.get(fingerprint, [])
         ]
 
@@ -362,34 +348,10 @@ class Deliverer:
         """An existing run turns flapping: its tag, and a note on its issue."""
         current.flapping = True
         batch.touched.add(row.fingerprint)
+        window = flapping_window(self.policy.rules)
         batch.notes.append(
-            flapping_note(
-                alert, current.flow_run_id, transitions, self._flapping_window(), row.received_at
-            )
+            flapping_note(alert, current.flow_run_id, transitions, window, row.received_at)
         )
-
-    def _flapping_window(self) -> float:
-        rule = self.policy.rules.flapping
-        return rule.window_s if rule is not None else 0.0
-
-    def _is_flapping(self, transitions: int) -> bool:
-        rule = self.policy.rules.flapping
-        return rule is not None and transitions >= rule.transitions
-
-    def _transitions(self, row: Row, batch: _Batch) -> int:
-        """Firing/resolved changes of this alert's fingerprint within the flapping window,
-        this alert included."""
-        rule = self.policy.rules.flapping
-        if rule is None:
-            return 0
-        since = row.received_at - rule.window_s
-        statuses = [
-            s.status
-            for s in batch.history.get(row.fingerprint, [])
-            if s.received_at > since and s.state != FAILED
-        ]
-        statuses.append(row.status)
-        return sum(1 for a, b in itertools.pairwise(statuses) if a != b)
 
     def _transient(self, row: Row, batch: _Batch, error: PrefectAPIError) -> bool:
         self.prefect_reachable = error.status is not None

@@ -1,6 +1,6 @@
 """Intake requests go straight to their handler, past routing and dependency resolution.
 
-The handlers are the very functions the FastAPI routes declare (so the OpenAPI document
+The handlers run the very intake path the FastAPI routes declare (so the OpenAPI document
 still describes them); only the layers between the server and the handler are skipped for
 ``POST`` to an intake path. Everything else goes through the application unchanged.
 """
@@ -23,7 +23,7 @@ class IntakeFastPath:
         self,
         app: ASGIApp,
         handlers: dict[str, Handler],
-        dispatch: Callable[[str, str, Request], Awaitable[Response]],
+        dispatch: Handler,
         refused: type[Exception],
         on_refused: Refusal,
     ) -> None:
@@ -41,7 +41,7 @@ class IntakeFastPath:
         if len(parts) == 5 and parts[1] == "repos" and parts[4] == "dispatches":
             owner, repo = parts[2], parts[3]
             if owner and repo:
-                return lambda request: self.dispatch(owner, repo, request)
+                return self.dispatch
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -164,7 +164,7 @@ class _AMAlert(BaseModel):
     fingerprint: str = Field(default="", pattern=r"^[0-9a-zA-Z_.:-]{0,128}$")
 
 
-class _AMGroup(BaseModel):
+class AlertmanagerGroup(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     receiver: str = ""
@@ -193,7 +193,7 @@ def alertmanager_alerts(payload: Any, source: str = "alertmanager") -> list[Aler
     """One ``Alert`` per alert of an Alertmanager v4 (or Grafana v1) webhook group."""
     body = require_object(payload)
     try:
-        group = _AMGroup.model_validate(body)
+        group = AlertmanagerGroup.model_validate(body)
     except ValidationError as exc:
         raise PayloadError.from_validation(exc) from exc
     extra_group = group.model_extra or {}

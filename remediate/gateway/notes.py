@@ -19,7 +19,7 @@ from pathlib import Path
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
 from remediate.gateway.metrics import GatewayMetrics
-from remediate.gateway.outbox import NOTE_FAILED, NOTE_NO_ISSUE, NOTE_POSTED, Note, Outbox
+from remediate.gateway.outbox import Note, NoteState, Outbox
 from remediate.markdown import inline
 from remediate.redaction import Redactor
 from remediate.runs.api import PrefectAPI, PrefectAPIError
@@ -152,26 +152,26 @@ class IssueNotes:
                 if run_open and now - note.created_at < GIVE_UP_S:
                     await self._retry(note, "the run has not opened an issue yet")
                     return
-                await self._finish(note, NOTE_NO_ISSUE, None)
+                await self._finish(note, NoteState.NO_ISSUE, None)
                 return
             written = await asyncio.to_thread(tracker.add_comment, number, note.key, note.text)
         except TrackerConfigError as exc:
             log.error("note %s not written: %s", note.key, exc)
-            await self._finish(note, NOTE_FAILED, None)
+            await self._finish(note, NoteState.FAILED, None)
             return
         except TrackerError as exc:
             if exc.retriable:
                 await self._retry(note, str(exc))
             else:
                 log.error("note %s not written: %s", note.key, exc)
-                await self._finish(note, NOTE_FAILED, None)
+                await self._finish(note, NoteState.FAILED, None)
             return
         log.info(
             "note %s %s issue #%d", note.key, "written on" if written else "already on", number
         )
-        await self._finish(note, NOTE_POSTED, number)
+        await self._finish(note, NoteState.POSTED, number)
 
-    async def _finish(self, note: Note, state: str, issue: int | None) -> None:
+    async def _finish(self, note: Note, state: NoteState, issue: int | None) -> None:
         await self.outbox.finish_note(note.key, state, issue, self.clock())
         self.metrics.notes.labels(state).inc()
 

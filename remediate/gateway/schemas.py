@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from remediate.alerts import SentinelCheckResult, Severity
-from remediate.gateway.formats import GenericAlert, _AMGroup
+from remediate.gateway.formats import AlertmanagerGroup, GenericAlert
 
 
 class FieldProblem(BaseModel):
@@ -60,8 +60,8 @@ class SentinelRepositoryDispatch(BaseModel):
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "SentinelCheckResult": SentinelCheckResult,
     "SentinelDispatch": SentinelRepositoryDispatch,
-    "AlertmanagerWebhook": _AMGroup,
-    "GrafanaWebhook": _AMGroup,
+    "AlertmanagerWebhook": AlertmanagerGroup,
+    "GrafanaWebhook": AlertmanagerGroup,
     "GenericAlert": GenericAlert,
 }
 
