@@ -28,19 +28,31 @@ def _digest(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def _any_match(secrets: Sequence[str], message: bytes, candidates: Sequence[str]) -> bool:
-    matched = False
-    for secret in secrets:
-        expected = _digest(secret, message)
-        for candidate in candidates:
-            matched |= hmac.compare_digest(expected, candidate.strip().lower())
+def _hex_candidates(candidates: Sequence[str]) -> list[bytes]:
+    """Header values as bytes; anything but ASCII is refused here, since comparing a
+    non-ASCII ``str`` in constant time raises."""
+    if not all(c.isascii() for c in candidates):
+        raise Unauthorized("malformed_signature")
+    return [c.strip().lower().encode("ascii") for c in candidates]
+
+
+def _first_match(secrets: Sequence[str], message: bytes, candidates: Sequence[str]) -> int | None:
+    """The index of the secret one candidate was made with; every pair is compared."""
+    encoded = _hex_candidates(candidates)
+    matched: int | None = None
+    for index, secret in enumerate(secrets):
+        expected = _digest(secret, message).encode("ascii")
+        for candidate in encoded:
+            if hmac.compare_digest(expected, candidate) and matched is None:
+                matched = index
     return matched
 
 
 def verify_signature(
     header: str | None, body: bytes, secrets: Sequence[str], now: float, tolerance_s: float
-) -> None:
-    """Check ``t=<unix>,v1=<hex>[,v1=<hex>...]`` over ``"{t}.{body}"`` against every secret."""
+) -> int:
+    """Check ``t=<unix>,v1=<hex>[,v1=<hex>...]`` over ``"{t}.{body}"`` against every secret;
+    returns the index of the secret that signed it."""
     if not secrets:
         raise Unauthorized("no_secret_configured")
     if not header:
@@ -57,8 +69,10 @@ def verify_signature(
         raise Unauthorized("malformed_signature")
     if abs(now - timestamp) > tolerance_s:
         raise Unauthorized("stale_signature")
-    if not _any_match(secrets, f"{timestamp}.".encode() + body, candidates[:8]):
+    matched = _first_match(secrets, f"{timestamp}.".encode() + body, candidates[:8])
+    if matched is None:
         raise Unauthorized("bad_signature")
+    return matched
 
 
 def verify_grafana_signature(
@@ -69,8 +83,9 @@ def verify_grafana_signature(
     now: float,
     tolerance_s: float,
     timestamp_required: bool,
-) -> None:
-    """Grafana's HMAC-SHA256 hex over the body, or over ``"{ts}:{body}"`` with a timestamp."""
+) -> int:
+    """Grafana's HMAC-SHA256 hex over the body, or over ``"{ts}:{body}"`` with a timestamp;
+    returns the index of the secret that signed it."""
     if not secrets:
         raise Unauthorized("no_secret_configured")
     if not signature:
@@ -90,13 +105,15 @@ def verify_grafana_signature(
         if abs(now - seconds) > tolerance_s:
             raise Unauthorized("stale_signature")
         message = timestamp.encode() + b":" + body
-    if not _any_match(secrets, message, [signature[:128]]):
+    matched = _first_match(secrets, message, [signature[:128]])
+    if matched is None:
         raise Unauthorized("bad_signature")
+    return matched
 
 
-def verify_token(authorization: str | None, tokens: Sequence[str]) -> None:
+def verify_token(authorization: str | None, tokens: Sequence[str]) -> int:
     """``Authorization: Bearer <t>``, ``token <t>`` (GitHub style) or ``Basic`` with the
-    token as password."""
+    token as password; returns the index of the matching token."""
     if not tokens:
         raise Unauthorized("no_token_configured")
     if not authorization:
@@ -114,8 +131,11 @@ def verify_token(authorization: str | None, tokens: Sequence[str]) -> None:
         raise Unauthorized("malformed_token")
     if not credential:
         raise Unauthorized("malformed_token")
-    matched = False
-    for token in tokens:
-        matched |= hmac.compare_digest(token.encode(), credential.encode())
-    if not matched:
+    presented = credential.encode("utf-8", "surrogateescape")
+    matched: int | None = None
+    for index, token in enumerate(tokens):
+        if hmac.compare_digest(token.encode(), presented) and matched is None:
+            matched = index
+    if matched is None:
         raise Unauthorized("bad_token")
+    return matched
