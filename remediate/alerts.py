@@ -57,6 +57,12 @@ def compute_fingerprint(source: str, check_id: str, service: str | None) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
 
+def unambiguous_key(*parts: str) -> str:
+    """A key of several fields that no other fields give, whatever characters they hold."""
+    encoded = json.dumps(list(parts), separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
 class Alert(_Frozen):
     """A normalised alert. One alert becomes one remediation flow run."""
 
@@ -98,13 +104,26 @@ class Alert(_Frozen):
         return Alert.model_validate(data)
 
     @property
+    def problem_key(self) -> str:
+        """Identity of the problem across occurrences: its source and fingerprint, so that
+        one source's alerts never count towards, resolve or flap another's."""
+        return unambiguous_key(self.source, self.fingerprint)
+
+    @property
     def occurrence_key(self) -> str:
         """Identity of this delivery: the same occurrence sent twice gives the same key."""
-        return f"{self.fingerprint}:{self.id}"
+        return unambiguous_key(self.source, self.fingerprint, self.id)
+
+    def delivery_key(self) -> str:
+        """Identity of this occurrence in this status (firing and resolved are distinct)."""
+        return unambiguous_key(self.source, self.fingerprint, self.id, self.status.value)
 
     @classmethod
-    def from_sentinel(cls, payload: dict[str, Any], service: str | None = None) -> Alert:
-        """Accept a Sentinel ``CheckResult`` or its ``repository_dispatch`` envelope.
+    def from_sentinel(
+        cls, payload: dict[str, Any], service: str | None = None, source: str | None = None
+    ) -> Alert:
+        """Accept a Sentinel ``CheckResult`` or its ``repository_dispatch`` envelope;
+        ``source``, when given, replaces the one the envelope names.
 
         Raises ``NotAnAlert`` for a passing check and ``ValidationError`` for a malformed one.
         """
@@ -124,13 +143,13 @@ class Alert(_Frozen):
             labels = {
                 k: str(body[k]) for k in ("environment",) if isinstance(body.get(k), str | int)
             }
-            source = str(body.get("source") or "veris-sentinel")
+            named = str(body.get("source") or "veris-sentinel")
         else:
             check = SentinelCheckResult.model_validate(payload)
             alert_id = check.default_alert_id()
             severity_text = None
             labels = {}
-            source = "veris-sentinel"
+            named = "veris-sentinel"
         if check.status == "pass":
             raise NotAnAlert(f"check {check.check_id} passed; a passing check is not an alert")
         severity = (
@@ -142,7 +161,7 @@ class Alert(_Frozen):
         details["latency_ms"] = check.latency_ms
         return cls(
             id=alert_id,
-            source=source,
+            source=named if source is None else source,
             check_id=check.check_id,
             service=service,
             severity=severity,

@@ -127,7 +127,7 @@ async def test_resolution_text_is_escaped_and_redacted(
             **base,
             "id": "two @ops-team password=hunter2 <img src=x>",
             "status": "resolved",
-            "source": "nagios `x` [y](http://evil.example)",
+            "summary": "nagios `x` [y](http://evil.example)",
         }
         assert (await gw.post_token(GENERIC, resolved)).status_code == 202
         await eventually(note_counts(gw.gateway), lambda c: c == {"posted": 1})

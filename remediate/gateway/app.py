@@ -18,10 +18,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
+from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
+from remediate.gateway.credentials import Credential, CredentialError
 from remediate.gateway.delivery import Deliverer, DeliveryPolicy
 from remediate.gateway.fastpath import Handler, IntakeFastPath
-from remediate.gateway.intake import Intake, IntakeFormat, Refused
+from remediate.gateway.intake import Intake, IntakeFormat, Refused, not_permitted, over_limit
+from remediate.gateway.limits import OverLimit
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import IssueNotes, catalog_redactor
 from remediate.gateway.outbox import Entry, Outbox, State, open_outbox
@@ -47,8 +50,10 @@ def _error(status: int, description: str) -> dict[str, Any]:
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     401: _error(401, "Missing or invalid credentials."),
-    403: _error(403, "Source address not allowed."),
-    413: _error(413, "Body larger than the configured limit."),
+    403: _error(
+        403, "Source address not allowed, or a source or service the credential may not speak for."
+    ),
+    413: _error(413, "Body, alert count or alert size over the configured limit (named)."),
     422: _error(422, "Malformed payload; each problem names its field."),
     429: _error(429, "Too many requests from this client; see Retry-After."),
 }
@@ -170,18 +175,27 @@ class Gateway:
             await self.prefect.aclose()
             await self.outbox.close()
 
-    async def accept(self, fmt: str, alerts: list[Alert]) -> Accepted:
+    async def accept(self, fmt: str, credential: Credential, alerts: list[Alert]) -> Accepted:
         now = self.clock()
         alerts = [self.catalog.attribute(a) for a in alerts]
+        stored = [a.model_dump_json() for a in alerts]
+        try:
+            for alert in alerts:
+                credential.check_service(alert.service)
+            self.intake.limits.check_sizes([len(text.encode()) for text in stored])
+        except CredentialError as exc:
+            raise not_permitted(exc) from None
+        except OverLimit as exc:
+            raise over_limit(exc) from None
         entries = [
             Entry(
-                delivery_key=f"{a.occurrence_key}:{a.status.value}",
-                fingerprint=a.fingerprint,
+                delivery_key=a.delivery_key(),
+                fingerprint=a.problem_key,
                 status=a.status.value,
-                alert_json=a.model_dump_json(),
+                alert_json=text,
                 received_at=now,
             )
-            for a in alerts
+            for a, text in zip(alerts, stored, strict=True)
         ]
         fresh = await self.outbox.record(entries)
         self.deliverer.wake.set()
@@ -269,9 +283,15 @@ def create_app(
         "/metrics",
         response_class=Response,
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
-        summary="Prometheus metrics",
+        summary="Prometheus metrics; a bearer token when REMEDIATE_METRICS_TOKEN is set",
     )
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if config.metrics_token is not None and not _metrics_token_ok(
+            request.headers.get("authorization"), config.metrics_token.get_secret_value()
+        ):
+            raise Refused(
+                401, "metrics_auth", "authentication failed", headers={"WWW-Authenticate": "Bearer"}
+            )
         counts = await gateway.outbox.counts()
         gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
@@ -299,6 +319,14 @@ def create_app(
         on_refused=refused,
     )
     return app
+
+
+def _metrics_token_ok(authorization: str | None, token: str) -> bool:
+    try:
+        verify_token(authorization, [token])
+    except Unauthorized:
+        return False
+    return True
 
 
 def _endpoint(intake: Intake, fmt: IntakeFormat) -> Handler:

@@ -7,8 +7,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from remediate.gateway.credentials import Credential, legacy_credentials, parse_credentials
 from remediate.runs.tags import DEPLOYMENT
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -21,12 +22,22 @@ def _split(value: str | None) -> list[str]:
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    hmac_secrets: list[SecretStr] = Field(default_factory=list)
-    ingest_tokens: list[SecretStr] = Field(default_factory=list)
+    hmac_secrets: list[Credential] = Field(default_factory=list)
+    ingest_tokens: list[Credential] = Field(default_factory=list)
+    metrics_token: SecretStr | None = None
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses whose X-Forwarded-For is believed; empty: none is.",
+    )
     data_dir: Path = Path(".remediate")
     outbox_url: str | None = None
     prefect_api_url: str = "http://127.0.0.1:4200/api"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_alerts_per_request: int = Field(default=100, ge=1, le=1000)
+    max_alert_bytes: int = Field(default=65_536, ge=1024)
+    max_request_alert_bytes: int = Field(
+        default=2_097_152, ge=1024, description="All alerts of one request, as stored."
+    )
     rate_per_s: float = Field(default=200.0, ge=0, description="0 disables the rate limit")
     rate_burst: int = Field(default=2000, ge=1)
     allow_cidrs: list[IPNetwork] = Field(default_factory=list)
@@ -43,13 +54,21 @@ class GatewayConfig(BaseModel):
     )
     deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")
 
+    @field_validator("hmac_secrets", "ingest_tokens", mode="before")
+    @classmethod
+    def _plain_secrets(cls, value: object) -> object:
+        """Plain strings are unscoped credentials, as the comma-separated variables were."""
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return legacy_credentials(value, "credential")
+        return value
+
     @property
     def secrets(self) -> list[str]:
-        return [s.get_secret_value() for s in self.hmac_secrets]
+        return [c.value for c in self.hmac_secrets]
 
     @property
     def tokens(self) -> list[str]:
-        return [s.get_secret_value() for s in self.ingest_tokens]
+        return [c.value for c in self.ingest_tokens]
 
     @property
     def sqlite_path(self) -> Path:
@@ -61,8 +80,9 @@ class GatewayConfig(BaseModel):
     ) -> GatewayConfig:
         env = os.environ if env is None else env
         values: dict[str, object] = {
-            "hmac_secrets": _split(env.get("REMEDIATE_HMAC_SECRETS")),
-            "ingest_tokens": _split(env.get("REMEDIATE_INGEST_TOKENS")),
+            "hmac_secrets": parse_credentials(env.get("REMEDIATE_HMAC_SECRETS"), "secret"),
+            "ingest_tokens": parse_credentials(env.get("REMEDIATE_INGEST_TOKENS"), "token"),
+            "trusted_proxies": _split(env.get("REMEDIATE_TRUSTED_PROXIES")),
             "allow_cidrs": [
                 ipaddress.ip_network(c, strict=False)
                 for c in _split(env.get("REMEDIATE_GATEWAY_ALLOW_CIDRS"))
@@ -73,6 +93,10 @@ class GatewayConfig(BaseModel):
             "outbox_url": "REMEDIATE_OUTBOX_URL",
             "prefect_api_url": "PREFECT_API_URL",
             "max_body_bytes": "REMEDIATE_GATEWAY_MAX_BODY_BYTES",
+            "max_alerts_per_request": "REMEDIATE_GATEWAY_MAX_ALERTS_PER_REQUEST",
+            "max_alert_bytes": "REMEDIATE_GATEWAY_MAX_ALERT_BYTES",
+            "max_request_alert_bytes": "REMEDIATE_GATEWAY_MAX_REQUEST_ALERT_BYTES",
+            "metrics_token": "REMEDIATE_METRICS_TOKEN",
             "rate_per_s": "REMEDIATE_GATEWAY_RATE_LIMIT",
             "rate_burst": "REMEDIATE_GATEWAY_RATE_BURST",
             "grafana_signature_header": "REMEDIATE_GRAFANA_SIGNATURE_HEADER",

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from remediate.alerts import Alert, AlertStatus, NotAnAlert, Severity, utc
+from remediate.gateway.limits import RequestLimits
 
 SUMMARY_LIMIT = 10_000
 LABEL_LIMIT = 1_000
@@ -129,8 +130,20 @@ def _kind(value: Any) -> str:
     }.get(type(value), "null")
 
 
-def sentinel_alert(payload: Any) -> Alert:
-    """A Sentinel ``CheckResult`` or its ``repository_dispatch`` envelope.
+def claimed_sentinel_source(payload: Any) -> str | None:
+    """The source a ``repository_dispatch`` envelope names, if any."""
+    inner = payload.get("client_payload") if isinstance(payload, dict) else None
+    claim = inner.get("source") if isinstance(inner, dict) else None
+    return claim if isinstance(claim, str) and claim else None
+
+
+def claimed_generic_source(payload: Any) -> str | None:
+    claim = payload.get("source") if isinstance(payload, dict) else None
+    return claim if isinstance(claim, str) else None
+
+
+def sentinel_alert(payload: Any, source: str = "veris-sentinel") -> Alert:
+    """A Sentinel ``CheckResult`` or its ``repository_dispatch`` envelope, from ``source``.
 
     Raises ``NotAnAlert`` for a passing check, ``PayloadError`` for a malformed payload.
     """
@@ -143,7 +156,7 @@ def sentinel_alert(payload: Any) -> Alert:
     elif isinstance(body.get("message"), str):
         body["message"] = clip(body["message"])
     try:
-        return Alert.from_sentinel(body)
+        return Alert.from_sentinel(body, source=source)
     except ValidationError as exc:
         raise PayloadError.from_validation(exc) from exc
     except NotAnAlert:
@@ -189,14 +202,24 @@ _GRAFANA_ALERT_KEYS = ("silenceURL", "dashboardURL", "panelURL", "values", "valu
 _GRAFANA_GROUP_KEYS = ("orgId", "title", "state")
 
 
-def alertmanager_alerts(payload: Any, source: str = "alertmanager") -> list[Alert]:
-    """One ``Alert`` per alert of an Alertmanager v4 (or Grafana v1) webhook group."""
+def alertmanager_alerts(
+    payload: Any, source: str = "alertmanager", limits: RequestLimits | None = None
+) -> list[Alert]:
+    """One ``Alert`` per alert of an Alertmanager v4 (or Grafana v1) webhook group.
+
+    Raises ``OverLimit`` before building them when ``limits`` would be exceeded."""
     body = require_object(payload)
+    if limits is not None and isinstance(body.get("alerts"), list):
+        limits.check_count(len(body["alerts"]))
     try:
         group = AlertmanagerGroup.model_validate(body)
     except ValidationError as exc:
         raise PayloadError.from_validation(exc) from exc
     extra_group = group.model_extra or {}
+    if limits is not None:
+        copied = {key: getattr(group, key) for key in _GROUP_KEYS}
+        copied |= {key: extra_group[key] for key in _GRAFANA_GROUP_KEYS if key in extra_group}
+        limits.check_copies(len(json.dumps(copied, default=str)), len(group.alerts))
     alerts = []
     for index, item in enumerate(group.alerts):
         labels = {clip(k, 200): clip(v, LABEL_LIMIT) for k, v in item.labels.items()}
@@ -244,9 +267,11 @@ def alertmanager_alerts(payload: Any, source: str = "alertmanager") -> list[Aler
     return alerts
 
 
-def grafana_alerts(payload: Any) -> list[Alert]:
+def grafana_alerts(
+    payload: Any, source: str = "grafana", limits: RequestLimits | None = None
+) -> list[Alert]:
     """Grafana unified alerting webhook: Alertmanager's shape plus Grafana's extra fields."""
-    return alertmanager_alerts(payload, source="grafana")
+    return alertmanager_alerts(payload, source, limits)
 
 
 class GenericAlert(BaseModel):
@@ -271,11 +296,15 @@ class GenericAlert(BaseModel):
     )
 
 
-def generic_alert(payload: Any, now: datetime | None = None) -> Alert:
+def generic_alert(payload: Any, now: datetime | None = None, source: str | None = None) -> Alert:
+    """The ``GenericAlert`` shape; ``source`` (the one its credential speaks for) replaces
+    whatever the payload says."""
     body = require_object(payload)
     try:
         generic = GenericAlert.model_validate(body)
         data = generic.model_dump()
+        if source is not None:
+            data["source"] = source
         data["summary"] = clip(generic.summary)
         data["fired_at"] = utc(generic.fired_at or now or datetime.now(UTC))
         return Alert.model_validate(data)

@@ -25,19 +25,27 @@ from remediate.gateway.auth import (
     verify_token,
 )
 from remediate.gateway.config import GatewayConfig
+from remediate.gateway.credentials import ENDPOINT_SOURCES, Credential, CredentialError
 from remediate.gateway.formats import (
     PayloadError,
     alertmanager_alerts,
+    claimed_generic_source,
+    claimed_sentinel_source,
     generic_alert,
     grafana_alerts,
     parse_json,
     sentinel_alert,
 )
+from remediate.gateway.limits import OverLimit, RequestLimits
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.ratelimit import RateLimiter
 from remediate.gateway.schemas import Accepted
 
-Accept = Callable[[str, list[Alert]], Awaitable[Accepted]]
+Accept = Callable[[str, Credential, list[Alert]], Awaitable[Accepted]]
+ReadBody = Callable[[], Awaitable[bytes]]
+Authenticate = Callable[[Request, ReadBody], Awaitable[tuple[Credential, bytes]]]
+"""Checks the request's credential, reading the body only when the check needs it (an
+HMAC); returns the credential and the body."""
 
 
 class Refused(Exception):
@@ -61,9 +69,16 @@ class Refused(Exception):
 class IntakeFormat:
     name: str
     """The ``format`` label of the intake metrics."""
-    authenticate: Callable[[Request, bytes], None]
-    parse: Callable[[Any], list[Alert]]
+    authenticate: Authenticate
+    parse: Callable[[Any, str], list[Alert]]
+    """Payload and the source it is from."""
     answer: Callable[[Accepted], Response]
+    claimed_source: Callable[[Any], str | None] = lambda payload: None
+    """The source the payload names, for a credential configured to let it."""
+
+    @property
+    def source(self) -> str:
+        return ENDPOINT_SOURCES[self.name]
 
 
 def json_answer(body: Accepted) -> Response:
@@ -80,6 +95,14 @@ def _unauthorized(exc: Unauthorized) -> Refused:
     return Refused(
         401, f"auth_{exc.reason}", "authentication failed", headers={"WWW-Authenticate": "Bearer"}
     )
+
+
+def not_permitted(exc: CredentialError) -> Refused:
+    return Refused(403, "credential_scope", str(exc))
+
+
+def over_limit(exc: OverLimit) -> Refused:
+    return Refused(413, f"over_{exc.limit}", exc.detail)
 
 
 def _malformed(exc: PayloadError) -> Refused:
@@ -100,28 +123,50 @@ class Intake:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.rate_per_s, self.config.rate_burst)
+        self.limits = RequestLimits(
+            self.config.max_alerts_per_request,
+            self.config.max_alert_bytes,
+            self.config.max_request_alert_bytes,
+        )
         self.formats = {
             f.name: f
             for f in (
                 IntakeFormat("sentinel", self.signature, _single(sentinel_alert), json_answer),
-                IntakeFormat("dispatch", self.token, _single(sentinel_alert), no_content),
-                IntakeFormat("alertmanager", self.token, alertmanager_alerts, json_answer),
-                IntakeFormat("grafana", self.grafana_signature, grafana_alerts, json_answer),
-                IntakeFormat("generic", self.signature_or_token, self.generic_alerts, json_answer),
+                IntakeFormat(
+                    "dispatch",
+                    self.token,
+                    _single(sentinel_alert),
+                    no_content,
+                    claimed_sentinel_source,
+                ),
+                IntakeFormat("alertmanager", self.token, self.alertmanager_alerts, json_answer),
+                IntakeFormat("grafana", self.grafana_signature, self.grafana_alerts, json_answer),
+                IntakeFormat(
+                    "generic",
+                    self.signature_or_token,
+                    self.generic_alerts,
+                    json_answer,
+                    claimed_generic_source,
+                ),
             )
         }
 
     async def handle(self, request: Request, fmt: IntakeFormat) -> Response:
         self.guard(request, fmt.name)
-        raw = await self.body(request)
-        fmt.authenticate(request, raw)
+        credential, raw = await fmt.authenticate(request, lambda: self.body(request))
         try:
-            alerts = fmt.parse(parse_json(raw))
+            payload = parse_json(raw)
+            source = credential.source_for(fmt.source, fmt.claimed_source(payload))
+            alerts = fmt.parse(payload, source)
         except PayloadError as exc:
             raise _malformed(exc) from None
+        except CredentialError as exc:
+            raise not_permitted(exc) from None
+        except OverLimit as exc:
+            raise over_limit(exc) from None
         except NotAnAlert as exc:
             return fmt.answer(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)))
-        return fmt.answer(await self.accept(fmt.name, alerts))
+        return fmt.answer(await self.accept(fmt.name, credential, alerts))
 
     def guard(self, request: Request, fmt: str) -> None:
         self.metrics.received.labels(fmt).inc()
@@ -153,53 +198,74 @@ class Intake:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def token(self, request: Request, raw: bytes) -> None:
+    async def token(self, request: Request, read_body: ReadBody) -> tuple[Credential, bytes]:
+        """A header token is checked before a byte of the body is read."""
+        tokens = self.config.ingest_tokens
         try:
-            verify_token(request.headers.get("authorization"), self.config.tokens)
+            matched = verify_token(request.headers.get("authorization"), [t.value for t in tokens])
         except Unauthorized as exc:
             raise _unauthorized(exc) from None
+        return tokens[matched], await read_body()
 
-    def signature(self, request: Request, raw: bytes) -> None:
+    async def signature(self, request: Request, read_body: ReadBody) -> tuple[Credential, bytes]:
+        if not request.headers.get(SIGNATURE_HEADER):
+            raise _unauthorized(Unauthorized("missing_signature"))
+        raw = await read_body()
+        secrets = self.config.hmac_secrets
         try:
-            verify_signature(
+            matched = verify_signature(
                 request.headers.get(SIGNATURE_HEADER),
                 raw,
-                self.config.secrets,
+                [s.value for s in secrets],
                 self.clock(),
                 self.config.signature_tolerance_s,
             )
         except Unauthorized as exc:
             raise _unauthorized(exc) from None
+        return secrets[matched], raw
 
-    def signature_or_token(self, request: Request, raw: bytes) -> None:
+    async def signature_or_token(
+        self, request: Request, read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
         if request.headers.get(SIGNATURE_HEADER):
-            self.signature(request, raw)
-        else:
-            self.token(request, raw)
+            return await self.signature(request, read_body)
+        return await self.token(request, read_body)
 
-    def grafana_signature(self, request: Request, raw: bytes) -> None:
+    async def grafana_signature(
+        self, request: Request, read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
         """Grafana's HMAC when a signature header is configured, else a token."""
         header = self.config.grafana_signature_header
         if not header:
-            self.token(request, raw)
-            return
+            return await self.token(request, read_body)
+        if not request.headers.get(header):
+            raise _unauthorized(Unauthorized("missing_signature"))
+        raw = await read_body()
         stamp_header = self.config.grafana_timestamp_header
+        secrets = self.config.hmac_secrets
         try:
-            verify_grafana_signature(
+            matched = verify_grafana_signature(
                 request.headers.get(header),
                 request.headers.get(stamp_header) if stamp_header else None,
                 raw,
-                self.config.secrets,
+                [s.value for s in secrets],
                 self.clock(),
                 self.config.signature_tolerance_s,
                 timestamp_required=bool(stamp_header),
             )
         except Unauthorized as exc:
             raise _unauthorized(exc) from None
+        return secrets[matched], raw
 
-    def generic_alerts(self, payload: Any) -> list[Alert]:
-        return [generic_alert(payload, datetime.fromtimestamp(self.clock(), UTC))]
+    def alertmanager_alerts(self, payload: Any, source: str) -> list[Alert]:
+        return alertmanager_alerts(payload, source, self.limits)
+
+    def grafana_alerts(self, payload: Any, source: str) -> list[Alert]:
+        return grafana_alerts(payload, source, self.limits)
+
+    def generic_alerts(self, payload: Any, source: str) -> list[Alert]:
+        return [generic_alert(payload, datetime.fromtimestamp(self.clock(), UTC), source)]
 
 
-def _single(parse: Callable[[Any], Alert]) -> Callable[[Any], list[Alert]]:
-    return lambda payload: [parse(payload)]
+def _single(parse: Callable[[Any, str], Alert]) -> Callable[[Any, str], list[Alert]]:
+    return lambda payload, source: [parse(payload, source)]
