@@ -223,7 +223,7 @@ class Deliverer:
             self._last_prune = now
             removed = await self.outbox.prune(now - self.policy.retention_s)
             if removed:
-                log.info("pruned %d finished outbox rows", removed)
+                log.info("emptied %d finished outbox rows (their keys stay)", removed)
 
     async def _handle(self, row: Row, batch: _Batch, starts: list[float]) -> bool:
         """Decide one row and carry the decision out; False stops the batch (retry later or

@@ -116,4 +116,6 @@ class Outbox(ABC):
     async def counts(self) -> dict[str, int]: ...
 
     @abstractmethod
-    async def prune(self, before: float) -> int: ...
+    async def prune(self, before: float) -> int:
+        """Empty the alerts of rows finished before ``before`` (keeping their delivery keys,
+        so a replay stays a duplicate) and delete written notes; returns the rows emptied."""

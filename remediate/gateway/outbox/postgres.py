@@ -9,7 +9,7 @@ from remediate.storage import AdvisoryLock, SchemaPool, load_asyncpg
 
 from .base import Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row
-from .statements import ERROR_LIMIT, state_counts
+from .statements import COMPACT_POSTGRES, ERROR_LIMIT, state_counts
 
 POSTGRES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS remediate_outbox (
@@ -239,9 +239,7 @@ class PostgresOutbox(Outbox):
 
     async def prune(self, before: float) -> int:
         async with self._pool.acquire() as conn:
-            status = await conn.execute(
-                "DELETE FROM remediate_outbox WHERE state != 'pending' AND done_at < $1", before
-            )
+            status = await conn.execute(COMPACT_POSTGRES, before)
             await conn.execute(
                 "DELETE FROM remediate_notes WHERE state != 'pending' AND done_at < $1", before
             )

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from .base import Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, State
-from .statements import ERROR_LIMIT, state_counts
+from .statements import COMPACT_SQLITE, ERROR_LIMIT, state_counts
 
 T = TypeVar("T")
 
@@ -239,9 +239,7 @@ class SQLiteOutbox(Outbox):
 
     async def prune(self, before: float) -> int:
         def delete(db: sqlite3.Connection) -> int:
-            cursor = db.execute(
-                "DELETE FROM outbox WHERE state != 'pending' AND done_at < ?", (before,)
-            )
+            cursor = db.execute(COMPACT_SQLITE, (before,))
             db.execute("DELETE FROM notes WHERE state != 'pending' AND done_at < ?", (before,))
             return int(cursor.rowcount)
 
