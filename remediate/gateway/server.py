@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="remediate gateway",
         description=(
             "Serve the alert intake gateway. Secrets come from REMEDIATE_HMAC_SECRETS and "
-            "REMEDIATE_INGEST_TOKENS (comma-separated); Prefect from PREFECT_API_URL."
+            "REMEDIATE_INGEST_TOKENS (comma-separated, or scoped entries"
+            " name:secret@source,.../service,... separated by ';'; see docs/gateway.md);"
+            " Prefect from PREFECT_API_URL."
         ),
     )
     parser.add_argument("--host", default=os.environ.get("REMEDIATE_GATEWAY_HOST", "127.0.0.1"))
@@ -75,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
         log_level=args.log_level.lower(),
         access_log=False,
         server_header=False,
+        # X-Forwarded-For is believed only from REMEDIATE_TRUSTED_PROXIES: by default from
+        # none, so no local process can pose as another address to the allow-list.
+        proxy_headers=bool(config.trusted_proxies),
+        forwarded_allow_ips=list(config.trusted_proxies) or None,
     )
     return 0
 
