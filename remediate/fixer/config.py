@@ -14,7 +14,67 @@ def _default_tools() -> list[ToolName]:
     return ["Read", "Grep", "Glob", "Edit", "Write"]
 
 
-ALWAYS_PROTECTED = (".git", ".git/**")
+# Never writable by the model, whatever the catalog says: git's own files, secrets, and every
+# file a test run, a package manager, CI or a shell executes or reads as configuration. A
+# test command the catalog allows would otherwise run code the model planted there.
+ALWAYS_PROTECTED = (
+    ".git",
+    ".git/**",
+    ".env*",
+    "**/*.pem",
+    "**/*.key",
+    # CI and repository automation
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".gitlab/**",
+    ".circleci/**",
+    ".buildkite/**",
+    "Jenkinsfile",
+    "azure-pipelines.yml",
+    ".travis.yml",
+    ".pre-commit-config.yaml",
+    ".gitattributes",
+    ".gitmodules",
+    ".claude/**",
+    "CLAUDE.md",
+    # Python: the test runner's plugins and configuration, code run at interpreter start
+    "conftest.py",
+    "pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    "setup.py",
+    "pyproject.toml",
+    "noxfile.py",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "*.pth",
+    "pytest.py",
+    "_pytest/**",
+    "pip.conf",
+    # JavaScript and other build tools
+    "package.json",
+    ".npmrc",
+    ".yarnrc",
+    ".yarnrc.yml",
+    "Makefile",
+    "GNUmakefile",
+    "makefile",
+    "*.mk",
+    "Rakefile",
+    "build.gradle",
+    "build.gradle.kts",
+    "pom.xml",
+    "Cargo.toml",
+    "build.rs",
+    "Dockerfile",
+    ".envrc",
+    # shell start-up files
+    ".bashrc",
+    ".bash_profile",
+    ".profile",
+    ".zshrc",
+    ".zshenv",
+)
 
 
 class _Strict(BaseModel):
@@ -34,8 +94,11 @@ class FixerConfig(_Strict):
         description="Exact Bash command lines the model may run (nothing else).",
     )
     protected_paths: list[str] = Field(
-        default_factory=lambda: [".github/**", "**/*.pem", ".env*"],
-        description="Glob patterns, relative to the repository root, the model may not touch.",
+        default_factory=list,
+        description=(
+            "Glob patterns, relative to the repository root, the model may not touch, "
+            "in addition to ALWAYS_PROTECTED (which the catalog cannot lift)."
+        ),
     )
     max_turns: int = Field(default=30, ge=1, le=500)
     max_budget_usd: float = Field(default=2.0, gt=0, le=1000)

@@ -2,7 +2,8 @@
 
 A call is allowed only when its tool is offered, every path it names resolves (symlinks
 followed) inside the checkout and outside the protected paths, and a Bash command is one
-of the catalog's exact test commands. Everything else is denied and recorded.
+of the catalog's exact test commands asking for no way out of the OS sandbox. Everything
+else is denied and recorded.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ class ToolGuard:
             command = str(tool_input.get("command", ""))
             if command not in self.test_commands:
                 return self._deny(tool, command, "only the catalog's exact test commands may run")
+            if tool_input.get("dangerouslyDisableSandbox"):
+                return self._deny(tool, command, "commands never run outside the sandbox")
             return None
         for key in PATTERN_KEYS.get(tool, ()):
             value = tool_input.get(key)

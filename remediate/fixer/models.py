@@ -47,6 +47,8 @@ class FixProposal(BaseModel):
     files_changed: list[str] = Field(default_factory=list)
     diff: str = ""
     denials: list[ToolDenial] = Field(default_factory=list)
+    sandbox: str = ""
+    sandbox_violations: list[str] = Field(default_factory=list)
     turns: int = 0
     duration_s: float = 0.0
     input_tokens: int = 0

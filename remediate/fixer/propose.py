@@ -14,6 +14,7 @@ from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git, 
 from remediate.fixer.guard import ToolGuard, is_protected
 from remediate.fixer.models import FixProposal, FixStatus, skipped
 from remediate.fixer.prompt import SYSTEM_PROMPT, build_prompt, parse_answer, parse_risk
+from remediate.fixer.sandbox import probe_sandbox
 
 
 def judge_diff(diff: str, files: list[str], config: FixerConfig) -> tuple[FixStatus, str]:
@@ -35,6 +36,21 @@ def judge_diff(diff: str, files: list[str], config: FixerConfig) -> tuple[FixSta
             f"{len(files)} files changed, over the {config.max_files_changed} limit",
         )
     return FixStatus.PROPOSED, ""
+
+
+def offered_tools(config: FixerConfig) -> tuple[list[str], str]:
+    """The tools the session gets, and what the proposal says about the Bash sandbox.
+
+    Bash is offered only when bubblewrap works here; it is never run outside the sandbox.
+    """
+    tools: list[str] = list(config.tools)
+    if "Bash" not in tools:
+        return tools, ""
+    check = probe_sandbox()
+    if not check.available:
+        tools.remove("Bash")
+        return tools, f"Bash was not offered: the OS sandbox is unavailable ({check.detail})"
+    return tools, f"Bash ran only in the OS sandbox ({check.detail})"
 
 
 async def propose_fix(
@@ -72,7 +88,8 @@ async def propose_fix(
                 status=FixStatus.FAILED, reason=f"cannot clone the repository: {exc}"
             )
         local_env = git_env(git_home)
-        guard = ToolGuard(checkout, config.tools, config.protected_paths, config.test_commands)
+        tools, sandbox_note = offered_tools(config)
+        guard = ToolGuard(checkout, tools, config.protected_paths, config.test_commands)
         # Imported here: the SDK takes about a second to import, and most runs never get here.
         from remediate.fixer.session import run_session
 
@@ -107,6 +124,8 @@ async def propose_fix(
         files_changed=files,
         diff=diff,
         denials=guard.denials,
+        sandbox=sandbox_note,
+        sandbox_violations=session.violations,
         turns=session.turns,
         duration_s=round(session.duration_s, 3),
         input_tokens=session.input_tokens,

@@ -2,18 +2,21 @@
 
 The CLI's environment holds the model credential and nothing else secret: every other
 inherited variable is blanked, HOME and the CLI's config directory are private to the run.
-Tools are limited to the catalog's list; a PreToolUse hook sends every call through the
-``ToolGuard`` and only the calls it allows run (``dontAsk`` denies whatever no rule allows).
+Tools are limited to the ones the guard offers; a PreToolUse hook sends every call through
+the ``ToolGuard`` and only the calls it allows run (``dontAsk`` denies whatever no rule
+allows). When Bash is offered it runs only inside the OS sandbox (``sandbox.py``); what the
+sandbox blocked is collected from the tool results.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from claude_agent_sdk import (
     AssistantMessage,
@@ -21,14 +24,18 @@ from claude_agent_sdk import (
     ClaudeSDKError,
     HookMatcher,
     ResultMessage,
+    SandboxSettings,
     TextBlock,
+    ToolResultBlock,
     ToolUseBlock,
+    UserMessage,
     query,
 )
 from claude_agent_sdk.types import HookContext, HookInput, SyncHookJSONOutput
 
 from remediate.fixer.config import FixerConfig
 from remediate.fixer.guard import ToolGuard
+from remediate.fixer.sandbox import sandbox_settings
 
 PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "ANTHROPIC_BASE_URL")
 QUIET = {
@@ -51,6 +58,22 @@ class SessionResult:
     output_tokens: int = 0
     cost_usd: float = 0.0
     stderr: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+
+VIOLATIONS = re.compile(r"<sandbox_violations>(.*?)</sandbox_violations>", re.DOTALL)
+MAX_VIOLATIONS = 50
+
+
+def sandbox_violations(block: ToolResultBlock) -> list[str]:
+    """The lines of the ``<sandbox_violations>`` report the CLI appends to a Bash result."""
+    content = block.content
+    if isinstance(content, list):
+        content = "\n".join(str(part.get("text", "")) for part in content)
+    found: list[str] = []
+    for report in VIOLATIONS.findall(content or ""):
+        found += [line.strip()[:300] for line in report.splitlines() if line.strip()]
+    return found
 
 
 def session_env(credential: str, home: Path) -> dict[str, str]:
@@ -114,8 +137,10 @@ async def run_session(
     guard: ToolGuard,
 ) -> SessionResult:
     stderr: list[str] = []
+    bash = "Bash" in guard.tools
+    sandbox = sandbox_settings(checkout, config.credential_env) if bash else None
     options = ClaudeAgentOptions(
-        tools=list(config.tools),
+        tools=[name for name in config.tools if name in guard.tools],
         allowed_tools=[],
         permission_mode="dontAsk",
         setting_sources=[],
@@ -128,6 +153,7 @@ async def run_session(
         max_budget_usd=config.max_budget_usd,
         strict_mcp_config=True,
         verbatim_prompts=True,
+        sandbox=cast(SandboxSettings, sandbox),
         stderr=lambda line: stderr.append(line[:500]) if len(stderr) < 200 else None,
     )
     started = time.monotonic()
@@ -145,6 +171,12 @@ async def run_session(
                 texts = [b.text for b in message.content if isinstance(b, TextBlock)]
                 if texts:
                     last_text = "\n".join(texts)
+            elif isinstance(message, UserMessage) and isinstance(message.content, list):
+                for block in message.content:
+                    if isinstance(block, ToolResultBlock):
+                        found = sandbox_violations(block)
+                        room = MAX_VIOLATIONS - len(result.violations)
+                        result.violations += found[: max(room, 0)]
             elif isinstance(message, ResultMessage):
                 final = message
 

@@ -31,10 +31,17 @@ def proposal_comment(proposal: FixProposal) -> str:
         ["cost", f"USD {proposal.cost_usd:.4f}"],
         ["tool calls denied", str(len(proposal.denials))],
     ]
+    if proposal.sandbox:
+        rows.append(["sandbox", inline(proposal.sandbox, 500)])
+    if proposal.sandbox_violations:
+        rows.append(["sandbox violations", str(len(proposal.sandbox_violations))])
     lines += ["", table(["", ""], rows)]
     if proposal.denials:
         denied = "\n".join(f"{d.tool} {d.target[:200]}: {d.reason}" for d in proposal.denials[:20])
         lines += ["", "Denied tool calls:", "", fenced(denied)]
+    if proposal.sandbox_violations:
+        blocked = "\n".join(v[:200] for v in proposal.sandbox_violations[:20])
+        lines += ["", "Blocked by the sandbox:", "", fenced(blocked)]
     if proposal.diff:
         lines += ["", "Diff (computed by git):", "", fenced(trimmed_diff(proposal.diff), "diff")]
     return "\n".join(lines)
