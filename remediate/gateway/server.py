@@ -22,7 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="remediate gateway",
         description=(
             "Serve the alert intake gateway. Secrets come from REMEDIATE_HMAC_SECRETS and "
-            "REMEDIATE_INGEST_TOKENS (comma-separated); Prefect from PREFECT_API_URL."
+            "REMEDIATE_INGEST_TOKENS (comma-separated); Prefect from PREFECT_API_URL, "
+            "with the credential PREFECT_API_AUTH_STRING (user:password) when the API asks for one."
         ),
     )
     parser.add_argument("--host", default=os.environ.get("REMEDIATE_GATEWAY_HOST", "127.0.0.1"))
