@@ -3,9 +3,11 @@ Prefect's basic auth, every shipped client sends it, and the UI asks for it."""
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,7 +23,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from remediate.devstack.stack import read_secrets
 from remediate.runs.auth import auth_headers
+from remediate.runs.tags import Key, tag
 from remediate.trackers import LocalTracker
+from tests.support.gateway import config as gateway_config
+from tests.support.gateway import running_gateway, runs_with_tag, sentinel_check
 from tests.support.processes import free_port
 from tests.test_fix_ui import CHROMIUM_ARGS
 
@@ -219,7 +224,7 @@ def test_the_prefect_ui_asks_for_the_login(stack: Stack, tmp_path: Path) -> None
 
             page.locator("input[type=password]").fill(stack.credential)
             page.get_by_role("button", name="Login").click()
-            page.goto(f"{stack.state['ui_url']}/v2/deployments")
+            expect(page).not_to_have_url(re.compile("/login"), timeout=60_000)
             expect(page.get_by_text("remediate-alert").first).to_be_visible(timeout=60_000)
         except Exception:
             page.screenshot(path=str(tmp_path / "ui-failure.png"))
@@ -227,3 +232,26 @@ def test_the_prefect_ui_asks_for_the_login(stack: Stack, tmp_path: Path) -> None
             raise
         finally:
             browser.close()
+
+
+async def test_gateway_keeps_alerts_while_the_api_refuses_its_credential(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = gateway_config(tmp_path, stack.api, deployment="remediate-alert/remediate-alert")
+    check_id = f"auth-gateway-{time.time_ns()}"
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "remediate:not-the-password")
+    async with running_gateway(settings) as gw:
+        answer = await gw.post_signed("/v1/alerts/sentinel", sentinel_check(check_id))
+        assert answer.status_code == 202, answer.text
+        deadline = time.monotonic() + 60
+        while "delivery_failures_total{" not in (await gw.client.get("/metrics")).text:
+            assert time.monotonic() < deadline, "no delivery attempt"
+            await asyncio.sleep(0.1)
+        assert await gw.outbox() == (await gw.outbox()) | {"pending": 1, "failed": 0}
+
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", stack.credential)
+    async with running_gateway(settings) as gw:
+        counts = await gw.drained()
+        assert counts["failed"] == 0
+    runs = await runs_with_tag(stack.api, tag(Key.CHECK, check_id))
+    assert len(runs) == 1
