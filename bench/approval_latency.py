@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from remediate.runs.auth import auth_headers  # noqa: E402
 from tests.support.fix_runner import DEPLOYMENT  # noqa: E402
 from tests.support.model_server import ModelServer, Turn, text, tool  # noqa: E402
 from tests.support.processes import (  # noqa: E402
@@ -41,10 +43,12 @@ SCRIPT = [
     Turn([tool("Edit", file_path="app.py", old_string="0.001", new_string="5.0")]),
     Turn([text("SUMMARY: raise the timeout\nRISK: low\nRATIONALE: -\nCHECKED: -")]),
 ]
+CREDENTIAL = f"bench:{secrets.token_urlsafe(24)}"
+AUTH = auth_headers(CREDENTIAL)
 
 
 def state_of(api: str, run_id: str) -> str:
-    run = httpx.get(f"{api}/flow_runs/{run_id}", trust_env=False).json()
+    run = httpx.get(f"{api}/flow_runs/{run_id}", headers=AUTH, trust_env=False).json()
     return str((run.get("state") or {}).get("name"))
 
 
@@ -80,6 +84,7 @@ def main() -> int:
         f"sqlite+aiosqlite:///{home}/prefect.db",
         dict(os.environ),
         home / "server.log",
+        credential=CREDENTIAL,
     )
     model = ModelServer()
     model.start()
@@ -103,6 +108,7 @@ def main() -> int:
         runner_env = {
             **os.environ,
             "PREFECT_API_URL": api,
+            "PREFECT_API_AUTH_STRING": CREDENTIAL,
             "PREFECT_HOME": str(home / "client"),
             "REMEDIATE_CATALOG": str(home / "catalog.yaml"),
             "REMEDIATE_DATA_DIR": str(home / "data"),
@@ -116,10 +122,10 @@ def main() -> int:
             home / "runner.log",
             cwd=ROOT,
         )
-        wait_until(http_ok(f"{api}/deployments/name/{DEPLOYMENT}"), 180, "deployment")
-        deployment_id = httpx.get(f"{api}/deployments/name/{DEPLOYMENT}", trust_env=False).json()[
-            "id"
-        ]
+        wait_until(http_ok(f"{api}/deployments/name/{DEPLOYMENT}", AUTH), 180, "deployment")
+        deployment_id = httpx.get(
+            f"{api}/deployments/name/{DEPLOYMENT}", headers=AUTH, trust_env=False
+        ).json()["id"]
         to_waiting, to_pull = [], []
         for n in range(args.alerts):
             model.play(*SCRIPT)
@@ -135,6 +141,7 @@ def main() -> int:
             created = httpx.post(
                 f"{api}/deployments/{deployment_id}/create_flow_run",
                 json={"parameters": {"alert": alert}},
+                headers=AUTH,
                 trust_env=False,
             ).json()
             run_id = created["id"]
@@ -144,6 +151,7 @@ def main() -> int:
             answer = httpx.post(
                 f"{api}/flow_runs/{run_id}/resume",
                 json={"run_input": {"approved": True, "approver": "bench"}},
+                headers=AUTH,
                 trust_env=False,
             ).json()
             if answer.get("status") != "ACCEPT":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="remediate-bench-evidence-"))
     prefect_port = free_port()
     os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{prefect_port}/api"
+    os.environ["PREFECT_API_AUTH_STRING"] = f"bench:{secrets.token_urlsafe(24)}"
     os.environ["PREFECT_HOME"] = str(work / "client")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
@@ -125,6 +127,7 @@ def main() -> int:
         f"sqlite+aiosqlite:///{work}/prefect.db",
         dict(os.environ),
         work / "prefect.log",
+        credential=os.environ["PREFECT_API_AUTH_STRING"],
     )
     try:
         with running_sshd(port_count=3) as server:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,10 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from remediate.gateway.auth import SIGNATURE_HEADER, sign  # noqa: E402
+from remediate.runs.auth import auth_headers  # noqa: E402
 
 SECRET = "bench-secret"
 TOKEN = "bench-token"
 DEPLOYMENT_NAME = "gateway-bench"
+CREDENTIAL = f"bench:{secrets.token_urlsafe(24)}"
 
 
 def free_port() -> int:
@@ -163,7 +166,10 @@ def wait_drained(url: str, timeout: float) -> tuple[dict[str, int], float]:
 
 def count_runs(api: str, tags: list[str]) -> int:
     response = httpx.post(
-        f"{api}/flow_runs/count", json={"flow_runs": {"tags": {"all_": tags}}}, trust_env=False
+        f"{api}/flow_runs/count",
+        json={"flow_runs": {"tags": {"all_": tags}}},
+        headers=auth_headers(CREDENTIAL),
+        trust_env=False,
     )
     response.raise_for_status()
     return int(response.json())
@@ -200,11 +206,13 @@ def main() -> int:
         "PREFECT_HOME": str(home / "prefect"),
         "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home}/prefect.db",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_API_AUTH_STRING": CREDENTIAL,
     }
     client_env = {
         **base_env,
         "PYTHONPATH": str(ROOT),
         "PREFECT_API_URL": api,
+        "PREFECT_API_AUTH_STRING": CREDENTIAL,
         "PREFECT_HOME": str(home / "client"),
     }
     processes = []

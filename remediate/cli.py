@@ -19,6 +19,7 @@ from remediate.approval import cli as approve_cli
 from remediate.catalog import CatalogError, load_catalog
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
+from remediate.runs.auth import APIAuthError
 from remediate.runs.tags import Flag, Key, tag, tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -32,14 +33,11 @@ def _err(message: str) -> None:
     print(f"remediate: {message}", file=sys.stderr)
 
 
-def prefect_api_url() -> str:
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
-        return url
-    state = stack.read_state(stack.StackConfig.from_env().data_dir)
-    if state is not None:
-        return state.prefect_api_url
-    raise UsageError("no Prefect API: run `make up` or set PREFECT_API_URL")
+def prefect_api() -> stack.ClientAPI:
+    api = stack.client_api()
+    if api is None:
+        raise UsageError("no Prefect API: run `make up` or set PREFECT_API_URL")
+    return api
 
 
 def ui_url(api_url: str) -> str:
@@ -73,8 +71,9 @@ def read_alert(source: str, catalog_file: str | None) -> Alert:
 
 async def _send(args: argparse.Namespace) -> int:
     alert = read_alert(args.file, args.catalog)
-    api_url = prefect_api_url()
-    async with PrefectAPI(api_url, timeout=30, attempts=3) as api:
+    target = prefect_api()
+    api_url = target.url
+    async with PrefectAPI(api_url, timeout=30, attempts=3, credential=target.credential) as api:
         run = await api.submit_alert(alert)
     state = "created" if run.created else "already submitted"
     if args.json:
@@ -95,7 +94,8 @@ def _duration(run: dict[str, Any]) -> str:
 
 async def _runs(args: argparse.Namespace) -> int:
     tags = [Flag.REMEDIATE.value] + ([tag(Key.SERVICE, args.service)] if args.service else [])
-    async with PrefectAPI(prefect_api_url(), timeout=30, attempts=3) as api:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
         runs = await api.flow_runs(tags, limit=args.limit)
         issues = await api.link_artifacts([str(r["id"]) for r in runs])
     if args.json:
@@ -143,6 +143,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"Demo service: {state.demo_url}")
     if state.gateway_url:
         print(f"Gateway:     {state.gateway_url}")
+    print(f"Prefect login (UI and API): {state.api_credentials} (user:password)")
     print(f"Stack file:  {config.state_file}")
     print("Try: remediate send examples/sentinel-check-result.json")
     return EXIT_OK
@@ -170,9 +171,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _approve(args: argparse.Namespace) -> int:
     from remediate.approval.cli import run
 
-    if args.api_url is None:
-        args.api_url = prefect_api_url()
-    return run(args)
+    target = prefect_api() if args.api_url is None else None
+    if target is not None:
+        args.api_url = target.url
+    return run(args, target.credential if target else None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -237,6 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrefectAPIError as exc:
         _err(str(exc))
         return EXIT_BAD_INPUT if exc.status in (409, 422) else EXIT_FAILED
+    except APIAuthError as exc:
+        _err(str(exc))
+        return EXIT_BAD_INPUT
     except stack.StackError as exc:
         _err(str(exc))
         return EXIT_FAILED

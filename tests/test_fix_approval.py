@@ -144,9 +144,10 @@ async def test_approved_fix_becomes_a_branch_and_a_pull_request(
     assert len(pulls) == 1
     body = pulls[0].body or ""
     assert "Refs #1" in body and "alice" in body and "ship it" in body
+    assert "Channel: `prefect-api`" in body and "not a per-person identity" in body
     assert pulls[0].pull is not None and pulls[0].pull.head_ref == "remediate/fixflow-approve-1"
     notes = comments(standin)
-    assert any("Fix approved" in c for c in notes)
+    assert any("Fix approved" in c and "Channel: `prefect-api`" in c for c in notes)
     pr_link = f"/acme/service/pull/{pulls[0].number}"
     assert any(pr_link in c for c in notes if "Pull request opened" in c)
     assert standin.violations == []

@@ -20,6 +20,7 @@ from flows.stages.approval import suspend_for_approval
 from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
+from remediate.approval.channel import CHANNEL
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
 from remediate.diagnosis.findings import findings_of
@@ -176,6 +177,7 @@ async def decide_and_run(
             update={
                 "gate": verdict.value,
                 "approver": approval.approver,
+                "approval_channel": CHANNEL,
                 "comment": approval.comment,
             }
         )

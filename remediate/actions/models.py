@@ -102,6 +102,7 @@ class ActionOutcome(_Frozen):
     gate: Gate
     status: ActionStatus
     approver: str | None = None
+    approval_channel: str | None = None
     comment: str = ""
     reason: str = ""
     run: ActionRun | None = None

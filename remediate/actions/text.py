@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, HealthCheck
+from remediate.approval.channel import IDENTITY_NOTE
 from remediate.markdown import fenced, inline, table
 
 HEADLINE = {
@@ -93,6 +94,7 @@ def outcome_markdown(outcome: ActionOutcome) -> str:
         lines += ["", "Approval gate: skipped (the catalog marks it unattended, risk low)."]
     elif outcome.approver:
         lines += ["", f"Approval gate: {outcome.gate} by {inline(outcome.approver, 100)}."]
+        lines.append(IDENTITY_NOTE)
         if outcome.comment:
             lines.append(f"Comment: {inline(outcome.comment, 2000)}")
     else:

@@ -1,4 +1,8 @@
-"""The local stack behind ``make up``: Prefect server, runner and demo service, by pid."""
+"""The local stack behind ``make up``: Prefect server, runner and demo service, by pid.
+
+The Prefect API asks for a basic-auth credential (``PREFECT_API_AUTH_STRING``, generated
+into ``secrets.env`` unless set in the environment); every component gets it.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,21 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
+from remediate.runs.auth import (
+    CLIENT_AUTH_ENV,
+    SERVER_AUTH_ENV,
+    APIAuthError,
+    auth_headers,
+    auth_string,
+    check_auth_string,
+)
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_FILE = "stack.json"
 SECRETS_FILE = "secrets.env"
-SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
+GATEWAY_SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
+SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV)
+API_USER = "remediate"
 
 
 class StackError(Exception):
@@ -32,6 +47,7 @@ class StackState(BaseModel):
     ui_url: str
     demo_url: str
     gateway_url: str | None = None
+    api_credentials: str | None = None
     data_dir: str
     catalog: str
     pids: dict[str, int] = Field(default_factory=dict)
@@ -104,10 +120,11 @@ def alive(pid: int) -> bool:
     return True
 
 
-def _ok(url: str) -> Callable[[], bool]:
+def _ok(url: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            return httpx.get(url, timeout=2, trust_env=False).status_code == 200
+            answer = httpx.get(url, timeout=2, trust_env=False, headers=headers)
+            return answer.status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -136,6 +153,7 @@ class Component:
     timeout: float
     env: dict[str, str]
     owns_port: bool = True
+    ready_headers: dict[str, str] | None = None
 
 
 def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
@@ -147,7 +165,7 @@ def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
         )
     echo(f"starting {component.name}")
     process = _spawn(component.args, component.env, log)
-    ready = _ok(component.ready_url)
+    ready = _ok(component.ready_url, component.ready_headers)
     deadline = time.monotonic() + component.timeout
     while not ready():
         if process.poll() is not None:
@@ -158,10 +176,11 @@ def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
     return process.pid
 
 
-def _env(config: StackConfig) -> dict[str, str]:
-    env = dict(os.environ)
+def _env(config: StackConfig, credential: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in (*SECRET_NAMES, SERVER_AUTH_ENV)}
     env.update(
         {
+            CLIENT_AUTH_ENV: credential,
             "PREFECT_API_URL": config.api_url,
             "PREFECT_UI_URL": config.ui_url,
             "PREFECT_UI_API_URL": config.api_url,
@@ -189,18 +208,58 @@ def read_secrets(path: Path) -> dict[str, str]:
     return values
 
 
+def _generated(name: str) -> str:
+    if name == CLIENT_AUTH_ENV:
+        return f"{API_USER}:{secrets.token_urlsafe(32)}"
+    return secrets.token_hex(32)
+
+
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
-    """The gateway's secret and token: from the environment, else from ``secrets.env``,
-    generated there (mode 0600) on first start."""
+    """The gateway's secret and token and the Prefect API credential: from the environment,
+    else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
     if missing:
-        stored |= {name: secrets.token_hex(32) for name in missing}
+        stored |= {name: _generated(name) for name in missing}
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.writelines(f"{name}={value}\n" for name, value in stored.items())
         os.chmod(path, 0o600)
-    return {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+    values = {name: os.environ.get(name) or stored[name] for name in SECRET_NAMES}
+    where = "environment" if os.environ.get(CLIENT_AUTH_ENV) else str(path)
+    try:
+        check_auth_string(values[CLIENT_AUTH_ENV], f"{CLIENT_AUTH_ENV} ({where})")
+    except APIAuthError as exc:
+        raise StackError(str(exc)) from None
+    return values
+
+
+def credentials_location(config: StackConfig) -> str:
+    """Where the Prefect API credential of the stack is, without the credential."""
+    if os.environ.get(CLIENT_AUTH_ENV):
+        return f"{CLIENT_AUTH_ENV} from the environment of `remediate up`"
+    return f"{CLIENT_AUTH_ENV} in {config.secrets_file}"
+
+
+@dataclass(frozen=True)
+class ClientAPI:
+    url: str
+    credential: str | None
+
+
+def client_api() -> ClientAPI | None:
+    """The API a command talks to: ``PREFECT_API_URL`` (else the local stack's) with
+    ``PREFECT_API_AUTH_STRING`` (else the local stack's credential, sent only to the local
+    stack's own API). ``None`` without either URL."""
+    config = StackConfig.from_env()
+    state = read_state(config.data_dir)
+    url = os.environ.get("PREFECT_API_URL") or (state.prefect_api_url if state else None)
+    if url is None:
+        return None
+    credential = auth_string()
+    if credential is None and state is not None and url.rstrip("/") == state.prefect_api_url:
+        credential = read_secrets(config.secrets_file).get(CLIENT_AUTH_ENV)
+    return ClientAPI(url, credential)
 
 
 def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
@@ -209,7 +268,11 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     (config.data_dir / "prefect").mkdir(exist_ok=True)
     previous = read_state(config.data_dir)
     pids = dict(previous.pids) if previous else {}
-    env = _env(config)
+    dev_secrets = ensure_dev_secrets(config.secrets_file)
+    credential = dev_secrets[CLIENT_AUTH_ENV]
+    env = _env(config, credential)
+    authorised = auth_headers(credential)
+    gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
     python = sys.executable
 
     components = [
@@ -228,7 +291,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.api_url}/health",
             120,
-            env,
+            env | {SERVER_AUTH_ENV: credential},
         ),
         Component(
             "demo-service",
@@ -260,6 +323,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             120,
             env,
             owns_port=False,
+            ready_headers=authorised,
         ),
         Component(
             "gateway",
@@ -274,7 +338,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.gateway_url}/healthz",
             60,
-            env | ensure_dev_secrets(config.secrets_file),
+            env | gateway_secrets,
         ),
     ]
     for component in components:
@@ -287,6 +351,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
         ui_url=config.ui_url,
         demo_url=config.demo_url,
         gateway_url=config.gateway_url,
+        api_credentials=credentials_location(config),
         data_dir=str(config.data_dir),
         catalog=str(config.catalog),
         pids=pids,

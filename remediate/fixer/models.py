@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from remediate.approval.channel import CHANNEL
+
 
 class FixStatus(StrEnum):
     PROPOSED = "proposed"
@@ -68,6 +70,7 @@ class FixDecision(BaseModel):
 
     approved: bool
     approver: str
+    channel: str = CHANNEL
     comment: str = ""
 
 

@@ -17,6 +17,7 @@ from github import Auth, Consts, Github, GithubException
 from pydantic import SecretStr
 
 from remediate.alerts import Alert
+from remediate.approval.channel import IDENTITY_NOTE
 from remediate.approval.form import Approval
 from remediate.catalog import Repository
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
@@ -65,6 +66,7 @@ def pull_body(
         "",
         f"**Approved by** {inline(approval.approver, 100)}"
         + (f": {inline(approval.comment, 1000)}" if approval.comment else ""),
+        IDENTITY_NOTE,
         f"**Run:** {run_url or 'not available'}",
         "",
         "Opened by remediate after approval. It is never merged automatically.",

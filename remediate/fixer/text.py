@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from remediate.approval.channel import IDENTITY_NOTE
 from remediate.approval.form import Approval, trimmed_diff
 from remediate.fixer.models import FixProposal, FixStatus
 from remediate.markdown import fenced, inline, table
@@ -49,7 +50,7 @@ def proposal_comment(proposal: FixProposal) -> str:
 
 def decision_comment(approval: Approval) -> str:
     verdict = "approved" if approval.approved else "rejected"
-    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}."
+    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}.\n\n{IDENTITY_NOTE}"
     if approval.comment:
         text += f"\n\nComment: {inline(approval.comment, 2000)}"
     if not approval.approved:

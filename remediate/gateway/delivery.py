@@ -56,7 +56,10 @@ class DeliveryPolicy:
 
 
 def is_transient(error: PrefectAPIError) -> bool:
-    return error.status is None or error.status in (404, 408, 429) or error.status >= 500
+    """Worth retrying: unreachable, busy, or refusing the credential (401/403), which an
+    operator fixes without the alert having to be sent again."""
+    retried = (401, 403, 404, 408, 429)
+    return error.status is None or error.status in retried or error.status >= 500
 
 
 @dataclass

@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
             "Serve the alert intake gateway. Secrets come from REMEDIATE_HMAC_SECRETS and "
             "REMEDIATE_INGEST_TOKENS (comma-separated, or scoped entries"
             " name:secret@source,.../service,... separated by ';'; see docs/gateway.md);"
-            " Prefect from PREFECT_API_URL."
+            " Prefect from PREFECT_API_URL, with the credential PREFECT_API_AUTH_STRING"
+            " (user:password) when the API asks for one."
         ),
     )
     parser.add_argument("--host", default=os.environ.get("REMEDIATE_GATEWAY_HOST", "127.0.0.1"))

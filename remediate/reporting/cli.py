@@ -5,28 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Sequence
 
 from remediate.reporting.history import HistoryError
 from remediate.reporting.period import build_report, parse_window
 from remediate.reporting.render import terminal_table
+from remediate.runs.auth import APIAuthError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", default="7d", help="window to report on: 7d, 24h, 30m")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-
-
-def _api_url() -> str | None:
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
-        return url
-    from remediate.devstack import stack
-
-    state = stack.read_state(stack.StackConfig.from_env().data_dir)
-    return state.prefect_api_url if state is not None else None
 
 
 def report_main(argv: Sequence[str]) -> int:
@@ -40,13 +30,19 @@ def report_main(argv: Sequence[str]) -> int:
     except ValueError as exc:
         print(f"remediate: {exc}", file=sys.stderr)
         return 2
-    api_url = _api_url()
-    if api_url is None:
+    from remediate.devstack import stack
+
+    try:
+        target = stack.client_api()
+    except APIAuthError as exc:
+        print(f"remediate: {exc}", file=sys.stderr)
+        return 2
+    if target is None:
         print("remediate: no Prefect API: run `make up` or set PREFECT_API_URL", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(build_report(api_url, window))
-    except HistoryError as exc:
+        report = asyncio.run(build_report(target.url, window, target.credential))
+    except (HistoryError, APIAuthError) as exc:
         print(f"remediate: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.alerts import utc
+from remediate.runs.auth import UNAUTHORIZED_HINT, auth_headers, auth_string
 from remediate.runs.tags import Key, tag_value
 
 FLOW = "remediate-alert"
@@ -64,9 +65,15 @@ def _detail(response: httpx.Response) -> str:
 
 
 class History:
-    def __init__(self, api_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, api_url: str, timeout: float = 30.0, credential: str | None = None) -> None:
+        """``credential`` (``user:password``) defaults to ``PREFECT_API_AUTH_STRING``."""
         self.api_url = api_url.rstrip("/")
-        self._client = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(
+            base_url=self.api_url,
+            timeout=timeout,
+            trust_env=False,
+            headers=auth_headers(credential or auth_string()),
+        )
 
     async def __aenter__(self) -> History:
         return self
@@ -79,6 +86,8 @@ class History:
             response = await self._client.post(path, json=body)
         except httpx.HTTPError as exc:
             raise HistoryError(None, f"Prefect API at {self.api_url} unreachable: {exc}") from exc
+        if response.status_code == 401:
+            raise HistoryError(401, f"{self.api_url}: {UNAUTHORIZED_HINT}")
         if response.status_code != 200:
             raise HistoryError(response.status_code, f"{path}: {_detail(response)}")
         rows: list[dict[str, Any]] = response.json()
@@ -159,9 +168,11 @@ class History:
         return records
 
 
-async def read_records(api_url: str, since: datetime, until: datetime) -> list[RunRecord]:
+async def read_records(
+    api_url: str, since: datetime, until: datetime, credential: str | None = None
+) -> list[RunRecord]:
     """The remediation runs expected to start between ``since`` and ``until``."""
-    async with History(api_url) as history:
+    async with History(api_url, credential=credential) as history:
         return await history.records(since, until)
 
 

@@ -22,7 +22,9 @@ def parse_window(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-async def build_report(api_url: str, window: timedelta) -> RemediationReport:
+async def build_report(
+    api_url: str, window: timedelta, credential: str | None = None
+) -> RemediationReport:
     until = utc(datetime.now(UTC))
     since = until - window
-    return compute(await read_records(api_url, since, until), since, until)
+    return compute(await read_records(api_url, since, until, credential), since, until)

@@ -9,6 +9,7 @@ import httpx
 from pydantic import BaseModel
 
 from remediate.alerts import Alert
+from remediate.runs.auth import UNAUTHORIZED_HINT, auth_headers, auth_string
 from remediate.runs.tags import DEPLOYMENT, Flag, Key, alert_tags, merged, tag
 
 
@@ -35,12 +36,24 @@ def _detail(response: httpx.Response) -> str:
 
 
 class PrefectAPI:
-    def __init__(self, api_url: str, timeout: float = 10.0, attempts: int = 1) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        timeout: float = 10.0,
+        attempts: int = 1,
+        credential: str | None = None,
+    ) -> None:
         """``attempts`` > 1 retries transport failures and 5xx answers with backoff: every
-        call here is safe to repeat (run creation carries an idempotency key)."""
+        call here is safe to repeat (run creation carries an idempotency key).
+        ``credential`` (``user:password``) defaults to ``PREFECT_API_AUTH_STRING``."""
         self.attempts = max(1, attempts)
         self.api_url = api_url.rstrip("/")
-        self._client = httpx.AsyncClient(base_url=self.api_url, timeout=timeout, trust_env=False)
+        self._client = httpx.AsyncClient(
+            base_url=self.api_url,
+            timeout=timeout,
+            trust_env=False,
+            headers=auth_headers(credential or auth_string()),
+        )
         self._deployments: dict[str, str] = {}
 
     async def __aenter__(self) -> PrefectAPI:
@@ -63,6 +76,8 @@ class PrefectAPI:
                         None, f"Prefect API at {self.api_url} unreachable: {exc}"
                     ) from exc
             else:
+                if response.status_code == 401:
+                    raise PrefectAPIError(401, f"{self.api_url}: {UNAUTHORIZED_HINT}")
                 if response.status_code < 500 or last:
                     return response
             await asyncio.sleep(0.5 * 2 ** (attempt - 1))

@@ -29,10 +29,10 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise TimeoutError(f"{what} not ready after {timeout} s")
 
 
-def http_ok(url: str) -> Callable[[], bool]:
+def http_ok(url: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            return httpx.get(url, timeout=1, trust_env=False).status_code == 200
+            return httpx.get(url, timeout=1, trust_env=False, headers=headers).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -65,11 +65,19 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
 
 
 def start_prefect_server(
-    port: int, home: Path, database_url: str, base_env: dict[str, str], log: Path
+    port: int,
+    home: Path,
+    database_url: str,
+    base_env: dict[str, str],
+    log: Path,
+    credential: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """A real Prefect API server on 127.0.0.1:``port`` keeping its state in ``database_url``."""
+    """A real Prefect API server on 127.0.0.1:``port`` keeping its state in ``database_url``;
+    with ``credential`` (``user:password``) it refuses requests without it."""
+    ignored = ("PREFECT_API_URL", "PREFECT_SERVER_API_AUTH_STRING")
     env = {
-        **{k: v for k, v in base_env.items() if k != "PREFECT_API_URL"},
+        **{k: v for k, v in base_env.items() if k not in ignored},
+        **({"PREFECT_SERVER_API_AUTH_STRING": credential} if credential else {}),
         "PREFECT_HOME": str(home),
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api",
