@@ -1,0 +1,111 @@
+"""Private key blocks: hidden from BEGIN to END, never past what looks like key material.
+
+A BEGIN marker is only a marker: text after it is hidden as key material when it is a
+well-formed block up to its END, or else only the base64-looking lines that follow it
+(bounded). An END without its BEGIN (output cut in front of it) hides the base64-looking
+lines just before it. Anything else, such as an attacker's User-Agent carrying the marker
+alone, hides the marker and leaves the rest of the text as evidence.
+"""
+
+from __future__ import annotations
+
+import re
+
+BEGIN = re.compile(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+END = re.compile(r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+MAX_BLOCK_CHARS = 65_536
+MAX_KEY_LINES = 1_000
+
+_SEPARATOR = r"(?:\s|\\r|\\n)"
+_STRONG = r"(?:[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9+/]{2,}={1,2}|=[A-Za-z0-9+/]{4})"
+_BOUNDARY = r"(?=[\s\"',\\]|$)"
+_HEADER = re.compile(r"(?:Proc-Type|DEK-Info|Version|Comment|Hash|Charset):[^\n\\]{0,200}")
+_TOKENS = re.compile(rf"{_SEPARATOR}+")
+_ANY_TOKEN = re.compile(r"[A-Za-z0-9+/]+={0,2}|=[A-Za-z0-9+/]{4}")
+_KEY_LINE = re.compile(rf"[ \t]*(?:{_STRONG}{_BOUNDARY}{_SEPARATOR}*)+")
+_KEY_AFTER = re.compile(rf"(?:{_SEPARATOR}*{_STRONG}{_BOUNDARY})*")
+_KEY_BEFORE_REVERSED = re.compile(
+    r"(?:(?:\s|n\\|r\\)*(?:={0,2}[A-Za-z0-9+/]{16,}|={1,2}[A-Za-z0-9+/]{2,}))*"
+)
+
+
+def is_key_body(body: str) -> bool:
+    """Between BEGIN and END: headers and base64 chunks (only the last two may be short)."""
+    tokens = [t for t in _TOKENS.split(_HEADER.sub(" ", body)) if t]
+    if not all(_ANY_TOKEN.fullmatch(t) for t in tokens):
+        return False
+    return all(len(t) >= 16 for t in tokens[:-2])
+
+
+def _end_of(match: re.Match[str] | None, default: int) -> int:
+    return default if match is None else match.end()
+
+
+def _is_key_line(line: str) -> bool:
+    return bool(_HEADER.fullmatch(line.strip()) or _KEY_LINE.fullmatch(line.rstrip()))
+
+
+def _end_of_material_after(text: str, at: int) -> int:
+    """Where the key material after a BEGIN marker at ``at`` plausibly ends."""
+    line_end = text.find("\n", at)
+    line_end = len(text) if line_end < 0 else line_end
+    stop = _end_of(_KEY_AFTER.match(text, at, line_end), at)
+    if text[stop:line_end].strip():
+        return stop
+    cursor, lines = line_end, 0
+    while cursor < len(text) and lines < MAX_KEY_LINES and cursor - at < MAX_BLOCK_CHARS:
+        following = text.find("\n", cursor + 1)
+        following = len(text) if following < 0 else following
+        line = text[cursor + 1 : following]
+        if _is_key_line(line):
+            stop = following
+        elif line.strip():
+            break
+        cursor, lines = following, lines + 1
+    return stop
+
+
+def _start_of_material_before(text: str, floor: int, at: int) -> int:
+    """Where the key material before an END marker at ``at`` (whose BEGIN is gone) starts."""
+    line_start = text.rfind("\n", floor, at) + 1 or floor
+    line_start = max(line_start, floor)
+    reversed_prefix = text[line_start:at][::-1]
+    start = at - _end_of(_KEY_BEFORE_REVERSED.match(reversed_prefix), 0)
+    if text[line_start:start].strip():
+        return start
+    cursor, lines = line_start, 0
+    while cursor > floor and lines < MAX_KEY_LINES and at - cursor < MAX_BLOCK_CHARS:
+        previous = max(text.rfind("\n", floor, cursor - 1) + 1, floor)
+        line = text[previous : cursor - 1]
+        if _is_key_line(line):
+            start = previous
+        elif line.strip():
+            break
+        cursor, lines = previous, lines + 1
+    return start
+
+
+def _block_end(text: str, begin: re.Match[str]) -> int:
+    end = END.search(text, begin.end(), begin.end() + MAX_BLOCK_CHARS)
+    if end is not None and is_key_body(text[begin.end() : end.start()]):
+        return end.end()
+    return _end_of_material_after(text, begin.end())
+
+
+def redact_private_keys(text: str, marker: str) -> str:
+    if "PRIVATE KEY" not in text:
+        return text
+    out: list[str] = []
+    pos = 0
+    while True:
+        begin, end = BEGIN.search(text, pos), END.search(text, pos)
+        if begin is None and end is None:
+            break
+        if end is not None and (begin is None or end.start() < begin.start()):
+            out += [text[pos : _start_of_material_before(text, pos, end.start())], marker]
+            pos = end.end()
+        elif begin is not None:
+            out += [text[pos : begin.start()], marker]
+            pos = _block_end(text, begin)
+    out.append(text[pos:])
+    return "".join(out)
