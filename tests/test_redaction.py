@@ -289,3 +289,28 @@ def test_ordinary_corpus_is_untouched(capsys: pytest.CaptureFixture[str]) -> Non
         print(f"\nordinary corpus: {len(lines)} lines, {len(damaged)} changed")
     assert len(lines) >= 200
     assert damaged == []
+
+
+def test_a_key_printed_line_by_line_to_a_journal_is_hidden_to_its_end() -> None:
+    body = ["MIIEowIBAAKCAQEAvXyz0123456789abcdefABCDEFGHIJKLMNOPQRSTUVWXYZ", "QUJDREVGR0g="]
+    stamp = "Nov {:02d} 09:00:{:02d} web-1 app[812]: "
+    lines = [
+        stamp.format(9, 1) + "-----BEGIN RSA PRIVATE KEY-----",
+        *(stamp.format(9, 2 + i) + chunk for i, chunk in enumerate(body)),
+        stamp.format(9, 5) + "-----END RSA PRIVATE KEY-----",
+        stamp.format(10, 6) + "worker ready",
+    ]
+    cut = lines[1:]  # the same key with its BEGIN line cut off
+    assert REDACTOR("\n".join(lines)) == (
+        stamp.format(9, 1) + "[REDACTED:private-key]\n" + stamp.format(10, 6) + "worker ready"
+    )
+    assert REDACTOR("\n".join(cut)) == (
+        stamp.format(9, 2) + "[REDACTED:private-key]\n" + stamp.format(10, 6) + "worker ready"
+    )
+    unterminated = "\n".join([*lines[:3], stamp.format(9, 7) + "ERROR MIIE is not a word"])
+    assert REDACTOR(unterminated) == (
+        stamp.format(9, 1)
+        + "[REDACTED:private-key]\n"
+        + stamp.format(9, 7)
+        + "ERROR MIIE is not a word"
+    )

@@ -2,8 +2,10 @@
 
 A BEGIN marker is only a marker: text after it is hidden as key material when it is a
 well-formed block up to its END, or else only the base64-looking lines that follow it
-(bounded). An END without its BEGIN (output cut in front of it) hides the base64-looking
-lines just before it. Anything else, such as an attacker's User-Agent carrying the marker
+(bounded). Lines of a key printed to a log carry the log's prefix (timestamp, host,
+unit): a line belongs to the key only if it starts like the marker's line, or bare.
+An END without its BEGIN (output cut in front of it) hides the base64-looking lines just
+before it. Anything else, such as an attacker's User-Agent carrying the marker
 alone, hides the marker and leaves the rest of the text as evidence.
 """
 
@@ -29,12 +31,39 @@ _KEY_BEFORE_REVERSED = re.compile(
 )
 
 
-def is_key_body(body: str) -> bool:
-    """Between BEGIN and END: headers and base64 chunks (only the last two may be short)."""
-    tokens = [t for t in _TOKENS.split(_HEADER.sub(" ", body)) if t]
-    if not all(_ANY_TOKEN.fullmatch(t) for t in tokens):
-        return False
-    return all(len(t) >= 16 for t in tokens[:-2])
+def line_prefix(prefix: str) -> re.Pattern[str]:
+    """The shape of what precedes a marker on its line (timestamp, host, unit), digits free:
+    the key's other lines must start the same way to count as its lines."""
+    if not prefix.strip():
+        return re.compile(r"[ \t]*")
+    parts = (p for p in re.split(r"(\d+|\s+)", prefix) if p)
+    shape = (r"\d+" if p.isdigit() else r"[ \t]+" if p.isspace() else re.escape(p) for p in parts)
+    return re.compile("".join(shape))
+
+
+def _unprefixed(line: str, prefix: re.Pattern[str]) -> str | None:
+    match = prefix.match(line)
+    return None if match is None else line[match.end() :]
+
+
+def _tokens(text: str) -> list[str] | None:
+    tokens = [t for t in _TOKENS.split(_HEADER.sub(" ", text)) if t]
+    return tokens if all(_ANY_TOKEN.fullmatch(t) for t in tokens) else None
+
+
+def is_key_body(body: str, prefix: re.Pattern[str]) -> bool:
+    """Between BEGIN and END: headers and base64 chunks (only the last two may be short),
+    on lines that start like the BEGIN line or not at all."""
+    first, *others = body.split("\n")
+    tokens = _tokens(first)
+    for line in others:
+        rest = _unprefixed(line, prefix)
+        found = _tokens(rest) if rest is not None else None
+        found = _tokens(line) if found is None else found
+        if tokens is None or found is None:
+            return False
+        tokens += found
+    return tokens is not None and all(len(t) >= 16 for t in tokens[:-2])
 
 
 def _end_of(match: re.Match[str] | None, default: int) -> int:
@@ -45,7 +74,21 @@ def _is_key_line(line: str) -> bool:
     return bool(_HEADER.fullmatch(line.strip()) or _KEY_LINE.fullmatch(line.rstrip()))
 
 
-def _end_of_material_after(text: str, at: int) -> int:
+def _material(line: str, prefix: re.Pattern[str]) -> str | None:
+    """The key material of a line, after the marker line's prefix or with no prefix."""
+    rest = _unprefixed(line, prefix)
+    for candidate in (rest, line):
+        if candidate is not None and _is_key_line(candidate):
+            return candidate
+    return None
+
+
+def _is_blank(line: str, prefix: re.Pattern[str]) -> bool:
+    rest = _unprefixed(line, prefix)
+    return not line.strip() or (rest is not None and not rest.strip())
+
+
+def _end_of_material_after(text: str, at: int, prefix: re.Pattern[str]) -> int:
     """Where the key material after a BEGIN marker at ``at`` plausibly ends."""
     line_end = text.find("\n", at)
     line_end = len(text) if line_end < 0 else line_end
@@ -57,9 +100,9 @@ def _end_of_material_after(text: str, at: int) -> int:
         following = text.find("\n", cursor + 1)
         following = len(text) if following < 0 else following
         line = text[cursor + 1 : following]
-        if _is_key_line(line):
+        if _material(line, prefix) is not None:
             stop = following
-        elif line.strip():
+        elif not _is_blank(line, prefix):
             break
         cursor, lines = following, lines + 1
     return stop
@@ -67,29 +110,29 @@ def _end_of_material_after(text: str, at: int) -> int:
 
 def _start_of_material_before(text: str, floor: int, at: int) -> int:
     """Where the key material before an END marker at ``at`` (whose BEGIN is gone) starts."""
-    line_start = text.rfind("\n", floor, at) + 1 or floor
-    line_start = max(line_start, floor)
+    line_start = max(text.rfind("\n", floor, at) + 1, floor)
     reversed_prefix = text[line_start:at][::-1]
     start = at - _end_of(_KEY_BEFORE_REVERSED.match(reversed_prefix), 0)
-    if text[line_start:start].strip():
-        return start
+    prefix = line_prefix(text[line_start:start])
     cursor, lines = line_start, 0
     while cursor > floor and lines < MAX_KEY_LINES and at - cursor < MAX_BLOCK_CHARS:
         previous = max(text.rfind("\n", floor, cursor - 1) + 1, floor)
         line = text[previous : cursor - 1]
-        if _is_key_line(line):
-            start = previous
-        elif line.strip():
+        material = _material(line, prefix)
+        if material is not None:
+            start = previous + len(line) - len(material)
+        elif not _is_blank(line, prefix):
             break
         cursor, lines = previous, lines + 1
     return start
 
 
 def _block_end(text: str, begin: re.Match[str]) -> int:
+    prefix = line_prefix(text[text.rfind("\n", 0, begin.start()) + 1 : begin.start()])
     end = END.search(text, begin.end(), begin.end() + MAX_BLOCK_CHARS)
-    if end is not None and is_key_body(text[begin.end() : end.start()]):
+    if end is not None and is_key_body(text[begin.end() : end.start()], prefix):
         return end.end()
-    return _end_of_material_after(text, begin.end())
+    return _end_of_material_after(text, begin.end(), prefix)
 
 
 def redact_private_keys(text: str, marker: str) -> str:
