@@ -3,7 +3,8 @@
 A key names a secret when one of its words does (``DB_PASSWORD``, ``apiKey``,
 ``x-auth-token``, ``AccountKey``, ``sig``), unless the key is about the secret rather
 than the secret itself (``token_count``, ``max_tokens``, ``password_changed_at``).
-Placeholders (``$1``, ``?``, ``$TOKEN``, ``${DB_PASSWORD}``, ``null``, ``****``) are not secrets.
+Placeholders (``$1``, ``?``, ``$TOKEN``, ``${DB_PASSWORD}``, ``null``, ``****``) are not
+secrets.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ ABOUT_THE_SECRET = frozenset(
 COUNTERS = frozenset({"max", "min", "num", "total", "n", "input", "output", "completion"})
 _PLACEHOLDER = re.compile(
     r"(?i)(?:null|none|nil|true|false|undefined|\*+|x{3,}|\$\d+|\?|%s|:[a-z_]\w*"
-    r"|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\{\{[^}]*\}\}|<[a-z_ -]+>|\\?\[REDACTED:[a-z0-9-]+\\?\])"
+    r"|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\}|\{\{[^}]*\}\}|<[a-z_ -]+>"
+    r"|\\?\[REDACTED:[a-z0-9-]+\\?\])"
 )
 
 
