@@ -184,7 +184,7 @@ def _log_result(result: LogSourceResult) -> str:
 
 
 def _log_block(result: LogSourceResult, cap: int | None, redact: Redactor) -> str:
-    lines = [redact(line) for line in result.lines]
+    lines = result.lines
     shown = lines if cap is None or len(lines) <= cap else lines[len(lines) - cap :]
     state = result.failure.value if result.failure else f"exit {result.exit_status}"
     summary = html.escape(
@@ -205,7 +205,7 @@ def _log_block(result: LogSourceResult, cap: int | None, redact: Redactor) -> st
     if shown:
         if len(shown) < len(lines):
             parts += ["", f"Last {len(shown)} of {len(lines)} lines (trimmed to fit):"]
-        parts += ["", fenced("\n".join(shown))]
+        parts += ["", fenced(redact("\n".join(shown)))]
     elif lines:
         parts += ["", f"{len(lines)} lines left out to fit the issue size limit."]
     parts += ["", "</details>"]

@@ -77,11 +77,11 @@ def is_placeholder(value: str) -> bool:
 
 
 _QUOTED = (
-    r"\\\"(?:(?!\\\")[^\n])*\\\""  # an escaped string inside a JSON string: \"...\"
-    r"|\"(?:[^\"\\\n]|\\.)*\""
-    r"|'(?:[^'\\\n]|\\.)*'"
+    r"\\\"(?:(?!\\\")[^\n]){0,4096}\\\""  # an escaped string inside a JSON string: \"...\"
+    r"|\"(?:[^\"\\\n]|\\.){0,4096}\""
+    r"|'(?:[^'\\\n]|\\.){0,4096}'"
 )
-_BARE = r"\\?[\"']?[^\s,;&\"'<>]*[^\s,;&\"'<>)\]}]"
+_BARE = r"\\?[\"']?[^\s,;&\"'<>]{0,4096}[^\s,;&\"'<>)\]}]"
 _PAIR = re.compile(
     r"(?:(?<=%[0-9A-Fa-f]{2})|(?<![A-Za-z0-9_.]))(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,63})"
     r"(?P<sep>\\?[\"']?[ \t]*(?:=>|[=:]|%3[Dd])[ \t]*)"
@@ -89,7 +89,7 @@ _PAIR = re.compile(
 )
 _FLAG = re.compile(
     r"(?<!\S)(?P<key>--[A-Za-z][A-Za-z0-9-]{0,63})(?P<sep>[ \t]+)"
-    r"(?P<value>" + NOT_MARKER + "(?:" + _QUOTED + r"|[^\s\"'-]\S*))"
+    r"(?P<value>" + NOT_MARKER + "(?:" + _QUOTED + r"|[^\s\"'-]\S{0,4096}))"
 )
 _XML = re.compile(
     r"<(?P<key>[A-Za-z_][\w.-]{0,63})(?P<sep>>)(?P<value>" + NOT_MARKER + r"[^<\n]{1,1000})"
@@ -97,8 +97,8 @@ _XML = re.compile(
 )
 _CLIENT_FLAG = re.compile(
     r"\b(?:(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mariadb|mariadb-dump)"
-    r"\b[^\n]*?\s-p|redis-cli\b[^\n]*?\s-a\s*|sshpass\b[^\n]*?\s-p\s*)"
-    r"(?P<value>" + NOT_MARKER + "(?:" + _QUOTED + r"|[^\s\"'-]\S*))"
+    r"\b[^\n]{0,500}?\s-p|redis-cli\b[^\n]{0,500}?\s-a\s*|sshpass\b[^\n]{0,500}?\s-p\s*)"
+    r"(?P<value>" + NOT_MARKER + "(?:" + _QUOTED + r"|[^\s\"'-]\S{0,4096}))"
 )
 
 
@@ -115,6 +115,9 @@ def _unquoted(value: str) -> str:
     return value.strip("\\\"'")
 
 
+_NESTED = re.compile(r"[=:>]|%3[Dd]")
+
+
 def _redact_named(pattern: re.Pattern[str], text: str) -> str:
     """Hide values whose key names a secret; other values are searched again from inside."""
     out: list[str] = []
@@ -123,8 +126,9 @@ def _redact_named(pattern: re.Pattern[str], text: str) -> str:
         key, value = match.group("key"), match.group("value")
         hidden = "[REDACTED:" in value or is_placeholder(_unquoted(value))
         if hidden or not names_secret(key.lstrip("-")):
-            out.append(text[pos : match.start("value")])
-            pos = match.start("value")
+            resume = match.start("value") if _NESTED.search(value) else match.end()
+            out.append(text[pos:resume])
+            pos = resume
             continue
         end = match.end("value")
         if "%3" in match.group("sep") and "%26" in value:  # key%3Dvalue%26next: URL-encoded

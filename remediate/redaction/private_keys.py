@@ -127,10 +127,15 @@ def _start_of_material_before(text: str, floor: int, at: int) -> int:
     return start
 
 
-def _block_end(text: str, begin: re.Match[str]) -> int:
+def _block_end(text: str, begin: re.Match[str], end: re.Match[str] | None) -> int:
+    """``end`` is the first END after ``begin``, if any."""
     prefix = line_prefix(text[text.rfind("\n", 0, begin.start()) + 1 : begin.start()])
-    end = END.search(text, begin.end(), begin.end() + MAX_BLOCK_CHARS)
-    if end is not None and is_key_body(text[begin.end() : end.start()], prefix):
+    if (
+        end is not None
+        and end.start() - begin.end() <= MAX_BLOCK_CHARS
+        and text.find("-----", begin.end(), end.start()) < 0
+        and is_key_body(text[begin.end() : end.start()], prefix)
+    ):
         return end.end()
     return _end_of_material_after(text, begin.end(), prefix)
 
@@ -140,15 +145,17 @@ def redact_private_keys(text: str, marker: str) -> str:
         return text
     out: list[str] = []
     pos = 0
-    while True:
-        begin, end = BEGIN.search(text, pos), END.search(text, pos)
-        if begin is None and end is None:
-            break
+    begin, end = BEGIN.search(text), END.search(text)
+    while begin is not None or end is not None:
         if end is not None and (begin is None or end.start() < begin.start()):
             out += [text[pos : _start_of_material_before(text, pos, end.start())], marker]
             pos = end.end()
         elif begin is not None:
             out += [text[pos : begin.start()], marker]
-            pos = _block_end(text, begin)
+            pos = _block_end(text, begin, end)
+        if begin is not None and begin.start() < pos:
+            begin = BEGIN.search(text, pos)
+        if end is not None and end.start() < pos:
+            end = END.search(text, pos)
     out.append(text[pos:])
     return "".join(out)
