@@ -163,9 +163,11 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     await acreate_markdown_artifact(
         key="incident-report",
-        markdown=issue_body(incident, redactor)
-        + (rollback_section(rollback) if rollback is not None else "")
-        + (action_section(action) if action is not None else ""),
+        markdown=redactor(
+            issue_body(incident, redactor)
+            + (rollback_section(rollback) if rollback is not None else "")
+            + (action_section(action) if action is not None else "")
+        ),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
     return RemediationOutcome(

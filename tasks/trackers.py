@@ -42,7 +42,7 @@ def open_or_update_issue(incident: Incident, catalog: Catalog) -> IssueRef:
         title=issue_title(alert, redactor),
         body=issue_body(incident, redactor),
         comment=recurrence_comment(incident, redactor),
-        labels=issue_labels(alert),
+        labels=issue_labels(alert, redactor),
     )
     return tracker.open_or_update(draft, datetime.now(UTC))
 

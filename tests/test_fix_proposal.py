@@ -318,3 +318,45 @@ async def test_logs_reach_the_model_as_delimited_redacted_data(
     assert "web-1 / app (file, ok)" in sent
     assert "s3cr3t-value-here" not in sent
     assert evidence_text(None) is None
+
+
+async def test_a_key_marker_in_the_logs_leaves_the_later_lines_in_the_prompt(
+    model_env: ModelServer, service_repo: Path
+) -> None:
+    from remediate.evidence.models import LogBundle, LogSourceResult
+    from remediate.fixer.prompt import evidence_text
+
+    lines = [
+        '203.0.113.9 "GET / HTTP/1.1" 200 "-----BEGIN RSA PRIVATE KEY-----"',
+        "ERROR timeout after 0.001 s calling payments",
+        "last line password=s3cr3t-after-the-marker",
+    ]
+    bundle = LogBundle(
+        service="demo",
+        sources=[
+            LogSourceResult(
+                host="web-1",
+                endpoint="app@127.0.0.1:22",
+                source="app",
+                kind="file",
+                command="tail",
+                exit_status=0,
+                lines=lines,
+                duration_ms=5,
+            )
+        ],
+        collected_at=datetime(2026, 1, 1, tzinfo=UTC),
+        duration_ms=5,
+    )
+    model_env.play(Turn([DONE]))
+    await propose_fix(
+        make_alert(summary="probe -----BEGIN PRIVATE KEY----- failed"),
+        make_service(service_repo),
+        FixerConfig(),
+        evidence=evidence_text(bundle),
+    )
+    sent = model_env.everything_sent()
+    assert "ERROR timeout after 0.001 s calling payments" in sent
+    assert "last line password=[REDACTED:password]" in sent
+    assert "s3cr3t-after-the-marker" not in sent and "BEGIN RSA" not in sent
+    assert "probe [REDACTED:private-key] failed" in sent

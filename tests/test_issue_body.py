@@ -8,6 +8,16 @@ from typing import Any
 import pytest
 
 from remediate.alerts import Alert, Severity
+from remediate.diagnosis.models import (
+    CheckKind,
+    DependencyCheck,
+    Diagnosis,
+    ProbeFailure,
+    ProbeResult,
+    ServiceHealth,
+    Verdict,
+    Verification,
+)
 from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost
 from remediate.evidence.logs import collect_service_logs
 from remediate.evidence.models import LogBundle, LogFailure, LogSourceResult
@@ -15,6 +25,7 @@ from remediate.incident.models import Incident, Occurrences
 from remediate.incident.text import (
     GITHUB_BODY_LIMIT,
     issue_body,
+    issue_labels,
     issue_title,
     recurrence_comment,
 )
@@ -233,3 +244,121 @@ def test_inline_escapes_markup_and_breaks_links() -> None:
     html = render(inline("a | b <u>x</u> [l](http://e.x) *em* _u_ www.x.org GH-1 #2 @me"))
     assert "<u>" not in html and "<a " not in html and "<em>" not in html
     assert plain("ping @team about #5") == "ping @\u200bteam about #\u200b5"
+
+
+KEY_MARKER_LINE = (
+    '203.0.113.9 - - [29/Nov/2026:09:00:00 +0000] "GET / HTTP/1.1" 200 12 "-"'
+    ' "-----BEGIN RSA PRIVATE KEY-----"'
+)
+LINES_AFTER_MARKER = [
+    "ERROR payment worker crashed: connection reset by db:5432",
+    '198.51.100.4 - - "POST /api/orders HTTP/1.1" 500 0',
+    "last line of evidence",
+]
+
+
+async def test_a_key_marker_in_the_logs_keeps_the_lines_after_it(sshd: SSHServer) -> None:
+    from remediate.fixer.prompt import build_prompt, evidence_text
+
+    sshd.write_container_log(
+        "ua", "\n".join(["first line", KEY_MARKER_LINE, *LINES_AFTER_MARKER]) + "\n"
+    )
+    host = SSHHost(
+        name="web-1",
+        address=sshd.address,
+        port=sshd.port,
+        user=sshd.user,
+        known_hosts=str(sshd.known_hosts),
+        private_key=str(sshd.client_key),
+    )
+    source = LogSource(name="ua", kind="container", container="ua")
+    bundle = await collect_service_logs("api", [host], [source], EvidenceConfig(), Redactor())
+    assert bundle.sources[0].ok
+    incident = Incident(alert=make_alert(), run_url=RUN_URL, logs=bundle)
+    evidence = evidence_text(bundle)
+    assert evidence is not None
+    published = {
+        "issue body": issue_body(incident),
+        "recurrence comment": recurrence_comment(incident),
+        "fix prompt": build_prompt(make_alert(), None, None, evidence),
+    }
+    for name, text in published.items():
+        for line in LINES_AFTER_MARKER:
+            assert inline(line) in text or line in text, (name, line)
+        assert "[REDACTED:private-key]" in text and "BEGIN RSA" not in text, name
+    assert "## Links" in published["issue body"]
+
+
+def _verification() -> Verification:
+    probe = ProbeResult(
+        service="api",
+        endpoint="health",
+        url="http://api/health",
+        healthy=False,
+        status_code=503,
+        expected_status=200,
+        latency_ms=12,
+        failure=ProbeFailure.HTTP_STATUS,
+        error="upstream https://probe:pr0bepassw0rd@auth.internal said 503",
+        checked_at=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+    )
+    return Verification(verdict=Verdict.CONFIRMED, reason="still failing", attempts=[[probe]])
+
+
+def _diagnosis() -> Diagnosis:
+    check = DependencyCheck(
+        service="api",
+        kind=CheckKind.TCP,
+        name="db",
+        target="postgres://app:dbpassw0rdvalue@db.internal:5432/app",
+        ok=False,
+        error="connection refused",
+        checked_at=datetime(2026, 11, 27, 14, 0, tzinfo=UTC),
+    )
+    probe = _verification().attempts[0][0]
+    return Diagnosis(services=[ServiceHealth(service="api", healthy=False, probes=[probe])],
+                     checks=[check])  # fmt: skip
+
+
+def test_a_key_marker_in_the_check_id_leaves_every_section_intact() -> None:
+    alert = make_alert(check_id="probe -----BEGIN RSA PRIVATE KEY----- x", labels={"team": "web"})
+    incident = Incident(
+        alert=alert,
+        run_url=RUN_URL,
+        verification=_verification(),
+        diagnosis=_diagnosis(),
+        logs=bundle_of(3, 1),
+    )
+    for text in (issue_body(incident), recurrence_comment(incident)):
+        for section in ("## Alert", "## Verification", "## Diagnosis", "## Logs", "## Links"):
+            assert section in text, section
+        for content in ("still failing", "| label team | web |", "connection refused", "000002 "):
+            assert content in text, content
+        assert "BEGIN RSA" not in text and "probe \\[REDACTED:private-key\\] x" in text
+    assert "BEGIN RSA" not in issue_title(alert)
+    assert not any("BEGIN RSA" in label for label in issue_labels(alert))
+
+
+def test_every_field_is_redacted_before_it_is_escaped() -> None:
+    token = "A1b2C3d4" * 5
+    alert = make_alert(
+        check_id=f"deploy-ghp_{token}",
+        source=f"mon ghp_{token}",
+        labels={f"ghp_{token}": "label under a secret key"},
+        details={f"ghp_{token}": "details under a secret key", "db": {"password": 1234567}},
+    )
+    incident = Incident(
+        alert=alert, run_url=RUN_URL, verification=_verification(), diagnosis=_diagnosis()
+    )
+    published = [
+        issue_body(incident),
+        recurrence_comment(incident),
+        issue_title(alert),
+        *issue_labels(alert),
+    ]
+    for text in published:
+        for secret in (token, "pr0bepassw0rd", "dbpassw0rdvalue", "1234567"):
+            assert secret not in text, (secret, text)
+    body = published[0]
+    assert "label under a secret key" in body and "details under a secret key" in body
+    assert "app:\\[REDACTED:url-credentials\\]@" in body

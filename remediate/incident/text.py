@@ -22,28 +22,29 @@ DETAILS_FALLBACK_CHARS = 4_000
 def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
     redact = redactor or Redactor()
     service = alert.service or "unknown service"
-    summary = " ".join(redact(alert.summary).split()) or "no message"
+    summary = " ".join(alert.summary.split()) or "no message"
     title = f"[{alert.severity.value}] {alert.check_id} on {service}: {summary}"
-    return plain(title, TITLE_LIMIT)
+    return plain(redact(title), TITLE_LIMIT)
 
 
-def issue_labels(alert: Alert) -> list[str]:
+def issue_labels(alert: Alert, redactor: Redactor | None = None) -> list[str]:
+    redact = redactor or Redactor()
     labels = ["remediate", f"severity:{alert.severity.value}", f"check:{alert.check_id}"]
     if alert.service:
         labels.append(f"service:{alert.service}")
-    return [label[:50] for label in labels]
+    return [redact(label)[:50] for label in labels]
 
 
-def _probe_row(p: ProbeResult) -> list[str]:
+def _probe_row(p: ProbeResult, redact: Redactor) -> list[str]:
     status = str(p.status_code) if p.status_code is not None else "-"
     outcome = "healthy" if p.healthy else f"**{p.failure.value if p.failure else 'unhealthy'}**"
     return [
-        inline(p.service, 80),
-        inline(p.endpoint, 80),
+        inline(redact(p.service), 80),
+        inline(redact(p.endpoint), 80),
         outcome,
         f"{status} (want {p.expected_status})",
         f"{p.latency_ms:.0f} ms",
-        inline(p.error or "", 160),
+        inline(redact(p.error or ""), 160),
     ]
 
 
@@ -59,9 +60,9 @@ def alert_facts(
     redact = redactor or Redactor()
     rows = [
         ["alert id", inline(redact(alert.id))],
-        ["source", inline(alert.source)],
-        ["check", inline(alert.check_id)],
-        ["service", inline(alert.service or "not in catalog")],
+        ["source", inline(redact(alert.source))],
+        ["check", inline(redact(alert.check_id))],
+        ["service", inline(redact(alert.service or "not in catalog"))],
         ["severity", alert.severity.value],
         ["status", alert.status.value],
         ["fired at", alert.fired_at.isoformat()],
@@ -82,7 +83,10 @@ def alert_facts(
                     + (f" within {window:g} s" if window is not None else ""),
                 ]
             )
-    rows += [[f"label {inline(k, 60)}", inline(redact(v))] for k, v in sorted(alert.labels.items())]
+    rows += [
+        [f"label {inline(redact(k), 60)}", inline(redact(v))]
+        for k, v in sorted(alert.labels.items())
+    ]
     message = redact(alert.summary)
     parts = [table(["fact", "value"], rows), "", "Message:", "", fenced(message)]
     if alert.details:
@@ -94,28 +98,32 @@ def alert_facts(
     return "\n".join(parts)
 
 
-def verification_section(verification: Verification | None) -> str:
+def verification_section(
+    verification: Verification | None, redactor: Redactor | None = None
+) -> str:
     if verification is None:
         return "Not verified: the policy for this severity skips verification."
-    lines = [f"**{verification.verdict.value}**: {inline(verification.reason)}", ""]
+    redact = redactor or Redactor()
+    lines = [f"**{verification.verdict.value}**: {inline(redact(verification.reason))}", ""]
     for number, attempt in enumerate(verification.attempts, start=1):
         lines.append(f"Attempt {number}:")
         lines.append("")
-        lines.append(table(PROBE_HEADERS, [_probe_row(p) for p in attempt]))
+        lines.append(table(PROBE_HEADERS, [_probe_row(p, redact) for p in attempt]))
         lines.append("")
     return "\n".join(lines).rstrip()
 
 
-def diagnosis_section(diagnosis: Diagnosis | None) -> str:
+def diagnosis_section(diagnosis: Diagnosis | None, redactor: Redactor | None = None) -> str:
     if diagnosis is None:
         return "Not diagnosed: the policy for this severity skips diagnosis."
-    rows = [_probe_row(p) for s in diagnosis.services for p in s.probes]
-    summary = inline(diagnosis.summary)
+    redact = redactor or Redactor()
+    rows = [_probe_row(p, redact) for s in diagnosis.services for p in s.probes]
+    summary = inline(redact(diagnosis.summary))
     text = summary if not rows else f"{summary}\n\n{table(PROBE_HEADERS, rows)}"
-    return text + dependency_section(diagnosis)
+    return text + dependency_section(diagnosis, redact)
 
 
-def _check_row(check: DependencyCheck) -> list[str]:
+def _check_row(check: DependencyCheck, redact: Redactor) -> list[str]:
     if not check.ok:
         result = "**down**"
     elif check.warning:
@@ -125,38 +133,40 @@ def _check_row(check: DependencyCheck) -> list[str]:
     latency = f"{check.latency_ms:.0f} ms" if check.latency_ms is not None else "-"
     note = check.error or check.warning or check.detail
     return [
-        inline(check.service, 80),
+        inline(redact(check.service), 80),
         check.kind.value,
-        inline(check.name, 80),
-        inline(check.target, 120),
+        inline(redact(check.name), 80),
+        inline(redact(check.target), 120),
         result,
         latency,
-        inline(note, 200),
+        inline(redact(note), 200),
     ]
 
 
-def dependency_section(diagnosis: Diagnosis) -> str:
+def dependency_section(diagnosis: Diagnosis, redactor: Redactor | None = None) -> str:
     """Dependency, DNS and TLS checks; then what is down, what is slow, what failed first."""
+    redact = redactor or Redactor()
     blocks: list[str] = []
     if diagnosis.checks:
         headers = ["service", "check", "name", "target", "result", "latency", "detail"]
-        blocks.append(table(headers, [_check_row(c) for c in diagnosis.checks]))
+        blocks.append(table(headers, [_check_row(c, redact) for c in diagnosis.checks]))
     facts = []
     if diagnosis.down:
         down = ", ".join(f"{c.name} ({c.kind.value})" for c in diagnosis.down)
-        facts.append(f"- Down: {inline(down)}")
+        facts.append(f"- Down: {inline(redact(down))}")
     if diagnosis.slow:
         slow = ", ".join(
             f"{c.name} ({c.kind.value}, {c.latency_ms:.0f} ms)" for c in diagnosis.slow
         )
-        facts.append(f"- Slow: {inline(slow)}")
+        facts.append(f"- Slow: {inline(redact(slow))}")
     warnings = [c for c in diagnosis.checks if c.warning]
     if warnings:
-        facts.append(f"- Warning: {inline('; '.join(f'{c.name}: {c.warning}' for c in warnings))}")
+        warned = "; ".join(f"{c.name}: {c.warning}" for c in warnings)
+        facts.append(f"- Warning: {inline(redact(warned))}")
     failures = diagnosis.failures_in_order
     if failures:
         when, what = failures[0]
-        facts.append(f"- First failure: {inline(what)} at {when.isoformat()}")
+        facts.append(f"- First failure: {inline(redact(what))} at {when.isoformat()}")
     if facts:
         blocks.append("\n".join(facts))
     return "".join(f"\n\n{block}" for block in blocks)
@@ -173,43 +183,47 @@ def _log_result(result: LogSourceResult) -> str:
     return f"**exit {result.exit_status}**"
 
 
-def _log_block(result: LogSourceResult, cap: int | None) -> str:
+def _log_block(result: LogSourceResult, cap: int | None, redact: Redactor) -> str:
     lines = result.lines
     shown = lines if cap is None or len(lines) <= cap else lines[len(lines) - cap :]
     state = result.failure.value if result.failure else f"exit {result.exit_status}"
     summary = html.escape(
-        f"{result.host} · {result.source} ({result.kind}) · {state} · {len(lines)} lines"
-        f"{' · truncated' if result.truncated else ''}"
+        redact(f"{result.host} · {result.source} ({result.kind}) · {state} · {len(lines)} lines")
+        + (" · truncated" if result.truncated else "")
     )
     parts = [
         "<details>",
         f"<summary>{summary}</summary>",
         "",
-        f"Host {inline(result.endpoint, 200)}, command: {inline(result.command, 1_000)}",
+        f"Host {inline(redact(result.endpoint), 200)},"
+        f" command: {inline(redact(result.command), 1_000)}",
     ]
     if result.error:
-        parts += ["", f"Error: {inline(result.error, 1_000)}"]
+        parts += ["", f"Error: {inline(redact(result.error), 1_000)}"]
     if result.stderr:
-        parts += ["", "stderr:", "", fenced(result.stderr)]
+        parts += ["", "stderr:", "", fenced(redact(result.stderr))]
     if shown:
         if len(shown) < len(lines):
             parts += ["", f"Last {len(shown)} of {len(lines)} lines (trimmed to fit):"]
-        parts += ["", fenced("\n".join(shown))]
+        parts += ["", fenced(redact("\n".join(shown)))]
     elif lines:
         parts += ["", f"{len(lines)} lines left out to fit the issue size limit."]
     parts += ["", "</details>"]
     return "\n".join(parts)
 
 
-def logs_section(logs: LogBundle | None, cap: int | None = None) -> str:
+def logs_section(
+    logs: LogBundle | None, cap: int | None = None, redactor: Redactor | None = None
+) -> str:
     if logs is None:
         return "Not collected: no hosts or log sources for this service, or the policy skips it."
+    redact = redactor or Redactor()
     if not logs.sources:
-        return f"No log sources configured for service {inline(logs.service)}."
+        return f"No log sources configured for service {inline(redact(logs.service))}."
     rows = [
         [
-            inline(r.host, 80),
-            inline(r.source, 80),
+            inline(redact(r.host), 80),
+            inline(redact(r.source), 80),
             _log_result(r),
             str(len(r.lines)) + (" (truncated)" if r.truncated else ""),
             f"{r.duration_ms:.0f} ms",
@@ -217,7 +231,7 @@ def logs_section(logs: LogBundle | None, cap: int | None = None) -> str:
         for r in logs.sources
     ]
     parts = [
-        f"{inline(logs.summary)}, collected in {logs.duration_ms:.0f} ms.",
+        f"{inline(redact(logs.summary))}, collected in {logs.duration_ms:.0f} ms.",
         "",
         table(["host", "source", "result", "lines", "duration"], rows),
     ]
@@ -227,28 +241,33 @@ def logs_section(logs: LogBundle | None, cap: int | None = None) -> str:
             f"Logs below are trimmed to the last {cap} lines per source to keep this issue"
             f" under GitHub's {GITHUB_BODY_LIMIT:,}-character limit.",
         ]
-    parts += ["", *(_log_block(r, cap) + "\n" for r in logs.sources)]
+    parts += ["", *(_log_block(r, cap, redact) + "\n" for r in logs.sources)]
     return "\n".join(parts).rstrip()
 
 
 def summary_line(
-    alert: Alert, verification: Verification | None, diagnosis: Diagnosis | None
+    alert: Alert,
+    verification: Verification | None,
+    diagnosis: Diagnosis | None,
+    redactor: Redactor | None = None,
 ) -> str:
+    redact = redactor or Redactor()
     verdict = verification.verdict.value if verification else "not verified"
     failing = diagnosis.failing if diagnosis else []
     suspect = f"; unhealthy: {', '.join(failing)}" if failing else ""
     if diagnosis is not None and diagnosis.down:
         suspect += f"; down: {', '.join(c.name for c in diagnosis.down)}"
+    check, service = redact(alert.check_id), redact(alert.service or "unknown")
     return (
-        f"**{inline(alert.check_id, 100)}** fired on **{inline(alert.service or 'unknown', 100)}**"
-        f" ({alert.severity.value}), {verdict}{inline(suspect)}."
+        f"**{inline(check, 100)}** fired on **{inline(service, 100)}**"
+        f" ({alert.severity.value}), {verdict}{inline(redact(suspect))}."
     )
 
 
 def _head(incident: Incident, redact: Redactor, details_limit: int | None) -> str:
     alert, verification, diagnosis = incident.alert, incident.verification, incident.diagnosis
     sections = [
-        summary_line(alert, verification, diagnosis),
+        summary_line(alert, verification, diagnosis, redact),
         "",
         "## Alert",
         "",
@@ -256,11 +275,11 @@ def _head(incident: Incident, redact: Redactor, details_limit: int | None) -> st
         "",
         "## Verification",
         "",
-        verification_section(verification),
+        verification_section(verification, redact),
         "",
         "## Diagnosis",
         "",
-        diagnosis_section(diagnosis),
+        diagnosis_section(diagnosis, redact),
     ]
     return redact("\n".join(sections))
 
@@ -278,7 +297,7 @@ def issue_body(
         body = head + tail
     else:
         for cap in LOG_LINE_CAPS:
-            body = f"{head}\n\n## Logs\n\n{redact(logs_section(logs, cap))}{tail}"
+            body = f"{head}\n\n## Logs\n\n{redact(logs_section(logs, cap, redact))}{tail}"
             if len(body) <= limit:
                 return body
             if len(head) + len(tail) > limit:
@@ -286,7 +305,7 @@ def issue_body(
     if len(body) <= limit:
         return body
     head = _head(incident, redact, DETAILS_FALLBACK_CHARS)
-    logs_text = "" if logs is None else f"\n\n## Logs\n\n{redact(logs_section(logs, 0))}"
+    logs_text = "" if logs is None else f"\n\n## Logs\n\n{redact(logs_section(logs, 0, redact))}"
     body = head + logs_text + tail
     if len(body) <= limit:
         return body
@@ -298,6 +317,6 @@ def recurrence_comment(incident: Incident, redactor: Redactor | None = None) -> 
     redact = redactor or Redactor()
     alert = incident.alert
     head = redact(
-        f"Fired again at {alert.fired_at.isoformat()} (alert {inline(alert.id, 200)}).\n\n"
+        f"Fired again at {alert.fired_at.isoformat()} (alert {inline(redact(alert.id), 200)}).\n\n"
     )
     return head + issue_body(incident, redact, limit=BODY_BUDGET - len(head))
