@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_FILE = "stack.json"
 SECRETS_FILE = "secrets.env"
-SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
+MARKER_KEY = "REMEDIATE_MARKER_KEY"
+SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS", MARKER_KEY)
 
 
 class StackError(Exception):
@@ -190,8 +191,8 @@ def read_secrets(path: Path) -> dict[str, str]:
 
 
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
-    """The gateway's secret and token: from the environment, else from ``secrets.env``,
-    generated there (mode 0600) on first start."""
+    """The gateway's secret and token and the trackers' marker key: from the environment,
+    else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
     if missing:
@@ -212,6 +213,8 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     env = _env(config)
     python = sys.executable
 
+    dev_secrets = ensure_dev_secrets(config.secrets_file)
+    marker_key = {MARKER_KEY: dev_secrets[MARKER_KEY]}
     components = [
         Component(
             "prefect-server",
@@ -258,7 +261,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.api_url}/deployments/name/remediate-alert/remediate-alert",
             120,
-            env,
+            env | marker_key,
             owns_port=False,
         ),
         Component(
@@ -274,7 +277,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.gateway_url}/healthz",
             60,
-            env | ensure_dev_secrets(config.secrets_file),
+            env | dev_secrets,
         ),
     ]
     for component in components:

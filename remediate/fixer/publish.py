@@ -22,8 +22,8 @@ from remediate.catalog import Repository
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
 from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.markdown import fenced, inline
-from remediate.trackers.base import OCCURRENCE_MARKER
 from remediate.trackers.github import ClientSettings
+from remediate.trackers.markers import OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueRef
 
 
@@ -48,12 +48,13 @@ def pull_body(
     approval: Approval,
     issue: IssueRef | None,
     run_url: str | None,
+    markers: MarkerSigner,
 ) -> str:
     issue_line = f"Refs #{issue.number}" if issue and issue.tracker == "github" else ""
     if issue and issue.tracker == "local":
         issue_line = f"Issue: {issue.url}"
     lines = [
-        OCCURRENCE_MARKER.format(f"{alert.occurrence_key}:pull"),
+        markers.marker(OCCURRENCE, f"{alert.occurrence_key}:pull"),
         f"Proposed fix for alert `{inline(alert.id, 200)}` ({inline(alert.check_id, 200)}).",
         "",
         issue_line,

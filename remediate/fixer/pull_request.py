@@ -49,9 +49,9 @@ def publish_fix(
     if repository is None or proposal.branch is None:
         raise PublishError(f"service {service.name} has no repository to push to")
     title = pull_title(alert, proposal)
-    body = pull_body(alert, proposal, approval, issue, run_url)
     message = commit_message(alert, proposal)
     tracker = make_tracker(catalog, service, settings)
+    body = pull_body(alert, proposal, approval, issue, run_url, tracker.markers)
     if getattr(tracker, "kind", "local") == "github":
         token = resolve_token(catalog.tracker)
         if token is None:
