@@ -2,7 +2,8 @@
 
 The diff is applied to a fresh clone of the default branch, so what is pushed is exactly
 what the approver saw. Re-running finds the branch (same tree) and the open pull request
-already there and reuses them. Nothing is ever merged.
+already there and reuses them. Nothing is ever merged. Alert and model text in the commit message and the pull request's
+title is made inert (``markdown.inert_line``): it closes, mentions and links nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from remediate.approval.form import Approval
 from remediate.catalog import Repository
 from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
 from remediate.fixer.models import FixProposal, PullRequestRef
-from remediate.markdown import fenced, inline
+from remediate.markdown import fenced, inert_line, inline
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.markers import OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueRef
@@ -32,14 +33,16 @@ class PublishError(Exception):
 
 
 def commit_message(alert: Alert, proposal: FixProposal) -> str:
-    subject = " ".join(f"Fix for alert {alert.id} ({alert.check_id})".split())[:150]
-    body = " ".join(proposal.summary.split())[:1000]
+    subject = f"Fix for alert {inert_line(alert.id, 70)} ({inert_line(alert.check_id, 60)})"
+    body = inert_line(proposal.summary, 1000)
     return f"{subject}\n\n{body}\n" if body else f"{subject}\n"
 
 
 def pull_title(alert: Alert, proposal: FixProposal) -> str:
-    summary = " ".join(proposal.summary.split()) or "proposed fix"
-    return f"[remediate] {alert.check_id}: {summary}"[:200]
+    about = inert_line(f"{alert.check_id}: {proposal.summary or 'proposed fix'}", 186)
+    return f"[remediate] {about}"
+
+
 
 
 def pull_body(
