@@ -1,14 +1,18 @@
-"""``remediate approve RUN_ID --approver NAME [--reject] [--comment TEXT]``.
+"""``remediate approve RUN_ID --approver NAME [--reject] [--comment TEXT] [--diff-sha256 H]``.
 
 Resumes a run waiting for approval through Prefect's REST API. The server validates the
 input against the run's form (the approver must be on the catalog's list) and answers
 HTTP 200 with status REJECT when it refuses, so the answer's status decides the exit code.
 A busy server answering 503 (nothing was changed) is asked again a few times.
+
+Approving a fix needs ``--diff-sha256``, the hash of the diff you reviewed (shown in the
+form's description): the run pushes only that diff. A rejection needs no hash.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -24,8 +28,26 @@ def _api_url(given: str | None) -> str:
     return url.rstrip("/")
 
 
+def _form_schema(client: httpx.Client, run_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    keyset = (state.get("state_details") or {}).get("run_input_keyset") or {}
+    key = keyset.get("schema")
+    if not isinstance(key, str):
+        return {}
+    answer = client.get(f"/flow_runs/{run_id}/input/{key}")
+    if answer.status_code != 200:
+        return {}
+    value = answer.json()
+    schema = json.loads(value) if isinstance(value, str) else value
+    return schema if isinstance(schema, dict) else {}
+
+
 def resume(
-    api_url: str, run_id: str, approved: bool, approver: str, comment: str
+    api_url: str,
+    run_id: str,
+    approved: bool,
+    approver: str,
+    comment: str,
+    diff_sha256: str | None = None,
 ) -> tuple[bool, str]:
     """(accepted, explanation)."""
     with httpx.Client(base_url=api_url, timeout=30, trust_env=False) as client:
@@ -36,7 +58,17 @@ def resume(
         state: dict[str, Any] = run.json().get("state") or {}
         if state.get("type") != "PAUSED":
             return False, f"run {run_id} is not waiting for approval (state {state.get('name')})"
-        run_input = {"approved": approved, "approver": approver, "comment": comment}
+        run_input: dict[str, Any] = {"approved": approved, "approver": approver, "comment": comment}
+        field = _form_schema(client, run_id, state).get("properties", {}).get("diff_sha256")
+        if diff_sha256 is not None:
+            run_input["diff_sha256"] = diff_sha256
+        elif isinstance(field, dict) and approved:
+            return False, (
+                "this run asks which diff you approve: pass --diff-sha256 with the sha256"
+                " shown in the form's description (the diff you reviewed)"
+            )
+        elif isinstance(field, dict):
+            run_input["diff_sha256"] = field.get("default")
         for delay in RETRY_DELAYS:
             answer = client.post(f"/flow_runs/{run_id}/resume", json={"run_input": run_input})
             if answer.status_code != 503:
@@ -57,13 +89,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--approver", required=True, help="your name, as listed in the catalog")
     parser.add_argument("--reject", action="store_true", help="reject instead of approving")
     parser.add_argument("--comment", default="", help="why (shown on the issue)")
+    parser.add_argument(
+        "--diff-sha256", default=None, help="sha256 of the fix diff you approve (from the form)"
+    )
     parser.add_argument("--api-url", default=None, help="Prefect API (default PREFECT_API_URL)")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         accepted, message = resume(
-            _api_url(args.api_url), args.run_id, not args.reject, args.approver, args.comment
+            _api_url(args.api_url),
+            args.run_id,
+            not args.reject,
+            args.approver,
+            args.comment,
+            args.diff_sha256,
         )
     except httpx.HTTPError as exc:
         print(f"remediate approve: Prefect API error: {exc}", file=sys.stderr)
