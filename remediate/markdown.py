@@ -10,6 +10,8 @@ _ISSUE_REF = re.compile(r"#(?=\d)")
 _GH_REF = re.compile(r"(?i)\b(gh)-(?=\d)")
 _WWW = re.compile(r"(?i)\b(www)\.")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CLOSING = re.compile(r"(?i)\b(clos|fix|resolv)(?=(?:e|es|ed)\b|\b)")
+_TAG = re.compile(r"<[^<>]*>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _INLINE_SPECIALS = str.maketrans(
     {
@@ -35,6 +37,11 @@ def _defuse(text: str) -> str:
     return _WWW.sub(lambda m: m.group(1) + _ZWSP + ".", text)
 
 
+def has_hidden_characters(text: str) -> bool:
+    """Whether ``text`` holds control or bidirectional characters that ``fenced`` drops."""
+    return _CONTROL.search(text) is not None or "\x1b" in text
+
+
 def strip_controls(text: str) -> str:
     """Drop control and bidirectional-override characters; keep tabs and newlines."""
     text = _ANSI.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
@@ -44,6 +51,19 @@ def strip_controls(text: str) -> str:
 def plain(text: str, limit: int = 256) -> str:
     """One line of untrusted text where markdown is not rendered (an issue title)."""
     flat = _defuse(" ".join(strip_controls(str(text)).split()))
+    if len(flat) > limit:
+        flat = flat[: limit - 1].removesuffix(_ZWSP) + "…"
+    return flat
+
+
+def inert_line(text: str, limit: int) -> str:
+    """One line of untrusted text that acts on nothing where GitHub reads plain text (a
+    commit subject or a pull-request title): no closing keyword (``fixes #1`` would close
+    an issue), mention, reference, link, HTML tag or control character; at most ``limit``."""
+    flat = " ".join(strip_controls(str(text)).split())
+    flat = _TAG.sub("", flat).replace("<", "").replace(">", "")
+    flat = _CLOSING.sub(lambda m: m.group(1)[0] + _ZWSP + m.group(1)[1:], flat)
+    flat = _defuse(flat.replace("://", ":/" + _ZWSP + "/"))
     if len(flat) > limit:
         flat = flat[: limit - 1].removesuffix(_ZWSP) + "…"
     return flat

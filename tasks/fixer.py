@@ -1,7 +1,8 @@
 """The fix proposal and its publication as tasks.
 
 Everything before the approval gate must survive the flow being run again from the top
-after a suspended run is resumed: the proposal is a persisted result cached per flow run.
+after a suspended run is resumed: the proposal is a persisted result cached per flow run,
+already redacted and reviewed (``fixer/review.py``), so nothing unredacted is stored.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 
-from remediate.approval.form import Approval
+from remediate.approval.form import FixApproval
 from remediate.catalog import Catalog, Service
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.prompt import evidence_text
 from remediate.fixer.propose import propose_fix
 from remediate.fixer.pull_request import clone_token, publish_fix
+from remediate.fixer.review import reviewable
 from remediate.incident.models import Incident
 from remediate.markdown import fenced
 from remediate.runs.cache import PER_FLOW_RUN
@@ -37,6 +39,7 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
         proposal = FixProposal(
             status=FixStatus.FAILED, reason=f"fix proposal crashed: {type(exc).__name__}: {exc}"
         )
+    proposal = reviewable(proposal, catalog.redactor())
     get_run_logger().info(
         "fix proposal: %s %s", proposal.status.value, proposal.reason or proposal.summary
     )
@@ -59,7 +62,7 @@ def open_pull_request(
     service: Service,
     catalog: Catalog,
     proposal: FixProposal,
-    approval: Approval,
+    approval: FixApproval,
 ) -> PullRequestRef:
     return publish_fix(
         incident.alert,

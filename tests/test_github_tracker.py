@@ -83,8 +83,9 @@ def test_opens_one_issue_with_markers_and_labels(standin: GitHubStandIn) -> None
     (issue,) = standin.issues(REPO)
     assert issue.title == "[critical] S1-probes on shop: HTTP 500"
     assert issue.body is not None and issue.body.endswith("first body")
-    assert f"<!-- remediate:fingerprint={FP} -->" in issue.body
-    assert f"<!-- remediate:occurrence={FP}:a -->" in issue.body
+    markers = tracker_for(standin).markers
+    assert issue.body.startswith(markers.marker("fingerprint", FP) + "\n")
+    assert markers.marker("occurrence", f"{FP}:a") in issue.body
     assert issue.labels == [
         "remediate",
         "severity:critical",
@@ -105,7 +106,7 @@ def test_recurrence_comments_and_retries_change_nothing(standin: GitHubStandIn) 
     (issue,) = standin.issues(REPO)
     assert len(issue.comments) == 1
     assert comment_bodies(issue)[0].endswith("fired again (b)")
-    assert f"<!-- remediate:occurrence={FP}:b -->" in comment_bodies(issue)[0]
+    assert tracker.markers.marker("occurrence", f"{FP}:b") in comment_bodies(issue)[0]
     assert standin.violations == []
 
 
@@ -124,7 +125,7 @@ def test_comments_are_read_across_pages(standin: GitHubStandIn) -> None:
 def rival(standin: GitHubStandIn, occurrence: str) -> None:
     other = draft(occurrence)
     labels = [*other.labels, fingerprint_label(FP)]
-    standin.create_issue(REPO, other.title, other.marked_body(), labels)
+    standin.create_issue(REPO, other.title, other.marked_body(tracker_for(standin).markers), labels)
 
 
 def test_issue_opened_concurrently_for_the_fingerprint_wins_once(standin: GitHubStandIn) -> None:
@@ -134,7 +135,7 @@ def test_issue_opened_concurrently_for_the_fingerprint_wins_once(standin: GitHub
     assert (ref.action, ref.number) == (IssueAction.COMMENTED, 1)
     first, second = standin.issues(REPO)
     assert first.state == "open" and len(first.comments) == 1
-    assert f"occurrence={FP}:a -->" in first.comments[0].body
+    assert f"occurrence={FP}:a sig=" in first.comments[0].body
     assert (second.state, second.state_reason) == ("closed", "duplicate")
     assert second.comments[0].body.startswith("Duplicate of #1")
     assert tracker.open_or_update(draft("a"), now()).action is IssueAction.UNCHANGED
@@ -237,7 +238,7 @@ def test_add_comment_once_per_key(standin: GitHubStandIn) -> None:
     assert tracker.add_comment(1, "pr", "PR opened") is True
     assert tracker.add_comment(1, "pr", "PR opened") is False
     (issue,) = standin.issues(REPO)
-    assert comment_bodies(issue) == ["<!-- remediate:occurrence=pr -->\nPR opened"]
+    assert comment_bodies(issue) == [tracker.markers.marker("occurrence", "pr") + "\nPR opened"]
     assert standin.violations == []
 
 

@@ -241,6 +241,8 @@ async def test_fix_figures_from_approved_and_rejected_runs(
         run_id = await submit(fix_runner, fix_alert(check))
         fix_runner.wait_for(run_id, "Suspended")
         approve = [run_id, "--approver", "alice", "--api-url", fix_runner.api_url, *decision]
+        if not decision:
+            approve += ["--diff-sha256", fix_runner.shown_sha256(run_id)]
         assert approve_main(approve) == 0
         fix_runner.wait_for(run_id, "Completed")
     elapsed = time.monotonic() - started

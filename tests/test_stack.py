@@ -80,6 +80,7 @@ def test_up_send_down(tmp_path: Path) -> None:
         assert sent["flow_run_id"] in issue.body
         assert "service:demo" in issue.labels
 
+        assert len(read_secrets(secrets_file)["REMEDIATE_MARKER_KEY"]) == 64
         secret = read_secrets(secrets_file)["REMEDIATE_HMAC_SECRETS"].split(",")[0]
         body = sample.replace("14:11:09", "14:21:09").encode()
         stamp = str(int(time.time()))

@@ -6,17 +6,20 @@ its own suspension key so one run can wait for several decisions in turn.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prefect.flow_runs import asuspend_flow_run
 
 from remediate.approval.form import Approval
 from remediate.catalog import Catalog
 
 MAX_APPROVAL_ROUNDS = 10
+A = TypeVar("A", bound=Approval)
 
 
 async def suspend_for_approval(
-    model: type[Approval], description: str, catalog: Catalog, base_key: str
-) -> Approval:
+    model: type[A], description: str, catalog: Catalog, base_key: str
+) -> A:
     """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides.
 
     A decision from a name not on the list (possible only if the server's schema check

@@ -1,4 +1,4 @@
-"""``remediate approve RUN_ID [--approver NAME] [--reject] [--comment TEXT]``.
+"""``remediate approve RUN_ID [--approver NAME] [--reject] [--comment TEXT] [--diff-sha256 H]``.
 
 Resumes a run waiting for approval through Prefect's REST API, with the API credential
 (``PREFECT_API_AUTH_STRING``). The approver defaults to the operating-system user. The
@@ -6,12 +6,16 @@ server validates the input against the run's form (the approver must be on the c
 list) and answers HTTP 200 with status REJECT when it refuses, so the answer's status
 decides the exit code. A busy server answering 503 (nothing was changed) is asked again a
 few times.
+
+Approving a fix needs ``--diff-sha256``, the hash of the diff you reviewed (shown in the
+form's description): the run pushes only that diff. A rejection needs no hash.
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import os
 import sys
 import time
@@ -36,6 +40,19 @@ def os_user() -> str:
         return ""
 
 
+def _form_schema(client: httpx.Client, run_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    keyset = (state.get("state_details") or {}).get("run_input_keyset") or {}
+    key = keyset.get("schema")
+    if not isinstance(key, str):
+        return {}
+    answer = client.get(f"/flow_runs/{run_id}/input/{key}")
+    if answer.status_code != 200:
+        return {}
+    value = answer.json()
+    schema = json.loads(value) if isinstance(value, str) else value
+    return schema if isinstance(schema, dict) else {}
+
+
 def resume(
     api_url: str,
     run_id: str,
@@ -43,6 +60,7 @@ def resume(
     approver: str,
     comment: str,
     credential: str | None = None,
+    diff_sha256: str | None = None,
 ) -> tuple[bool, str]:
     """(accepted, explanation). ``credential`` defaults to ``PREFECT_API_AUTH_STRING``."""
     headers = auth_headers(credential or auth_string())
@@ -56,7 +74,17 @@ def resume(
         state: dict[str, Any] = run.json().get("state") or {}
         if state.get("type") != "PAUSED":
             return False, f"run {run_id} is not waiting for approval (state {state.get('name')})"
-        run_input = {"approved": approved, "approver": approver, "comment": comment}
+        run_input: dict[str, Any] = {"approved": approved, "approver": approver, "comment": comment}
+        field = _form_schema(client, run_id, state).get("properties", {}).get("diff_sha256")
+        if diff_sha256 is not None:
+            run_input["diff_sha256"] = diff_sha256
+        elif isinstance(field, dict) and approved:
+            return False, (
+                "this run asks which diff you approve: pass --diff-sha256 with the sha256"
+                " shown in the form's description (the diff you reviewed)"
+            )
+        elif isinstance(field, dict):
+            run_input["diff_sha256"] = field.get("default")
         for delay in RETRY_DELAYS:
             answer = client.post(f"/flow_runs/{run_id}/resume", json={"run_input": run_input})
             if answer.status_code != 503:
@@ -83,6 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--reject", action="store_true", help="reject instead of approving")
     parser.add_argument("--comment", default="", help="why (shown on the issue)")
+    parser.add_argument(
+        "--diff-sha256", default=None, help="sha256 of the fix diff you approve (from the form)"
+    )
     parser.add_argument("--api-url", default=None, help="Prefect API (default PREFECT_API_URL)")
 
 
@@ -98,7 +129,8 @@ def run(args: argparse.Namespace, credential: str | None = None) -> int:
             not args.reject,
             approver,
             args.comment,
-            credential,
+            credential=credential,
+            diff_sha256=args.diff_sha256,
         )
     except APIAuthError as exc:
         print(f"remediate approve: {exc}", file=sys.stderr)

@@ -3,25 +3,36 @@
 The approver field only accepts names on the catalog's allow-list: the form offers exactly
 those, and the Prefect server rejects any other name (the run keeps waiting). The name is
 whatever the person picks, so the Prefect UI and API must sit behind authentication.
+
+A fix approval also names the sha256 of the diff it approves: the form is pre-filled with
+the hash of the diff shown, the server rejects any other value, and the push refuses
+unless the branch's diff has that hash.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
 
+from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal
 from remediate.markdown import fenced, inline
 
-DESCRIPTION_DIFF_LIMIT = 6000
+SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
 class Approval(RunInput):
     approved: bool = Field(default=False, description="Approve: push the branch and open a PR.")
     approver: str = Field(min_length=1, max_length=100, description="Who decides.")
     comment: str = Field(default="", max_length=2000, description="Why (shown on the issue).")
+
+
+class FixApproval(Approval):
+    diff_sha256: str = Field(
+        pattern=SHA256_HEX, description="sha256 of the diff you decide on (the diff shown above)."
+    )
 
 
 class ActionApproval(Approval):
@@ -45,10 +56,24 @@ def approval_input(approvers: list[str], base: type[Approval] = Approval) -> typ
     return model
 
 
-def trimmed_diff(diff: str, limit: int = DESCRIPTION_DIFF_LIMIT) -> str:
-    if len(diff) <= limit:
-        return diff
-    return diff[:limit] + f"\n... ({len(diff) - limit} more characters in the run's artifact)\n"
+def fix_approval_input(approvers: list[str], shown_sha256: str) -> type[FixApproval]:
+    """A ``FixApproval`` form whose ``diff_sha256`` must be ``shown_sha256``. The hash is a
+    default only in the form's schema (the UI pre-fills it); the field stays required, so a
+    decision without it is rejected instead of taking whatever hash the run has now."""
+    base = cast(type[FixApproval], approval_input(approvers, FixApproval))
+    model = create_model(
+        FixApproval.__name__,
+        __base__=base,
+        diff_sha256=(
+            str,
+            Field(
+                pattern=SHA256_HEX,
+                description=f"sha256 of the diff you decide on; the diff shown is {shown_sha256}.",
+                json_schema_extra={"enum": [shown_sha256], "default": shown_sha256},
+            ),
+        ),
+    )
+    return cast(type[FixApproval], model)
 
 
 def approval_description(
@@ -78,8 +103,13 @@ def approval_description(
         lines += [f"Full diff: artifact `{artifact_key}` of this run.", ""]
     if proposal.denials:
         lines += [f"Tool calls denied during the session: {len(proposal.denials)}", ""]
-    lines += ["### Diff (computed by git)", "", fenced(trimmed_diff(proposal.diff), "diff")]
     lines += [
+        f"**Diff sha256:** `{diff_sha256(proposal.diff)}` (the form's `diff_sha256`; the"
+        " branch is pushed only if its diff has this hash)",
+        "",
+        "### Diff (computed by git, whole)",
+        "",
+        fenced(proposal.diff, "diff"),
         "",
         "Approving pushes the branch and opens a pull request; nothing is merged.",
     ]

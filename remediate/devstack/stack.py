@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_FILE = "stack.json"
 SECRETS_FILE = "secrets.env"
 GATEWAY_SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
-SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV)
+MARKER_KEY = "REMEDIATE_MARKER_KEY"
+SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY)
 API_USER = "remediate"
 
 
@@ -215,7 +216,8 @@ def _generated(name: str) -> str:
 
 
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
-    """The gateway's secret and token and the Prefect API credential: from the environment,
+    """The gateway's secret and token, the Prefect API credential and the trackers' marker
+    key: from the environment,
     else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
@@ -273,6 +275,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     env = _env(config, credential)
     authorised = auth_headers(credential)
     gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
+    marker_key = {MARKER_KEY: dev_secrets[MARKER_KEY]}
     python = sys.executable
 
     components = [
@@ -321,7 +324,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.api_url}/deployments/name/remediate-alert/remediate-alert",
             120,
-            env,
+            env | marker_key,
             owns_port=False,
             ready_headers=authorised,
         ),
@@ -338,7 +341,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             ],
             f"{config.gateway_url}/healthz",
             60,
-            env | gateway_secrets,
+            env | gateway_secrets | marker_key,
         ),
     ]
     for component in components:

@@ -106,13 +106,22 @@ def clone(
     return run_git(["rev-parse", "HEAD"], dest, env).strip()
 
 
-def staged_changes(checkout: Path, env: dict[str, str]) -> tuple[str, list[str]]:
-    """Stage everything in the working tree; returns the diff and the changed paths."""
-    run_git(["add", "--all"], checkout, env)
-    diff = run_git(
+def staged_diff(checkout: Path, env: dict[str, str]) -> str:
+    """The staged diff, byte for byte the same wherever the same change is staged."""
+    return run_git(
         ["diff", "--cached", "--binary", "--no-color", "--no-ext-diff", "--no-textconv"],
         checkout,
         env,
     )
+
+
+def diff_sha256(diff: str) -> str:
+    return hashlib.sha256(diff.encode("utf-8")).hexdigest()
+
+
+def staged_changes(checkout: Path, env: dict[str, str]) -> tuple[str, list[str]]:
+    """Stage everything in the working tree; returns the diff and the changed paths."""
+    run_git(["add", "--all"], checkout, env)
+    diff = staged_diff(checkout, env)
     names = run_git(["diff", "--cached", "--name-only", "--no-renames", "-z"], checkout, env)
     return diff, [n for n in names.split("\0") if n]

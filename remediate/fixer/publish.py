@@ -1,8 +1,10 @@
 """After approval: commit the proposed diff on its branch, push it, open a pull request.
 
-The diff is applied to a fresh clone of the default branch, so what is pushed is exactly
-what the approver saw. Re-running finds the branch (same tree) and the open pull request
-already there and reuses them. Nothing is ever merged.
+The diff is applied to a fresh clone of the default branch and its staged diff must hash to
+the approved ``diff_sha256``, so what is pushed is exactly what the approver saw. Re-running
+finds the branch (same tree) and the open pull request already there and reuses them.
+Nothing is ever merged. Alert and model text in the commit message and the pull request's
+title is made inert (``markdown.inert_line``): it closes, mentions and links nothing.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from pydantic import SecretStr
 
 from remediate.alerts import Alert
 from remediate.approval.channel import IDENTITY_NOTE
-from remediate.approval.form import Approval
+from remediate.approval.form import FixApproval
 from remediate.catalog import Repository
-from remediate.fixer.git import GitError, branch_name, clone, git_env, run_git
+from remediate.fixer.git import (
+    GitError,
+    branch_name,
+    clone,
+    diff_sha256,
+    git_env,
+    run_git,
+    staged_diff,
+)
 from remediate.fixer.models import FixProposal, PullRequestRef
-from remediate.markdown import fenced, inline
-from remediate.trackers.base import OCCURRENCE_MARKER
+from remediate.markdown import fenced, inert_line, inline
 from remediate.trackers.github import ClientSettings
+from remediate.trackers.markers import OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueRef
 
 
@@ -33,28 +43,29 @@ class PublishError(Exception):
 
 
 def commit_message(alert: Alert, proposal: FixProposal) -> str:
-    subject = " ".join(f"Fix for alert {alert.id} ({alert.check_id})".split())[:150]
-    body = " ".join(proposal.summary.split())[:1000]
+    subject = f"Fix for alert {inert_line(alert.id, 70)} ({inert_line(alert.check_id, 60)})"
+    body = inert_line(proposal.summary, 1000)
     return f"{subject}\n\n{body}\n" if body else f"{subject}\n"
 
 
 def pull_title(alert: Alert, proposal: FixProposal) -> str:
-    summary = " ".join(proposal.summary.split()) or "proposed fix"
-    return f"[remediate] {alert.check_id}: {summary}"[:200]
+    about = inert_line(f"{alert.check_id}: {proposal.summary or 'proposed fix'}", 186)
+    return f"[remediate] {about}"
 
 
 def pull_body(
     alert: Alert,
     proposal: FixProposal,
-    approval: Approval,
+    approval: FixApproval,
     issue: IssueRef | None,
     run_url: str | None,
+    markers: MarkerSigner,
 ) -> str:
     issue_line = f"Refs #{issue.number}" if issue and issue.tracker == "github" else ""
     if issue and issue.tracker == "local":
         issue_line = f"Issue: {issue.url}"
     lines = [
-        OCCURRENCE_MARKER.format(f"{alert.occurrence_key}:pull"),
+        markers.marker(OCCURRENCE, f"{alert.occurrence_key}:pull"),
         f"Proposed fix for alert `{inline(alert.id, 200)}` ({inline(alert.check_id, 200)}).",
         "",
         issue_line,
@@ -67,6 +78,7 @@ def pull_body(
         f"**Approved by** {inline(approval.approver, 100)}"
         + (f": {inline(approval.comment, 1000)}" if approval.comment else ""),
         IDENTITY_NOTE,
+        f"**Approved diff sha256:** `{approval.diff_sha256}`",
         f"**Run:** {run_url or 'not available'}",
         "",
         "Opened by remediate after approval. It is never merged automatically.",
@@ -80,8 +92,11 @@ def push_branch(
     message: str,
     remote_url: str,
     token: str | None,
+    approved_sha256: str,
 ) -> str:
-    """Push the proposal's branch to ``remote_url``; returns the branch head commit."""
+    """Push the proposal's branch to ``remote_url``; returns the branch head commit.
+
+    Refuses unless the diff staged in the fresh clone hashes to ``approved_sha256``."""
     branch = proposal.branch or ""
     if not branch.startswith("remediate/") or branch != branch_name(branch[len("remediate/") :]):
         raise PublishError(f"refusing to push unexpected branch name {branch!r}")
@@ -97,6 +112,12 @@ def push_branch(
             patch = root / "fix.patch"
             patch.write_text(proposal.diff, encoding="utf-8")
             run_git(["apply", "--index", "--whitespace=nowarn", str(patch)], checkout, env)
+            staged = diff_sha256(staged_diff(checkout, env))
+            if staged != approved_sha256:
+                raise PublishError(
+                    f"the branch's diff has sha256 {staged}, not the approved {approved_sha256}:"
+                    " nothing was pushed; the change needs a new approval"
+                )
             message_file = root / "message.txt"
             message_file.write_text(message, encoding="utf-8")
             run_git(["commit", "--quiet", "--no-verify", "-F", str(message_file)], checkout, env)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from remediate.alerts import Alert
-from remediate.approval.form import Approval
+from remediate.approval.form import FixApproval
 from remediate.catalog import Catalog, Service
 from remediate.fixer.git import sends_token_safely
 from remediate.fixer.models import FixProposal, PullRequestRef
@@ -40,7 +40,7 @@ def publish_fix(
     service: Service,
     catalog: Catalog,
     proposal: FixProposal,
-    approval: Approval,
+    approval: FixApproval,
     issue: IssueRef | None,
     run_url: str | None,
     settings: Settings,
@@ -49,16 +49,17 @@ def publish_fix(
     if repository is None or proposal.branch is None:
         raise PublishError(f"service {service.name} has no repository to push to")
     title = pull_title(alert, proposal)
-    body = pull_body(alert, proposal, approval, issue, run_url)
     message = commit_message(alert, proposal)
     tracker = make_tracker(catalog, service, settings)
+    body = pull_body(alert, proposal, approval, issue, run_url, tracker.markers)
+    approved = approval.diff_sha256
     if getattr(tracker, "kind", "local") == "github":
         token = resolve_token(catalog.tracker)
         if token is None:
             raise PublishError(f"no GitHub token in {catalog.tracker.token_env}")
         secret = token.value.get_secret_value()
-        commit = push_branch(repository, proposal, message, repository.git_url, secret)
+        commit = push_branch(repository, proposal, message, repository.git_url, secret, approved)
         return open_github_pull(repository, token.value, title, body, proposal.branch, commit)
     remote = str(local_remote(settings.data_dir, repository))
-    commit = push_branch(repository, proposal, message, remote, None)
+    commit = push_branch(repository, proposal, message, remote, None, approved)
     return record_local_pull(settings.data_dir, repository, title, body, proposal.branch, commit)

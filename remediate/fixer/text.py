@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from remediate.approval.channel import IDENTITY_NOTE
-from remediate.approval.form import Approval, trimmed_diff
+from remediate.approval.form import Approval, FixApproval
 from remediate.fixer.models import FixProposal, FixStatus
+from remediate.fixer.review import showable
 from remediate.markdown import fenced, inline, table
 
 HEADLINE = {
@@ -43,8 +44,10 @@ def proposal_comment(proposal: FixProposal) -> str:
     if proposal.sandbox_violations:
         blocked = "\n".join(v[:200] for v in proposal.sandbox_violations[:20])
         lines += ["", "Blocked by the sandbox:", "", fenced(blocked)]
-    if proposal.diff:
-        lines += ["", "Diff (computed by git):", "", fenced(trimmed_diff(proposal.diff), "diff")]
+    if proposal.diff and showable(proposal.diff):
+        lines += ["", "Diff (computed by git):", "", fenced(proposal.diff, "diff")]
+    elif proposal.diff:
+        lines += ["", f"Diff not shown: {len(proposal.diff)} characters (artifact `fix-diff`)."]
     return "\n".join(lines)
 
 
@@ -56,3 +59,12 @@ def decision_comment(approval: Approval) -> str:
     if not approval.approved:
         text += "\n\nNothing was pushed."
     return text
+
+
+def mismatch_comment(approval: FixApproval, current_sha256: str) -> str:
+    return (
+        f"**Approved fix not pushed.** {inline(approval.approver, 100)} approved the diff with"
+        f" sha256 `{inline(approval.diff_sha256, 64)}`, but the proposal this run holds now has"
+        f" sha256 `{current_sha256}` (the proposal was lost or changed after the approval)."
+        " Nothing was pushed; the fix needs a new proposal and a new approval."
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
+import re
 
 from remediate.alerts import Alert
 from remediate.diagnosis.models import DependencyCheck, Diagnosis, ProbeResult, Verification
@@ -17,6 +19,8 @@ GITHUB_BODY_LIMIT = 65_536
 BODY_BUDGET = GITHUB_BODY_LIMIT - 1_024
 LOG_LINE_CAPS: tuple[int | None, ...] = (None, 200, 100, 50, 20, 10, 5, 0)
 DETAILS_FALLBACK_CHARS = 4_000
+LABEL_LIMIT = 50
+_LABEL_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
@@ -27,12 +31,28 @@ def issue_title(alert: Alert, redactor: Redactor | None = None) -> str:
     return plain(redact(title), TITLE_LIMIT)
 
 
+def label(prefix: str, value: str) -> str:
+    """``prefix:value`` when ``value`` is plain (letters, digits, ``._-``) and fits GitHub's
+    50 characters; otherwise ``prefix:`` and a hash of it. The readable value is in the body
+    (``alert_facts``), so no comma, mention, markup or control character reaches a label."""
+    room = LABEL_LIMIT - len(prefix) - 1
+    if _LABEL_TEXT.fullmatch(value) and len(value) <= room:
+        return f"{prefix}:{value}"
+    return f"{prefix}:h{hashlib.sha256(value.encode()).hexdigest()[: min(room, 16) - 1]}"
+
+
 def issue_labels(alert: Alert, redactor: Redactor | None = None) -> list[str]:
+    """Labels from alert fields, redacted first: a redacted value is never plain, so it
+    becomes a hash."""
     redact = redactor or Redactor()
-    labels = ["remediate", f"severity:{alert.severity.value}", f"check:{alert.check_id}"]
+    labels = [
+        "remediate",
+        label("severity", alert.severity.value),
+        label("check", redact(alert.check_id)),
+    ]
     if alert.service:
-        labels.append(f"service:{alert.service}")
-    return [redact(label)[:50] for label in labels]
+        labels.append(label("service", redact(alert.service)))
+    return labels
 
 
 def _probe_row(p: ProbeResult, redact: Redactor) -> list[str]:

@@ -1,23 +1,19 @@
 """What every issue tracker must do, and the markers that make its writes idempotent.
 
-One tracker issue exists per alert fingerprint. Each write carries a hidden marker naming
-the occurrence that caused it, so a retried or re-run task finds its own earlier write
-instead of writing again.
+One tracker issue exists per alert fingerprint. Each write carries a hidden, signed marker
+naming the occurrence that caused it (``markers.py``), so a retried or re-run task finds its
+own earlier write instead of writing again.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from remediate.trackers.markers import FINGERPRINT, OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueRef
-
-FINGERPRINT_MARKER = "<!-- remediate:fingerprint={} -->"
-OCCURRENCE_MARKER = "<!-- remediate:occurrence={} -->"
-_OCCURRENCE_RE = re.compile(r"<!-- remediate:occurrence=([^ ]+) -->")
 
 
 class IssueDraft(BaseModel):
@@ -32,22 +28,21 @@ class IssueDraft(BaseModel):
     comment: str
     labels: list[str] = Field(default_factory=list)
 
-    def marked_body(self) -> str:
-        return (
-            f"{FINGERPRINT_MARKER.format(self.fingerprint)}\n"
-            f"{OCCURRENCE_MARKER.format(self.occurrence_key)}\n{self.body}"
-        )
+    def marked_body(self, signer: MarkerSigner) -> str:
+        header = signer.header((FINGERPRINT, self.fingerprint), (OCCURRENCE, self.occurrence_key))
+        return header + self.body
 
-    def marked_comment(self) -> str:
-        return f"{OCCURRENCE_MARKER.format(self.occurrence_key)}\n{self.comment}"
-
-
-def occurrences_in(text: str) -> set[str]:
-    return set(_OCCURRENCE_RE.findall(text))
+    def marked_comment(self, signer: MarkerSigner) -> str:
+        return signer.header((OCCURRENCE, self.occurrence_key)) + self.comment
 
 
 class Tracker(Protocol):
     """An issue tracker holding one issue per fingerprint."""
+
+    @property
+    def markers(self) -> MarkerSigner:
+        """Signs the hidden markers this tracker writes and reads."""
+        ...
 
     def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:
         """Open an issue for a new fingerprint, or comment on (reopening if recently closed)

@@ -3,6 +3,9 @@
 The issue for a fingerprint carries the label ``remediate-fp:<fingerprint>`` (hashed when the
 fingerprint does not fit GitHub's 50-character label limit). Listing issues by label reads
 GitHub's primary store, unlike the search API, which is only eventually consistent.
+
+A marker counts only when it is signed (``markers.py``) and written by the token's own user:
+anyone can comment on an issue, so a marker in another person's comment is never read.
 """
 
 from __future__ import annotations
@@ -18,17 +21,15 @@ import requests
 from github import Auth, Consts, Github, GithubException, GithubRetry
 from github.GithubException import BadCredentialsException, UnknownObjectException
 from github.Issue import Issue
+from github.NamedUser import NamedUser
+from github.Organization import Organization
 from github.Repository import Repository as GitHubRepository
 from urllib3.util import Retry
 
 from remediate.catalog import Repository
-from remediate.trackers.base import (
-    FINGERPRINT_MARKER,
-    OCCURRENCE_MARKER,
-    IssueDraft,
-    occurrences_in,
-)
+from remediate.trackers.base import IssueDraft
 from remediate.trackers.errors import TrackerError
+from remediate.trackers.markers import FINGERPRINT, OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueAction, IssueRef
 from remediate.trackers.token import GitHubToken
 
@@ -84,8 +85,10 @@ class GitHubTracker:
         token: GitHubToken,
         reopen_window: timedelta = timedelta(hours=72),
         client: ClientSettings | None = None,
+        markers: MarkerSigner | None = None,
     ) -> None:
         settings = client or ClientSettings()
+        self.markers = markers or MarkerSigner.for_token(token.value.get_secret_value())
         self.repository = repository
         self.base_url = (
             str(repository.api_base_url).rstrip("/")
@@ -103,6 +106,7 @@ class GitHubTracker:
             seconds_between_writes=settings.seconds_between_writes,
         )
         self._repo: GitHubRepository | None = None
+        self._login: str | None = None
 
     @contextlib.contextmanager
     def _calling(self, action: str) -> Iterator[None]:
@@ -138,6 +142,13 @@ class GitHubTracker:
                 self._repo = self._github.get_repo(self.repository.full_name)
         return self._repo
 
+    def _own(self, author: NamedUser | Organization | None) -> bool:
+        """Whether ``author`` is the user the token belongs to."""
+        if self._login is None:
+            with self._calling("read the token's user"):
+                self._login = self._github.get_user().login
+        return author is not None and author.login == self._login
+
     def _ref(self, issue: Issue, action: IssueAction) -> IssueRef:
         return IssueRef(tracker="github", number=issue.number, url=issue.html_url, action=action)
 
@@ -145,7 +156,6 @@ class GitHubTracker:
         """The fingerprint's issues in number order, without pulls and retired duplicates."""
         label = fingerprint_label(fingerprint)
         exact = label == FINGERPRINT_LABEL_PREFIX + fingerprint
-        marker = FINGERPRINT_MARKER.format(fingerprint)
         with self._calling("list the issues labelled " + label):
             found = self._repository().get_issues(
                 labels=[label], state="all", sort="created", direction="asc"
@@ -156,7 +166,7 @@ class GitHubTracker:
                     for issue in found
                     if issue.pull_request is None
                     and issue.state_reason != DUPLICATE
-                    and (exact or marker in (issue.body or ""))
+                    and (exact or self.markers.carries(issue.body, FINGERPRINT, fingerprint))
                 ),
                 key=lambda issue: issue.number,
             )
@@ -183,12 +193,18 @@ class GitHubTracker:
             )
             duplicate.edit(state="closed", state_reason=DUPLICATE)
 
-    def _comment_keys(self, issue: Issue) -> set[str]:
-        keys = occurrences_in(issue.body or "")
+    def _in_body(self, issue: Issue, key: str) -> bool:
+        return self.markers.carries(issue.body, OCCURRENCE, key) and self._own(issue.user)
+
+    def _written(self, issue: Issue, key: str) -> bool:
+        """Whether ``key`` was written on ``issue``: in its body or in one of our comments."""
+        if self._in_body(issue, key):
+            return True
         with self._calling(f"read the comments of issue #{issue.number}"):
-            for comment in issue.get_comments():
-                keys |= occurrences_in(comment.body or "")
-        return keys
+            return any(
+                self.markers.carries(comment.body, OCCURRENCE, key) and self._own(comment.user)
+                for comment in issue.get_comments()
+            )
 
     def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:
         current = self._settle(self._issues_for(draft.fingerprint), now)
@@ -196,7 +212,7 @@ class GitHubTracker:
             with self._calling("open an issue"):
                 created = self._repository().create_issue(
                     title=draft.title,
-                    body=fit(draft.marked_body()),
+                    body=fit(draft.marked_body(self.markers)),
                     labels=list(
                         dict.fromkeys([*draft.labels, fingerprint_label(draft.fingerprint)])
                     ),
@@ -204,9 +220,9 @@ class GitHubTracker:
             current = self._settle(self._issues_for(draft.fingerprint), now)
             if current is None or current.number == created.number:
                 return self._ref(created, IssueAction.OPENED)
-        if draft.occurrence_key in occurrences_in(current.body or ""):
+        if self._in_body(current, draft.occurrence_key):
             return self._ref(current, IssueAction.OPENED)
-        if draft.occurrence_key in self._comment_keys(current):
+        if self._written(current, draft.occurrence_key):
             return self._ref(current, IssueAction.UNCHANGED)
         action = IssueAction.COMMENTED
         with self._calling(f"update issue #{current.number}"):
@@ -217,7 +233,7 @@ class GitHubTracker:
             missing = [name for name in dict.fromkeys(draft.labels) if name.lower() not in present]
             if missing:
                 current.add_to_labels(*missing)
-            current.create_comment(fit(draft.marked_comment()))
+            current.create_comment(fit(draft.marked_comment(self.markers)))
         return self._ref(current, action)
 
     def issue_for(self, fingerprint: str) -> int | None:
@@ -231,10 +247,10 @@ class GitHubTracker:
     def add_comment(self, number: int, key: str, text: str) -> bool:
         with self._calling(f"read issue #{number}"):
             issue = self._repository().get_issue(number)
-        if key in self._comment_keys(issue):
+        if self._written(issue, key):
             return False
         with self._calling(f"comment on issue #{number}"):
-            issue.create_comment(fit(f"{OCCURRENCE_MARKER.format(key)}\n{text}"))
+            issue.create_comment(fit(self.markers.header((OCCURRENCE, key)) + text))
         return True
 
 

@@ -1,7 +1,10 @@
 """The embedded tracker: issues and comments kept as files a person can read.
 
 Layout under ``<data dir>/issues``: ``<n>.json`` holds an issue (the record), ``<n>.md`` is
-the same issue rendered for reading, ``.lock`` serialises writers across processes.
+the same issue rendered for reading, ``.lock`` serialises writers across processes,
+``.marker-key`` signs the body's markers when ``REMEDIATE_MARKER_KEY`` is not set.
+A comment's key is a field of its record; the body's marker counts only when signed and in
+the body's header, never from the alert text below it.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from remediate.trackers.base import IssueDraft, occurrences_in
+from remediate.trackers.base import IssueDraft
+from remediate.trackers.markers import OCCURRENCE, MarkerSigner
 from remediate.trackers.models import IssueAction, IssueRef
 
 
@@ -37,9 +41,6 @@ class LocalIssue(BaseModel):
     updated_at: datetime
     closed_at: datetime | None = None
     comments: list[LocalComment] = Field(default_factory=list)
-
-    def written_keys(self) -> set[str]:
-        return occurrences_in(self.body) | {c.key for c in self.comments}
 
     def render(self) -> str:
         lines = [
@@ -62,6 +63,17 @@ class LocalTracker:
     def __init__(self, root: Path, reopen_window: timedelta = timedelta(hours=72)) -> None:
         self.root = root
         self.reopen_window = reopen_window
+        self._markers: MarkerSigner | None = None
+
+    @property
+    def markers(self) -> MarkerSigner:
+        if self._markers is None:
+            self._markers = MarkerSigner.for_directory(self.root)
+        return self._markers
+
+    def _written(self, issue: LocalIssue, key: str) -> bool:
+        in_body = self.markers.carries(issue.body, OCCURRENCE, key)
+        return in_body or any(comment.key == key for comment in issue.comments)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -114,16 +126,16 @@ class LocalTracker:
                     number=number,
                     fingerprint=draft.fingerprint,
                     title=draft.title,
-                    body=draft.marked_body(),
+                    body=draft.marked_body(self.markers),
                     labels=sorted(set(draft.labels)),
                     created_at=now,
                     updated_at=now,
                 )
                 self._save(issue)
                 return self._ref(issue, IssueAction.OPENED)
-            if draft.occurrence_key in occurrences_in(current.body):
+            if self.markers.carries(current.body, OCCURRENCE, draft.occurrence_key):
                 return self._ref(current, IssueAction.OPENED)
-            if draft.occurrence_key in current.written_keys():
+            if self._written(current, draft.occurrence_key):
                 return self._ref(current, IssueAction.UNCHANGED)
             action = IssueAction.COMMENTED
             if current.state == "closed":
@@ -139,7 +151,7 @@ class LocalTracker:
     def add_comment(self, number: int, key: str, text: str) -> bool:
         with self._locked():
             issue = self.get(number)
-            if key in issue.written_keys():
+            if self._written(issue, key):
                 return False
             now = datetime.now(issue.created_at.tzinfo)
             issue.comments.append(LocalComment(key=key, body=text, created_at=now))

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -77,6 +78,8 @@ def _label_names(items: Any) -> list[str]:
     return names
 
 
+SINCE = datetime(2020, 1, 1, tzinfo=UTC)
+
 Handler = Callable[["GitHubApi", Repo, Call], Reply]
 
 
@@ -90,6 +93,10 @@ class GitHubApi:
         ]
 
     def handle(self, method: str, path: str, call: Call) -> Reply:
+        if (method, path) == ("GET", "/user"):
+            with self.state.lock:
+                owner = self.state.token_owner
+            return Reply(200, resources.authenticated_user(self.urls, owner, SINCE))
         for route_method, pattern, handler in self.routes:
             match = pattern.match(path)
             if match is None or route_method != method:

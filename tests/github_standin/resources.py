@@ -60,6 +60,21 @@ def user(urls: Urls, login: str) -> dict[str, Any]:
     }
 
 
+def authenticated_user(urls: Urls, login: str, created: datetime) -> dict[str, Any]:
+    """``GET /user``: the token's owner, as GitHub describes it to that owner."""
+    counts = ("followers", "following", "public_gists", "public_repos", "collaborators")
+    private = ("disk_usage", "owned_private_repos", "private_gists", "total_private_repos")
+    return {
+        **user(urls, login),
+        "user_view_type": "private",
+        **dict.fromkeys(("name", "company", "blog", "location", "email", "hireable", "bio")),
+        **dict.fromkeys(counts + private, 0),
+        "created_at": stamp(created),
+        "updated_at": stamp(created),
+        "two_factor_authentication": True,
+    }
+
+
 def repository(urls: Urls, repo: Repo, *, full: bool = False) -> dict[str, Any]:
     api = urls.repo(repo)
     html = urls.repo_html(repo)

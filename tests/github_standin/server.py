@@ -206,8 +206,10 @@ class GitHubStandIn:
         (``path`` without the ``/api/v3`` prefix); for changes made by another client."""
         self.app.hooks.append((method.upper(), path, action))
 
-    def create_issue(self, full_name: str, title: str, body: str, labels: list[str]) -> Issue:
-        """Open an issue as another client would have."""
+    def create_issue(
+        self, full_name: str, title: str, body: str, labels: list[str], author: str | None = None
+    ) -> Issue:
+        """Open an issue as another client would have (as the token's owner by default)."""
         with self.state.lock:
             repo = self.repo(full_name)
             stamp = now()
@@ -216,7 +218,7 @@ class GitHubStandIn:
                 number=repo.next_number(),
                 title=title,
                 body=body,
-                author=self.state.token_owner,
+                author=author or self.state.token_owner,
                 created_at=stamp,
                 updated_at=stamp,
                 labels=[self.state.ensure_label(repo, name).name for name in labels],

@@ -3,6 +3,7 @@ model, for fix-approval tests. Run as a module it serves; imported it gives fixt
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -86,6 +87,16 @@ class FixRunner:
         response.raise_for_status()
         answer: dict[str, Any] = response.json()
         return answer
+
+    def shown_sha256(self, run_id: str, key: str = "fix-approval") -> str:
+        """The diff hash the suspended run's form was pre-filled with (the diff shown)."""
+        response = httpx.get(
+            f"{self.api_url}/flow_runs/{run_id}/input/suspended-{key}-schema", trust_env=False
+        )
+        response.raise_for_status()
+        value = response.json()
+        schema = json.loads(value) if isinstance(value, str) else value
+        return str(schema["properties"]["diff_sha256"]["default"])
 
     def logs(self, run_id: str) -> str:
         """What the run logged through Prefect, oldest first."""
