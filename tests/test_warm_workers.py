@@ -145,7 +145,7 @@ def _rss_kb(pid: int) -> int:
 def test_many_runs_leave_no_zombie_and_flat_memory(warm_stack: WarmStack) -> None:
     assert warm_stack.parent is not None
     parent = warm_stack.parent.pid
-    count = int(os.environ.get("REMEDIATE_WARM_RUNS", "40"))
+    count = int(os.environ.get("REMEDIATE_WARM_RUNS", "50"))
     warmup = 5
     baseline = 0
     for n in range(count):
