@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.warm_flows import LOG_LINES
-from tests.support.warm_stack import ROOT, WarmStack
+from tests.support.warm_stack import ROOT, WarmStack, children
 
 WARM = "warm start: forked from warm parent"
 COLD = "cold start (no warm parent)"
@@ -84,6 +84,18 @@ def test_kill_9_of_the_run_process_ends_crashed(warm_stack: WarmStack) -> None:
     assert "-9" in (run["state"]["message"] or ""), run["state"]
 
 
+def test_a_launcher_killed_outright_takes_its_run_with_it(warm_stack: WarmStack) -> None:
+    run_id = warm_stack.create_run("warm-sleeper")
+    warm_stack.wait_state(run_id, "Running")
+    child = _pid_of(warm_stack, run_id)
+    started = next(line for line in warm_stack.logs(run_id) if WARM in line)
+    launcher = int(started.rsplit(" ", 1)[1])
+    assert launcher != child
+    os.kill(launcher, signal.SIGKILL)
+    _wait_gone(child)
+    warm_stack.wait_state(run_id, "CRASHED")
+
+
 def test_suspended_run_resumes_warm_after_remediate_approve(warm_stack: WarmStack) -> None:
     run_id = warm_stack.create_run("warm-gate")
     warm_stack.wait_state(run_id, "Suspended")
@@ -121,20 +133,6 @@ def _state(pid: int) -> str:
         return "gone"
 
 
-def _children(pid: int) -> list[tuple[int, str]]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append((int(entry.name), fields[0]))
-    return found
-
-
 def _rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -156,8 +154,8 @@ def test_many_runs_leave_no_zombie_and_flat_memory(warm_stack: WarmStack) -> Non
     import time
 
     deadline = time.monotonic() + 60
-    while _children(parent):
-        assert time.monotonic() < deadline, f"children left: {_children(parent)}"
+    while children(parent):
+        assert time.monotonic() < deadline, f"children left: {children(parent)}"
         time.sleep(0.2)
     grown = _rss_kb(parent) - baseline
     assert grown < 4096, f"warm parent grew {grown} kB over {count - warmup} runs"

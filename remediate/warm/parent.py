@@ -13,9 +13,11 @@ import contextlib
 import importlib
 import logging
 import os
+import select
 import selectors
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -41,6 +43,7 @@ class ChildJob:
     handoff: Handoff
     fds: list[int]
     parent_pid: int
+    launcher_pid: int
     accepted: float
 
 
@@ -156,6 +159,7 @@ class WarmParent:
                 conn.sendall(f"refused {refusal}\n".encode())
             conn.close()
             return None
+        launcher_pid = peer_pid(conn)
         sys.stdout.flush()
         sys.stderr.flush()
         parent_pid = os.getpid()
@@ -168,7 +172,7 @@ class WarmParent:
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
             signal.set_wakeup_fd(-1)
-            return ChildJob(handoff, fds, parent_pid, accepted)
+            return ChildJob(handoff, fds, parent_pid, launcher_pid, accepted)
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
@@ -209,8 +213,31 @@ class WarmParent:
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606
 
 
+def peer_pid(conn: socket.socket) -> int:
+    credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, _uid, _gid = struct.unpack("3i", credentials)
+    return int(pid)
+
+
+def die_with(pid: int) -> None:
+    """End this process by SIGKILL when ``pid`` ends, as a cold engine dies with its process:
+    a launcher killed outright (the worker's last resort) must not leave the run going."""
+    try:
+        watched = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return
+
+    def watch() -> None:
+        select.select([watched], [], [])
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="remediate-warm-launcher-watch", daemon=True).start()
+
+
 def run_child(job: ChildJob) -> int:
     os.setsid()
+    die_with(job.launcher_pid)
     for target, fd in enumerate(job.fds):
         os.dup2(fd, target)
         os.close(fd)
@@ -225,7 +252,8 @@ def run_child(job: ChildJob) -> int:
     setup_logging(incremental=False)
     waited = time.perf_counter() - job.accepted
     record(
-        f"warm start: forked from warm parent {job.parent_pid} in {waited * 1000:.0f} ms",
+        f"warm start: forked from warm parent {job.parent_pid} in {waited * 1000:.0f} ms "
+        f"for launcher {job.launcher_pid}",
         logging.INFO,
     )
     return run_engine()
