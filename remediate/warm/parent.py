@@ -236,7 +236,6 @@ def die_with(pid: int) -> None:
 
 
 def run_child(job: ChildJob) -> int:
-    os.setsid()
     die_with(job.launcher_pid)
     for target, fd in enumerate(job.fds):
         os.dup2(fd, target)
