@@ -1,83 +1,134 @@
-"""Time from `remediate send` to the issue existing, over N alerts, on the local stack.
+"""Time from the gateway's acknowledgement of a signed alert to its issue on disk, warm vs cold.
 
-Needs `make up` first. Usage: .venv/bin/python bench/alert_to_issue.py [--alerts 20]
+Needs the local stack with a per-minute cap above the alert count:
+    REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE=600 make up
+Usage: .venv/bin/python bench/alert_to_issue.py [--alerts 20] [--modes warm,cold]
+
+Alerts alternate between modes. "cold" sets the remediate-alert deployment's job command to
+a plain `python -m prefect.engine` for that alert (restored afterwards); "warm" uses the
+pool's default, the warm launcher.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from remediate.devstack.stack import StackConfig, read_state  # noqa: E402
+from remediate.devstack.stack import StackConfig, read_secrets, read_state  # noqa: E402
+from remediate.devstack.workers import job_command  # noqa: E402
+from remediate.gateway.auth import SIGNATURE_HEADER, sign  # noqa: E402
+from remediate.runs.auth import CLIENT_AUTH_ENV, auth_headers  # noqa: E402
+
+DEPLOYMENT = "remediate-alert/remediate-alert"
+
+
+def issue_for(issues_dir: Path, check_id: str) -> bool:
+    for path in issues_dir.glob("*.json"):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue  # being written
+        if f"check:{check_id}" in record["labels"]:
+            return True
+    return False
+
+
+def set_mode(api: httpx.Client, deployment_id: str, mode: str) -> None:
+    variables: dict[str, Any] = {} if mode == "warm" else {"command": job_command(False)}
+    api.patch(f"/deployments/{deployment_id}", json={"job_variables": variables}).raise_for_status()
+
+
+def summary(mode: str, timings: list[float]) -> str:
+    ordered = sorted(timings)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
+    return (
+        f"{mode}: alerts={len(ordered)} median={statistics.median(ordered):.2f}s "
+        f"p95={p95:.2f}s min={ordered[0]:.2f}s max={ordered[-1]:.2f}s"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--alerts", type=int, default=20)
+    parser.add_argument("--alerts", type=int, default=20, help="per mode")
+    parser.add_argument("--modes", default="warm,cold")
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not set(modes) <= {"warm", "cold"}:
+        print("--modes takes warm and/or cold", file=sys.stderr)
+        return 2
     config = StackConfig.from_env()
     state = read_state(config.data_dir)
-    if state is None:
+    if state is None or state.gateway_url is None:
         print("no local stack: run `make up` first", file=sys.stderr)
         return 1
-    env = {**os.environ, "PREFECT_API_URL": state.prefect_api_url}
-    remediate = [sys.executable, "-m", "remediate.cli"]
-    subprocess.run([*remediate, "demo", "break"], env=env, check=True, capture_output=True)
+    stored = read_secrets(config.secrets_file)
+    secret = stored["REMEDIATE_HMAC_SECRETS"].split(",")[0]
+    api = httpx.Client(
+        base_url=state.prefect_api_url,
+        headers=auth_headers(stored[CLIENT_AUTH_ENV]),
+        trust_env=False,
+        timeout=30,
+    )
+    deployment_id = api.get(f"/deployments/name/{DEPLOYMENT}").raise_for_status().json()["id"]
+    demo_flag = Path(state.data_dir) / "demo" / "broken"
+    demo_flag.parent.mkdir(parents=True, exist_ok=True)
+    demo_flag.touch()
     issues_dir = Path(state.data_dir) / "issues"
     run_tag = int(time.time())
-    timings = []
+    timings: dict[str, list[float]] = {mode: [] for mode in modes}
     try:
-        for n in range(args.alerts):
-            alert = {
-                "check_id": f"demo-bench-{run_tag}-{n}",
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
-                "status": "fail",
-                "latency_ms": 1.0,
-                "message": "benchmark alert",
+        for n in range(args.alerts * len(modes)):
+            mode = modes[n % len(modes)]
+            set_mode(api, deployment_id, mode)
+            check_id = f"demo-bench-{run_tag}-{n}"
+            body = json.dumps(
+                {
+                    "check_id": check_id,
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                    "status": "fail",
+                    "latency_ms": 1.0,
+                    "message": "benchmark alert",
+                }
+            ).encode()
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(secret, int(time.time()), body),
             }
-            started = time.perf_counter()
-            sent = subprocess.run(
-                [*remediate, "send", "-", "--json"],
-                input=json.dumps(alert),
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
+            answer = httpx.post(
+                f"{state.gateway_url}/v1/alerts/sentinel",
+                content=body,
+                headers=headers,
+                trust_env=False,
             )
-            run_id = json.loads(sent.stdout)["flow_run_id"]
-            fingerprint_key = None
-            deadline = started + args.timeout
-            while time.perf_counter() < deadline:
-                for path in issues_dir.glob("*.json"):
-                    record = json.loads(path.read_text())
-                    if f"check:{alert['check_id']}" in record["labels"]:
-                        fingerprint_key = record["fingerprint"]
-                if fingerprint_key:
-                    break
-                time.sleep(0.02)
-            if not fingerprint_key:
-                print(f"alert {n}: no issue after {args.timeout} s (run {run_id})")
+            acknowledged = time.perf_counter()
+            if answer.status_code != 202:
+                print(f"alert {n}: gateway answered {answer.status_code}: {answer.text}")
                 return 1
-            timings.append(time.perf_counter() - started)
-            print(f"alert {n + 1:>2}: {timings[-1]:.2f} s")
+            deadline = acknowledged + args.timeout
+            while not issue_for(issues_dir, check_id):
+                if time.perf_counter() > deadline:
+                    print(f"alert {n}: no issue after {args.timeout} s")
+                    return 1
+                time.sleep(0.01)
+            timings[mode].append(time.perf_counter() - acknowledged)
+            print(f"alert {n + 1:>2} {mode}: {timings[mode][-1]:.2f} s", flush=True)
+            time.sleep(2)  # let the run finish before the next one
     finally:
-        subprocess.run([*remediate, "demo", "fix"], env=env, check=True, capture_output=True)
-    timings.sort()
-    p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
-    print(
-        f"alerts={len(timings)} median={statistics.median(timings):.2f}s "
-        f"p95={p95:.2f}s min={timings[0]:.2f}s max={timings[-1]:.2f}s"
-    )
+        set_mode(api, deployment_id, "warm")
+        demo_flag.unlink(missing_ok=True)
+    for mode in modes:
+        print(summary(mode, timings[mode]))
     return 0
 
 

@@ -29,6 +29,7 @@ pytest_plugins: list[str] = [
     "tests.support.sim_service",
     "tests.support.gateway",
     "tests.support.prometheus",
+    "tests.support.warm_stack",
 ]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed

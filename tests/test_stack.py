@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from remediate.devstack.runner import read_deployments
 from remediate.devstack.stack import alive, read_secrets
+from remediate.runs.auth import CLIENT_AUTH_ENV, auth_headers
 from remediate.trackers import LocalTracker
 from tests.support.processes import free_port
 
@@ -61,8 +63,26 @@ def test_up_send_down(tmp_path: Path) -> None:
         printed = remediate(env, "up")
         state = json.loads((data / "stack.json").read_text())
         assert state["ui_url"] in printed
-        assert set(state["pids"]) >= {"prefect-server", "runner", "demo-service"}
+        assert set(state["pids"]) == {
+            "prefect-server",
+            "demo-service",
+            "warm-parent",
+            "worker",
+            "gateway",
+        }
         assert httpx.get(f"{state['prefect_api_url']}/health").status_code == 200
+        api = httpx.Client(
+            base_url=state["prefect_api_url"],
+            headers=auth_headers(read_secrets(data / "secrets.env")[CLIENT_AUTH_ENV]),
+            trust_env=False,
+        )
+        deployments = api.post("/deployments/filter", json={}).json()
+        declared = {spec.name for spec in read_deployments(ROOT / "prefect.yaml")}
+        assert {d["name"] for d in deployments} == declared
+        assert {d["work_pool_name"] for d in deployments} == {"remediate"}
+        pool = api.get("/work_pools/remediate").json()
+        command = pool["base_job_template"]["variables"]["properties"]["command"]["default"]
+        assert command.endswith("-m remediate.warm.launcher")
 
         remediate(env, "up")
         assert json.loads((data / "stack.json").read_text())["pids"] == state["pids"]
@@ -79,6 +99,13 @@ def test_up_send_down(tmp_path: Path) -> None:
         issue = tracker.issues()[0]
         assert sent["flow_run_id"] in issue.body
         assert "service:demo" in issue.labels
+        run = api.get(f"/flow_runs/{sent['flow_run_id']}").json()
+        assert run["work_pool_name"] == "remediate"
+        assert run["state"]["type"] in ("RUNNING", "COMPLETED")
+        logs = api.post(
+            "/logs/filter", json={"logs": {"flow_run_id": {"any_": [sent["flow_run_id"]]}}}
+        ).json()
+        assert any(log["message"].startswith("warm start: forked") for log in logs)
 
         assert len(read_secrets(secrets_file)["REMEDIATE_MARKER_KEY"]) == 64
         secret = read_secrets(secrets_file)["REMEDIATE_HMAC_SECRETS"].split(",")[0]

@@ -1,4 +1,9 @@
-"""Serve the deployments declared in ``prefect.yaml`` with Prefect's runner."""
+"""Serve the deployments declared in ``prefect.yaml`` with Prefect's runner (``serve()``).
+
+Not part of ``make up``, which runs every deployment on a worker of the ``remediate`` pool
+(docs/workers.md). This stays as the documented alternative without a pool or worker, and
+the tests use it to serve a deployment quickly. Its runs always start cold.
+"""
 
 from __future__ import annotations
 

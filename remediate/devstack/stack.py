@@ -1,4 +1,5 @@
-"""The local stack behind ``make up``: Prefect server, runner and demo service, by pid.
+"""The local stack behind ``make up``: Prefect server, demo service, warm parent, a process
+worker on the ``remediate`` pool and the gateway, by pid.
 
 The Prefect API asks for a basic-auth credential (``PREFECT_API_AUTH_STRING``, generated
 into ``secrets.env`` unless set in the environment); every component gets it.
@@ -21,6 +22,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
+from remediate.devstack import workers
 from remediate.runs.auth import (
     CLIENT_AUTH_ENV,
     SERVER_AUTH_ENV,
@@ -100,6 +102,10 @@ class StackConfig:
     def state_file(self) -> Path:
         return self.data_dir / STACK_FILE
 
+    @property
+    def warm_socket(self) -> Path:
+        return self.data_dir / "warm.sock"
+
     def log(self, name: str) -> Path:
         return self.data_dir / "logs" / f"{name}.log"
 
@@ -150,23 +156,23 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 class Component:
     name: str
     args: list[str]
-    ready_url: str
+    ready: Callable[[], bool]
     timeout: float
     env: dict[str, str]
-    owns_port: bool = True
-    ready_headers: dict[str, str] | None = None
+    port_url: str | None = None
+    before: Callable[[], None] | None = None  # runs on every `up`, started or not
 
 
 def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
-    """Start one component and wait until it answers; a process that exits fails at once."""
-    if component.owns_port and _ok(component.ready_url)():
+    """Start one component and wait until it is ready; a process that exits fails at once."""
+    if component.port_url and _ok(component.port_url)():
         raise StackError(
-            f"{component.ready_url} already answers, but not from this stack's {component.name}; "
+            f"{component.port_url} already answers, but not from this stack's {component.name}; "
             "stop what holds the port or choose another (REMEDIATE_*_PORT)"
         )
     echo(f"starting {component.name}")
     process = _spawn(component.args, component.env, log)
-    ready = _ok(component.ready_url, component.ready_headers)
+    ready = component.ready
     deadline = time.monotonic() + component.timeout
     while not ready():
         if process.poll() is not None:
@@ -277,74 +283,70 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
     marker_key = {MARKER_KEY: dev_secrets[MARKER_KEY]}
     python = sys.executable
+    try:
+        warm = workers.warm_starts_enabled(dict(os.environ))
+    except workers.RegistrationError as exc:
+        raise StackError(str(exc)) from None
 
+    def register() -> None:
+        echo(f"registering prefect.yaml on work pool {workers.POOL!r} (warm starts: {warm})")
+        try:
+            workers.register(env, ROOT, config.data_dir, warm)
+        except workers.RegistrationError as exc:
+            raise StackError(str(exc)) from None
+
+    def listen(port: int) -> list[str]:
+        return ["--host", config.host, "--port", str(port)]
+
+    api_ready = _ok(f"{config.api_url}/health")
     components = [
         Component(
             "prefect-server",
-            [
-                python,
-                "-m",
-                "prefect",
-                "server",
-                "start",
-                "--host",
-                config.host,
-                "--port",
-                str(config.prefect_port),
-            ],
-            f"{config.api_url}/health",
+            [python, "-m", "prefect", "server", "start", *listen(config.prefect_port)],
+            api_ready,
             120,
             env | {SERVER_AUTH_ENV: credential},
+            port_url=f"{config.api_url}/health",
         ),
         Component(
             "demo-service",
             [
-                python,
-                "-m",
-                "remediate.devstack.demo_service",
-                "--host",
-                config.host,
-                "--port",
-                str(config.demo_port),
-                "--dir",
-                str(config.data_dir / "demo"),
+                *(python, "-m", "remediate.devstack.demo_service"),
+                *listen(config.demo_port),
+                *("--dir", str(config.data_dir / "demo")),
             ],
-            f"{config.demo_url}/",
+            _ok(f"{config.demo_url}/"),
             30,
+            env,
+            port_url=f"{config.demo_url}/",
+        ),
+        Component(
+            "warm-parent",
+            [python, "-m", "remediate.warm.parent", "--socket", str(config.warm_socket)],
+            lambda: workers.socket_ready(config.warm_socket),
+            120,
             env,
         ),
         Component(
-            "runner",
-            [
-                python,
-                "-m",
-                "remediate.devstack.runner",
-                "--prefect-yaml",
-                str(ROOT / "prefect.yaml"),
-            ],
-            f"{config.api_url}/deployments/name/remediate-alert/remediate-alert",
+            "worker",
+            workers.worker_args(),
+            lambda: workers.worker_polling(config.api_url, authorised),
             120,
-            env | marker_key,
-            owns_port=False,
-            ready_headers=authorised,
+            workers.worker_env(env | marker_key, config.warm_socket),
+            before=register,
         ),
         Component(
             "gateway",
-            [
-                python,
-                "-m",
-                "remediate.gateway.server",
-                "--host",
-                config.host,
-                "--port",
-                str(config.gateway_port),
-            ],
-            f"{config.gateway_url}/healthz",
+            [python, "-m", "remediate.gateway.server", *listen(config.gateway_port)],
+            _ok(f"{config.gateway_url}/healthz"),
             60,
             env | gateway_secrets | marker_key,
+            port_url=f"{config.gateway_url}/healthz",
         ),
     ]
     for component in components:
+        if component.before:
+            component.before()
         if component.name in pids and alive(pids[component.name]):
             continue
         pids[component.name] = _start(component, config.log(component.name), echo)
@@ -387,7 +389,7 @@ def down(config: StackConfig, echo: Callable[[str], None] = print) -> None:
     if state is None:
         echo("nothing to stop: no stack.json")
         return
-    order = ["runner", "gateway", "demo-service", "prefect-server"]
+    order = ["worker", "runner", "gateway", "warm-parent", "demo-service", "prefect-server"]
     names = [n for n in order if n in state.pids] + [n for n in state.pids if n not in order]
     for name in names:
         pid = state.pids[name]
