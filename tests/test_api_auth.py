@@ -259,6 +259,6 @@ def test_no_log_of_the_stack_holds_the_password(stack: Stack) -> None:
     """Last in this module: the logs then cover start-up, runs, approvals and refusals."""
     password = stack.credential.partition(":")[2]
     logs = list((stack.data / "logs").iterdir())
-    assert {log.stem for log in logs} >= {"prefect-server", "runner", "gateway"}
+    assert {log.stem for log in logs} >= {"prefect-server", "warm-parent", "worker", "gateway"}
     for log in logs:
         assert password not in log.read_text(errors="replace"), log.name
