@@ -1,7 +1,8 @@
 """The remediation flow: one run per alert, every step a typed task.
 
-Stage order: verify -> diagnose and collect logs (concurrently) -> open or update the
-issue -> fix proposal behind the approval gate -> deployment rollback or runbook action
+Stage order: verify -> diagnose and collect logs (concurrently) -> investigate (a
+read-only model session over the catalog's tools) -> open or update the issue -> fix
+proposal behind the approval gate -> deployment rollback or runbook action
 behind the same gate. Each stage takes the :class:`Incident` built so far.
 """
 
@@ -36,6 +37,7 @@ from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
 from tasks.diagnosis import diagnose, verify
 from tasks.evidence import collect_logs
+from tasks.investigation import investigate_incident
 from tasks.trackers import open_or_update_issue
 
 
@@ -141,6 +143,15 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if logs is not None:
         logger.info("logs: %s", logs.summary)
 
+    if policy.investigate:
+        investigation = await investigate_incident(incident, catalog)
+        incident = incident.model_copy(update={"investigation": investigation})
+        tags = [tag(Key.INVESTIGATION, investigation.status.value)]
+        action_name = investigation.suggested_action
+        if action_name:
+            tags.append(tag(Key.INVESTIGATION_ACTION, action_name))
+        await retag(tags)
+
     if policy.open_issue:
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
@@ -178,6 +189,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         verification=incident.verification,
         diagnosis=diagnosis,
         logs=logs,
+        investigation=incident.investigation,
         issue=incident.issue,
         flow_run_id=incident.run_id,
         fix=fix,

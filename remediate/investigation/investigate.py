@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -18,8 +17,6 @@ from remediate.investigation.submission import checked
 from remediate.investigation.tools import Toolbox
 from remediate.redaction import Redactor
 
-logger = logging.getLogger(__name__)
-
 
 def skip_reason(service: Service | None, alert: Alert, catalog: Catalog) -> str | None:
     """Why the investigation cannot run for this incident, or None."""
@@ -29,7 +26,7 @@ def skip_reason(service: Service | None, alert: Alert, catalog: Catalog) -> str 
     if service is None:
         return f"check {alert.check_id} matches no catalog service"
     if not os.environ.get(config.credential_env):
-        return f"no model credential: {config.credential_env} is not set"
+        return f"no model credential (environment variable {config.credential_env} not set)"
     return None
 
 
@@ -58,14 +55,6 @@ async def investigate(
     with tempfile.TemporaryDirectory(prefix="remediate-investigate-") as scratch:
         session = await run_investigation_session(
             Path(scratch), prompt, SYSTEM_PROMPT, config, credential, toolbox
-        )
-    for call in toolbox.calls:
-        logger.info(
-            "investigation %s %s %s: %s",
-            call.id,
-            call.tool,
-            "refused" if call.refused else "ran",
-            call.input,
         )
     common = {
         "calls": toolbox.calls,

@@ -80,11 +80,14 @@ class Investigation(_Frozen):
 
     @property
     def suggested_action(self) -> str | None:
-        """A catalog action the analysis proposes: the next step's, else the top hypothesis's."""
+        """A catalog action the analysis proposes (the next step's, else the top hypothesis's),
+        only when at least one hypothesis is supported by the recorded evidence."""
+        top = self.top
+        if top is None:
+            return None
         if self.next_step is not None and self.next_step.kind == "action":
             return self.next_step.action
-        top = self.top
-        return top.action if top is not None else None
+        return top.action
 
 
 def skipped(reason: str) -> Investigation:

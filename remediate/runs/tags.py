@@ -44,6 +44,8 @@ class Key(StrEnum):
     ROLLBACK_FROM = "rollback-from"
     ROLLBACK_TO = "rollback-to"
     RESOLVED_BEFORE = "resolved-before"
+    INVESTIGATION = "investigation"
+    INVESTIGATION_ACTION = "investigation-action"
 
 
 class Flag(StrEnum):
