@@ -146,7 +146,10 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if policy.investigate:
         investigation = await investigate_incident(incident, catalog)
         incident = incident.model_copy(update={"investigation": investigation})
-        tags = [tag(Key.INVESTIGATION, investigation.status.value)]
+        tags = [
+            tag(Key.INVESTIGATION, investigation.status.value),
+            tag(Key.INVESTIGATION_COST, round(investigation.cost_usd, 6)),
+        ]
         action_name = investigation.suggested_action
         if action_name:
             tags.append(tag(Key.INVESTIGATION_ACTION, action_name))

@@ -3,6 +3,7 @@ Code CLI and scripted model; the issue, the artifact and the action stage it fee
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from flows.remediate_alert import remediate_alert
 from remediate.actions.models import ActionStatus
 from remediate.alerts import Alert
 from remediate.investigation.models import InvestigationStatus
+from remediate.reporting.history import History, RunRecord
+from remediate.reporting.metrics import compute, investigation_figures
 from remediate.trackers import LocalTracker
 from tests.support.model_server import ModelServer, Turn, text, tool
 from tests.support.sshd import SSHServer
@@ -96,7 +99,9 @@ async def test_disk_full_conclusion_reaches_the_issue_and_proposes_the_action_be
     refused_url: str,
     model_server: ModelServer,
     monkeypatch: pytest.MonkeyPatch,
+    prefect_server: str,
 ) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-model-key")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
     sshd.write_container_log("api-flow", "ERROR write /var/data: No space left on device\n")
@@ -126,6 +131,54 @@ async def test_disk_full_conclusion_reaches_the_issue_and_proposes_the_action_be
     artifact = next(a for a in artifacts_of(outcome.flow_run_id) if a["key"] == "investigation")
     assert '"tool": "run_command"' in artifact["data"]
     assert "100% /var" in artifact["data"]
+
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    async with History(prefect_server) as history:
+        records = [r for r in await history.records(since, until) if r.id == outcome.flow_run_id]
+    figures = {f.key: f for f in compute(records, since, until).figures}
+    assert figures["investigations"].value == figures["investigations_completed"].value == 1
+    assert figures["investigation_cost"].value == pytest.approx(outcome.investigation.cost_usd)
+    assert figures["investigation_cost"].value > 0
+    assert figures["investigation_action_approved"].value == 0
+    assert figures["investigation_action_approved"].note.startswith("of 1 runs")
+
+
+def record(*tags: str) -> RunRecord:
+    return RunRecord(id="r", created=datetime.now(UTC), state_type="COMPLETED", tags=list(tags))
+
+
+def test_an_investigation_action_counts_as_approved_only_when_that_action_was_approved() -> None:
+    records = [
+        record(
+            "investigation:completed",
+            "investigation-action:clean-tmp",
+            "action:clean-tmp",
+            "action-approval:approved",
+            "investigation-cost-usd:0.25",
+        ),
+        record(
+            "investigation:completed",
+            "investigation-action:clean-tmp",
+            "action:restart",
+            "action-approval:approved",
+            "investigation-cost-usd:0.5",
+        ),
+        record(
+            "investigation:completed",
+            "investigation-action:clean-tmp",
+            "action:clean-tmp",
+            "action-approval:rejected",
+        ),
+        record("investigation:failed"),
+        record("investigation:skipped"),
+    ]
+    figures = {f.key: f.value for f in investigation_figures(records)}
+    assert figures == {
+        "investigations": 4,
+        "investigations_completed": 3,
+        "investigation_cost": 0.75,
+        "investigation_action_approved": 1,
+    }
 
 
 async def test_an_unsupported_conclusion_proposes_nothing_and_the_issue_says_so(

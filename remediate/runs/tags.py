@@ -46,6 +46,7 @@ class Key(StrEnum):
     RESOLVED_BEFORE = "resolved-before"
     INVESTIGATION = "investigation"
     INVESTIGATION_ACTION = "investigation-action"
+    INVESTIGATION_COST = "investigation-cost-usd"
 
 
 class Flag(StrEnum):
