@@ -338,3 +338,30 @@ def test_the_fix_prompt_gets_only_supported_hypotheses_as_delimited_data() -> No
         r"summary: disk\nhypothesis \(0.90\): /var full\n  evidence \[call-1\]: 100% /var",
         prompt,
     )
+
+
+async def test_probes_and_metrics_read_the_catalog_targets_of_the_service(
+    model_env: ModelServer, sshd: SSHServer, refused_url: str
+) -> None:
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    service = base["services"][0]
+    service["health"] = [{"name": "health", "url": refused_url, "timeout_s": 1}]
+    service["dependencies"] = [{"name": "ssh", "host": sshd.address, "port": sshd.port}]
+    service["metrics"] = [{"name": "root-disk", "kind": "filesystem", "path": "/", "threshold": 99}]
+    cat = Catalog.model_validate(base | {"investigation": {"max_turns": 8, "max_calls": 3}})
+    model_env.play(
+        Turn([tool(PROBE, target="health")]),
+        Turn([tool(PROBE, target="ssh")]),
+        Turn([tool("mcp__investigate__read_metric", metric="root-disk")]),
+        Turn([tool(RUN, host="web-1", command="disk-usage")]),
+        Turn([submit("dependency ssh", source="call-2")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    outputs = [c.output for c in result.calls]
+    assert outputs[0].startswith("endpoint health: unhealthy")
+    assert outputs[1].startswith(f"dependency ssh ({sshd.address}:{sshd.port}): reachable")
+    assert outputs[2].startswith("metric root-disk on web-1 at ")
+    assert "refused: the limit of 3 tool calls is reached" in outputs[3]
+    assert result.calls[3].refused and not (sshd.root / "executed").exists()
+    assert result.top is not None and result.top.supported
