@@ -142,6 +142,7 @@ async def test_disk_full_incident_is_traced_to_the_catalog_disk_command(
         READ_LOG,
         PROBE,
         "mcp__investigate__read_metric",
+        "mcp__investigate__list_releases",
         SUBMIT,
     }
     assert "sk-test-model-key" not in str(result.model_dump())
@@ -364,4 +365,44 @@ async def test_probes_and_metrics_read_the_catalog_targets_of_the_service(
     assert outputs[2].startswith("metric root-disk on web-1 at ")
     assert "refused: the limit of 3 tool calls is reached" in outputs[3]
     assert result.calls[3].refused and not (sshd.root / "executed").exists()
+    assert result.top is not None and result.top.supported
+
+
+async def test_recent_releases_are_listed_from_the_catalog_listing(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    listing = sshd.write_file(
+        "releases.txt", "v1 1700000000\nv2 1700000200\ncurrent v2 1700000900\n"
+    )
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    service = base["services"][0]
+    service["actions"].append(
+        {
+            "name": "rollback",
+            "description": "switch release",
+            "risk": "medium",
+            "parameters": [
+                {"name": "release", "kind": "string", "pattern": "v[0-9]+", "default": "v1"}
+            ],
+            "run": ["true", "{release}"],
+        }
+    )
+    service["releases"] = {
+        "command": ["cat", str(listing)],
+        "window_s": 600,
+        "action": "rollback",
+        "parameter": "release",
+    }
+    cat = Catalog.model_validate(base)
+    model_env.play(
+        Turn([tool("mcp__investigate__list_releases")]),
+        Turn([tool("mcp__investigate__list_releases", release="v1; reboot")]),
+        Turn([submit("current v2 live since 2023-11-14T22:28:20+00:00", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    first, second = result.calls
+    assert first.output.startswith("releases from web-1, current v2 live since 2023-11-14T22:28:20")
+    assert "v1 created 2023-11-14T22:13:20+00:00" in first.output
+    assert second.refused and "bad parameter: release" in second.output
     assert result.top is not None and result.top.supported

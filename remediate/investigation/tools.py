@@ -27,6 +27,8 @@ from remediate.evidence.ssh_connect import KeyLoader, load_client_key
 from remediate.investigation.config import InvestigationConfig
 from remediate.investigation.models import ToolCall
 from remediate.redaction import Redactor
+from remediate.rollback.github_releases import read_service_deployments
+from remediate.rollback.ssh_releases import read_releases
 
 
 class _Input(BaseModel):
@@ -50,6 +52,10 @@ class ProbeInput(_Input):
 
 class MetricInput(_Input):
     metric: str = Field(pattern=NAME_PATTERN, description="metric name (string)")
+
+
+class NoInput(_Input):
+    pass
 
 
 class Refused(Exception):
@@ -144,6 +150,11 @@ class Toolbox:
                 f"Metrics: {', '.join(m.name for m in service.metrics) or 'none'}.",
                 MetricInput,
                 self._read_metric,
+            ),
+            "list_releases": (
+                "List the service's recent releases and which one is live (no input).",
+                NoInput,
+                self._list_releases,
             ),
         }
 
@@ -264,3 +275,24 @@ class Toolbox:
             f"metric {metric.name} on {sample.host} at {sample.at.isoformat()}: "
             f"{sample.value:g} (threshold {metric.threshold:g})"
         )
+
+    async def _list_releases(self, raw: dict[str, Any]) -> str:
+        NoInput.model_validate(raw)
+        source = self.service.releases
+        if source is None:
+            raise Refused(f"service {self.service.name} has no releases section")
+        if source.github is not None:
+            read = await read_service_deployments(self.service, source, self.catalog.tracker)
+        else:
+            read = await read_releases(
+                self.service, source, self.catalog.evidence.limits, self.load_key
+            )
+        if read.listing is None:
+            return f"failed: releases from {read.host}: {read.error}"
+        listing = read.listing
+        lines = [
+            f"releases from {read.host}, current {listing.current} "
+            f"live since {listing.deployed_at.isoformat()}"
+        ]
+        lines += [f"{r.id} created {r.created_at.isoformat()}" for r in listing.releases[-20:]]
+        return "\n".join(lines)
