@@ -57,6 +57,7 @@ def catalog(server: SSHServer, **investigation: Any) -> Catalog:
                 "commands": {
                     "disk-usage": ["cat", str(df)],
                     "mark": ["touch", str(marker)],
+                    "missing": ["cat", str(server.root / "no-such-file")],
                 },
             },
             "investigation": {"max_turns": 8, **investigation},
@@ -405,4 +406,19 @@ async def test_recent_releases_are_listed_from_the_catalog_listing(
     assert first.output.startswith("releases from web-1, current v2 live since 2023-11-14T22:28:20")
     assert "v1 created 2023-11-14T22:13:20+00:00" in first.output
     assert second.refused and "bad parameter: release" in second.output
+    assert result.top is not None and result.top.supported
+
+
+async def test_a_failing_catalog_command_is_recorded_as_failed_not_refused(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    model_env.play(
+        Turn([tool(RUN, host="web-1", command="missing")]),
+        Turn([submit("No such file or directory", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd)
+    [call] = result.calls
+    assert call.output.startswith("failed: host web-1, custom missing (exit 1)")
+    assert not call.ok and not call.refused
     assert result.top is not None and result.top.supported

@@ -48,9 +48,11 @@ def build_prompt(
         data_block(nonce, "alert", alert_json),
     ]
     if verification is not None:
-        parts.append(data_block(nonce, "verification", verification.model_dump_json(indent=2)))
+        parts.append(
+            data_block(nonce, "verification", redactor(verification.model_dump_json(indent=2)))
+        )
     if diagnosis is not None:
-        parts.append(data_block(nonce, "diagnosis", diagnosis.model_dump_json(indent=2)))
+        parts.append(data_block(nonce, "diagnosis", redactor(diagnosis.model_dump_json(indent=2))))
     collected = evidence_text(logs)
     if collected:
         parts.append(data_block(nonce, "collected logs (redacted)", redactor(collected)))

@@ -82,7 +82,7 @@ def _log_text(result: LogSourceResult) -> str:
     head = f"host {result.host}, {result.kind} {result.source}"
     if result.failure is not None or result.exit_status != 0:
         status = result.error or result.failure or f"exit {result.exit_status}"
-        head += f": failed ({status})"
+        head = f"failed: {head} ({status})"
     body = "\n".join(result.lines)
     if result.stderr:
         body += f"\n[stderr]\n{result.stderr}"
