@@ -1,9 +1,9 @@
 """The remediation flow: one run per alert, every step a typed task.
 
-Stage order: verify -> diagnose and collect logs (concurrently) -> investigate (a
-read-only model session over the catalog's tools) -> open or update the issue -> fix
-proposal behind the approval gate -> deployment rollback or runbook action
-behind the same gate. Each stage takes the :class:`Incident` built so far.
+Stage order: verify -> diagnose and collect logs (concurrently) -> open or update the
+issue -> investigate (a read-only model session over the catalog's tools; its result is
+commented on the issue) -> fix proposal behind the approval gate -> deployment rollback or
+runbook action behind the same gate. Each stage takes the :class:`Incident` built so far.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
-from remediate.incident.text import issue_body
+from remediate.incident.text import investigation_comment, issue_body
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
@@ -38,7 +38,7 @@ from remediate.settings import get_settings
 from tasks.diagnosis import diagnose, verify
 from tasks.evidence import collect_logs
 from tasks.investigation import investigate_incident
-from tasks.trackers import open_or_update_issue
+from tasks.trackers import open_or_update_issue, record_on_issue
 
 
 async def _verification(incident: Incident, catalog: Catalog) -> Verification:
@@ -143,6 +143,14 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if logs is not None:
         logger.info("logs: %s", logs.summary)
 
+    if policy.open_issue:
+        issue = open_or_update_issue(incident, catalog)
+        incident = incident.model_copy(update={"issue": issue})
+        logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
+        await acreate_link_artifact(
+            key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
+        )
+
     if policy.investigate:
         investigation = await investigate_incident(incident, catalog)
         incident = incident.model_copy(update={"investigation": investigation})
@@ -154,14 +162,14 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         if action_name:
             tags.append(tag(Key.INVESTIGATION_ACTION, action_name))
         await retag(tags)
-
-    if policy.open_issue:
-        issue = open_or_update_issue(incident, catalog)
-        incident = incident.model_copy(update={"issue": issue})
-        logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
-        await acreate_link_artifact(
-            key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
-        )
+        if incident.issue is not None:
+            record_on_issue(
+                catalog,
+                incident.service,
+                incident.issue,
+                incident.key("investigation"),
+                investigation_comment(investigation, redactor),
+            )
 
     fix = decision = pull = None
     if policy.propose_fix:

@@ -117,12 +117,11 @@ async def test_disk_full_conclusion_reaches_the_issue_and_proposes_the_action_be
     assert outcome.investigation is not None
     assert outcome.investigation.status is InvestigationStatus.COMPLETED
     [issue] = LocalTracker(flow_env / "data" / "issues").issues()
-    assert "## Investigation" in issue.body
-    assert "/var is full on web-1" in issue.body
-    assert (
-        "**Hypothesis 1:** the /var filesystem is full (confidence 0.90, supported)" in issue.body
-    )
-    assert "found in call-1: /dev/sda1 1000 1000 0 100% /var" in issue.body
+    [comment] = [c.body for c in issue.comments if c.key.endswith(":investigation")]
+    assert "## Investigation" in comment
+    assert "/var is full on web-1" in comment
+    assert "**Hypothesis 1:** the /var filesystem is full (confidence 0.90, supported)" in comment
+    assert "found in call-1: /dev/sda1 1000 1000 0 100% /var" in comment
     assert outcome.action is not None
     assert outcome.action.proposal.action == "clean-tmp"
     assert outcome.action.status is ActionStatus.NOT_RUN and outcome.action.gate == "unavailable"
@@ -200,8 +199,9 @@ async def test_an_unsupported_conclusion_proposes_nothing_and_the_issue_says_so(
     outcome = await remediate_alert(make_alert())
 
     [issue] = LocalTracker(flow_env / "data" / "issues").issues()
-    assert "1 of 1 hypotheses cite text that is not in the recorded evidence" in issue.body
-    assert "NOT FOUND in call-1" in issue.body
+    [comment] = [c.body for c in issue.comments if c.key.endswith(":investigation")]
+    assert "1 of 1 hypotheses cite text that is not in the recorded evidence" in comment
+    assert "NOT FOUND in call-1" in comment
     assert outcome.action is None
 
 
@@ -216,8 +216,9 @@ async def test_without_credential_the_issue_says_why_the_investigation_was_skipp
     assert outcome.investigation is not None
     assert outcome.investigation.status is InvestigationStatus.SKIPPED
     [issue] = LocalTracker(flow_env / "data" / "issues").issues()
+    [comment] = [c.body for c in issue.comments if c.key.endswith(":investigation")]
     assert (
         "Skipped: no model credential (environment variable ANTHROPIC\\_API\\_KEY not set)."
-        in issue.body
+        in comment
     )
     assert outcome.action is None
