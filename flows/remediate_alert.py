@@ -1,8 +1,9 @@
 """The remediation flow: one run per alert, every step a typed task.
 
 Stage order: verify -> diagnose and collect logs (concurrently) -> open or update the
-issue -> fix proposal behind the approval gate -> deployment rollback or runbook action
-behind the same gate. Each stage takes the :class:`Incident` built so far.
+issue -> investigate (a read-only model session over the catalog's tools; its result is
+commented on the issue) -> fix proposal behind the approval gate -> deployment rollback or
+runbook action behind the same gate. Each stage takes the :class:`Incident` built so far.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
-from remediate.incident.text import issue_body
+from remediate.incident.text import investigation_comment, issue_body
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
@@ -36,7 +37,8 @@ from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
 from tasks.diagnosis import diagnose, verify
 from tasks.evidence import collect_logs
-from tasks.trackers import open_or_update_issue
+from tasks.investigation import investigate_incident
+from tasks.trackers import open_or_update_issue, record_on_issue
 
 
 async def _verification(incident: Incident, catalog: Catalog) -> Verification:
@@ -149,6 +151,26 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
 
+    if policy.investigate:
+        investigation = await investigate_incident(incident, catalog)
+        incident = incident.model_copy(update={"investigation": investigation})
+        tags = [
+            tag(Key.INVESTIGATION, investigation.status.value),
+            tag(Key.INVESTIGATION_COST, round(investigation.cost_usd, 6)),
+        ]
+        action_name = investigation.suggested_action
+        if action_name:
+            tags.append(tag(Key.INVESTIGATION_ACTION, action_name))
+        await retag(tags)
+        if incident.issue is not None:
+            record_on_issue(
+                catalog,
+                incident.service,
+                incident.issue,
+                incident.key("investigation"),
+                investigation_comment(investigation, redactor),
+            )
+
     fix = decision = pull = None
     if policy.propose_fix:
         fix, approval, pull = await fix_and_review(incident, catalog)
@@ -178,6 +200,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         verification=incident.verification,
         diagnosis=diagnosis,
         logs=logs,
+        investigation=incident.investigation,
         issue=incident.issue,
         flow_run_id=incident.run_id,
         fix=fix,

@@ -19,6 +19,7 @@ from remediate.diagnosis.findings import Finding
 from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
 from remediate.fixer.config import FixerConfig
 from remediate.gateway.policy import GatewayPolicy
+from remediate.investigation.config import InvestigationConfig
 from remediate.redaction import Redactor
 from remediate.rollback.config import ReleaseSource, check_service_releases
 
@@ -106,6 +107,9 @@ class StepPolicy(_Strict):
     collect_logs: bool = True
     propose_fix: bool = True
     run_actions: bool = True
+    investigate: bool = Field(
+        default=True, description="Run the model investigation (needs the model credential)."
+    )
 
 
 class Verification(_Strict):
@@ -138,6 +142,7 @@ class Catalog(_Strict):
     evidence: EvidenceConfig = EvidenceConfig()
     diagnosis: DiagnosisConfig = DiagnosisConfig()
     fixer: FixerConfig = FixerConfig()
+    investigation: InvestigationConfig = InvestigationConfig()
     approval: ApprovalConfig = ApprovalConfig()
 
     @model_validator(mode="after")

@@ -18,6 +18,7 @@ from remediate.fixer.propose import propose_fix
 from remediate.fixer.pull_request import clone_token, publish_fix
 from remediate.fixer.review import reviewable
 from remediate.incident.models import Incident
+from remediate.investigation.text import investigation_data
 from remediate.markdown import fenced
 from remediate.runs.cache import PER_FLOW_RUN
 from remediate.settings import get_settings
@@ -33,6 +34,7 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
             incident.verification,
             incident.diagnosis,
             evidence_text(incident.logs),
+            investigation=investigation_data(incident.investigation),
             git_token=clone_token(catalog, incident.service),
         )
     except Exception as exc:  # the flow goes on whatever happens here

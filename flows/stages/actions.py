@@ -120,6 +120,10 @@ async def act_on_alert(
             findings_of(incident.diagnosis, service.name),
         )
     )
+    from_investigation = False
+    if suggestion is None:
+        suggestion = investigation_suggestion(incident, service)
+        from_investigation = suggestion is not None
     if suggestion is None:
         return None
     action = suggestion.action
@@ -139,7 +143,25 @@ async def act_on_alert(
     )
     await retag([tag(Key.ACTION, action.name)])
     note("action-proposal", proposal_comment(proposal))
-    return await decide_and_run(service, action, catalog, incident.issue, proposal, note)
+    return await decide_and_run(
+        service,
+        action,
+        catalog,
+        incident.issue,
+        proposal,
+        note,
+        always_gate=from_investigation,
+    )
+
+
+def investigation_suggestion(incident: Incident, service: Service) -> Suggestion | None:
+    """The catalog action the investigation names, proposed like any other suggestion."""
+    investigation = incident.investigation
+    name = investigation.suggested_action if investigation is not None else None
+    action = service.action(name) if name else None
+    if action is None:
+        return None
+    return Suggestion(action, "the model investigation (checked citations)")
 
 
 async def decide_and_run(
@@ -152,11 +174,15 @@ async def decide_and_run(
     *,
     awaiting: Flag = Flag.AWAITING_APPROVAL,
     approval_key: str = ACTION_APPROVAL_KEY,
+    always_gate: bool = False,
 ) -> ActionOutcome:
-    """The gate (unless unattended and low risk), then the run under the service's limit."""
+    """The gate (unless unattended and low risk), then the run under the service's limit.
+
+    ``always_gate``: an action a model proposed goes through the gate even when the
+    catalog marks it unattended."""
     logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
-    if not action.unattended:
+    if always_gate or not action.unattended:
         reason = ""
         if not catalog.approval.approvers:
             reason = "approval.approvers is empty: nobody can approve it"

@@ -60,6 +60,7 @@ async def propose_fix(
     verification: Verification | None = None,
     diagnosis: Diagnosis | None = None,
     evidence: str | None = None,
+    investigation: str | None = None,
     git_token: str | None = None,
 ) -> FixProposal:
     if not config.enabled:
@@ -96,7 +97,7 @@ async def propose_fix(
         session = await run_session(
             checkout,
             model_home,
-            build_prompt(alert, verification, diagnosis, evidence),
+            build_prompt(alert, verification, diagnosis, evidence, investigation),
             SYSTEM_PROMPT,
             config,
             credential,

@@ -113,12 +113,13 @@ def _guard_hook(guard: ToolGuard) -> Any:
     return hook
 
 
-def _failure_reason(message: ResultMessage, config: FixerConfig) -> str:
+def failure_reason(message: ResultMessage, max_turns: int, max_budget_usd: float) -> str:
+    """Why a session ended in error, in words; shared by every model session of the project."""
     subtype = message.subtype
     if subtype == "error_max_turns":
-        return f"turn limit reached ({config.max_turns} turns)"
+        return f"turn limit reached ({max_turns} turns)"
     if subtype == "error_max_budget_usd":
-        return f"budget limit reached (USD {config.max_budget_usd:g})"
+        return f"budget limit reached (USD {max_budget_usd:g})"
     detail = (message.result or "; ".join(message.errors or []) or subtype)[:500]
     if message.api_error_status:
         return f"model API error (HTTP {message.api_error_status}): {detail}"
@@ -199,7 +200,7 @@ async def run_session(
         result.output_tokens = int(usage.get("output_tokens", 0) or 0)
         result.answer = (final.result or last_text) if not final.is_error else last_text
         if final.is_error:
-            result.reason = _failure_reason(final, config)
+            result.reason = failure_reason(final, config.max_turns, config.max_budget_usd)
         elif not result.reason:
             result.ok = True
     elif not result.reason:

@@ -13,6 +13,7 @@ from remediate.catalog import Service
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+from remediate.investigation.models import Investigation
 from remediate.rollback.models import RollbackOutcome
 from remediate.trackers.models import IssueRef
 
@@ -36,6 +37,7 @@ class RemediationOutcome(_Frozen):
     verification: Verification | None = None
     diagnosis: Diagnosis | None = None
     logs: LogBundle | None = None
+    investigation: Investigation | None = None
     issue: IssueRef | None = None
     flow_run_id: str | None = None
     fix: FixProposal | None = None
@@ -69,6 +71,7 @@ class Incident(_Frozen):
     verification: Verification | None = None
     diagnosis: Diagnosis | None = None
     logs: LogBundle | None = None
+    investigation: Investigation | None = None
     issue: IssueRef | None = None
 
     def key(self, suffix: str) -> str:

@@ -11,6 +11,8 @@ from remediate.alerts import Alert
 from remediate.diagnosis.models import DependencyCheck, Diagnosis, ProbeResult, Verification
 from remediate.evidence.models import LogBundle, LogSourceResult
 from remediate.incident.models import Incident, Occurrences
+from remediate.investigation.models import Investigation
+from remediate.investigation.text import investigation_section
 from remediate.markdown import fenced, inline, plain, table
 from remediate.redaction import Redactor
 
@@ -301,7 +303,20 @@ def _head(incident: Incident, redact: Redactor, details_limit: int | None) -> st
         "",
         diagnosis_section(diagnosis, redact),
     ]
+    if incident.investigation is not None:
+        sections += [
+            "",
+            "## Investigation",
+            "",
+            investigation_section(incident.investigation, redact),
+        ]
     return redact("\n".join(sections))
+
+
+def investigation_comment(investigation: Investigation, redactor: Redactor | None = None) -> str:
+    """The investigation as its own comment: it ends after the issue is opened."""
+    redact = redactor or Redactor()
+    return redact("## Investigation\n\n" + investigation_section(investigation, redact))
 
 
 def issue_body(

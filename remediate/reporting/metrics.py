@@ -97,6 +97,45 @@ def _below(
     return Figure(key=key, label=label, value=value, unit=unit, target=target, met=met, note=note)
 
 
+def _cost(record: RunRecord) -> float:
+    value = tag_value(record.tags, Key.INVESTIGATION_COST)
+    try:
+        return float(value) if value is not None else 0.0
+    except ValueError:
+        return 0.0
+
+
+def investigation_figures(records: list[RunRecord]) -> list[Figure]:
+    """How many investigations ran, what they cost, and how often the catalog action they
+    proposed was the one a person approved."""
+    statuses = [tag_value(r.tags, Key.INVESTIGATION) for r in records]
+    ran = sum(status in ("completed", "failed") for status in statuses)
+    completed = sum(status == "completed" for status in statuses)
+    suggested = [r for r in records if tag_value(r.tags, Key.INVESTIGATION_ACTION) is not None]
+    approved = sum(
+        tag_value(r.tags, Key.INVESTIGATION_ACTION) == tag_value(r.tags, Key.ACTION)
+        and tag_value(r.tags, Key.ACTION_APPROVAL) == "approved"
+        for r in suggested
+    )
+    return [
+        _count("investigations", "investigations run", ran, "model sessions started"),
+        _count("investigations_completed", "investigations completed", completed),
+        Figure(
+            key="investigation_cost",
+            label="investigation cost",
+            value=round(sum(_cost(r) for r in records), 6),
+            unit="USD",
+            note="as reported by the model sessions",
+        ),
+        _count(
+            "investigation_action_approved",
+            "investigation actions approved",
+            approved,
+            f"of {len(suggested)} runs where the investigation named a catalog action",
+        ),
+    ]
+
+
 def compute(records: list[RunRecord], since: datetime, until: datetime) -> RemediationReport:
     runs = len(records)
     received = sum(r.occurrences for r in records)
@@ -243,6 +282,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             rollbacks_failed,
             "health did not come back; not retried",
         ),
+        *investigation_figures(records),
         Figure(
             key="coverage",
             label="automated response coverage",

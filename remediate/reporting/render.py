@@ -15,6 +15,8 @@ def value_text(figure: Figure) -> str:
         return f"{figure.value:.1f} s"
     if figure.unit == "%":
         return f"{figure.value:g} %"
+    if figure.unit == "USD":
+        return f"USD {figure.value:.4f}"
     return f"{figure.value:g}"
 
 

@@ -44,6 +44,9 @@ class Key(StrEnum):
     ROLLBACK_FROM = "rollback-from"
     ROLLBACK_TO = "rollback-to"
     RESOLVED_BEFORE = "resolved-before"
+    INVESTIGATION = "investigation"
+    INVESTIGATION_ACTION = "investigation-action"
+    INVESTIGATION_COST = "investigation-cost-usd"
 
 
 class Flag(StrEnum):

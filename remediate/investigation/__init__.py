@@ -1,0 +1,1 @@
+"""A read-only model investigation over the catalog's own tools, with checked citations."""
