@@ -20,6 +20,7 @@ from remediate.catalog import CatalogError, load_catalog
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
+from remediate.runs.links import flow_run_link
 from remediate.runs.tags import Flag, Key, tag, tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -80,7 +81,7 @@ async def _send(args: argparse.Namespace) -> int:
         print(json.dumps({"flow_run_id": run.id, "created": run.created, "name": run.name}))
     else:
         print(f"flow run {run.id} ({run.name}) {state}")
-        print(f"{ui_url(api_url)}/runs/flow-run/{run.id}")
+        print(flow_run_link(ui_url(api_url), run.id))
     return EXIT_OK
 
 

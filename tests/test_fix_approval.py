@@ -159,16 +159,16 @@ async def test_approved_fix_becomes_a_branch_and_a_pull_request(
     assert remote.branches("acme", "service").keys() == {"main"}
 
     for wrong in (
-        {"approved": True, "approver": "mallory", "diff_sha256": shown},
-        {"approved": True, "approver": "alice", "diff_sha256": "0" * 64},
-        {"approved": True, "approver": "alice"},
+        {"decision": "approve", "approver": "mallory", "diff_sha256": shown},
+        {"decision": "approve", "approver": "alice", "diff_sha256": "0" * 64},
+        {"decision": "approve", "approver": "alice"},
     ):
         assert fix_runner.resume(run_id, wrong)["status"] == "REJECT"
         assert fix_runner.run(run_id)["state"]["name"] == "Suspended"
     assert approve_main([run_id, "--approver", "alice", "--api-url", fix_runner.api_url]) == 1
 
     accepted = fix_runner.resume(
-        run_id, {"approved": True, "approver": "alice", "comment": "ship it", "diff_sha256": shown}
+        run_id, {"decision": "approve", "approver": "alice", "comment": "ship it", "diff_sha256": shown}
     )
     assert accepted["status"] == "ACCEPT"
     fix_runner.wait_for(run_id, "Completed")

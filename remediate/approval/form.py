@@ -23,10 +23,23 @@ from remediate.markdown import fenced, inline
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
+Decision = Literal["approve", "reject"]
+
+
 class Approval(RunInput):
-    approved: bool = Field(default=False, description="Approve: push the branch and open a PR.")
+    """A decision. ``decision`` has no default: the form starts with nothing chosen and the
+    server refuses a decision without it, so nobody approves or rejects by leaving a field
+    as it was."""
+
+    decision: Decision = Field(
+        description="Approve or reject. Required: nothing is chosen until you choose."
+    )
     approver: str = Field(min_length=1, max_length=100, description="Who decides.")
     comment: str = Field(default="", max_length=2000, description="Why (shown on the issue).")
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == "approve"
 
 
 class FixApproval(Approval):
@@ -36,7 +49,27 @@ class FixApproval(Approval):
 
 
 class ActionApproval(Approval):
-    approved: bool = Field(default=False, description="Approve: run the action.")
+    """The decision on a runbook action (its description says what approving runs)."""
+
+
+def refusal(approval: Approval, approvers: list[str]) -> str | None:
+    """Why the flow refuses ``approval`` although the server accepted it, or None.
+
+    The server checks the form's schema, which lists the approvers of the moment the run
+    suspended; the flow checks the catalog it runs with now, so a name removed since then
+    is refused here."""
+    if approval.approver not in approvers:
+        listed = ", ".join(approvers) or "nobody"
+        return (
+            f"{approval.approver!r} is not on approval.approvers (now: {listed}); "
+            "nothing was decided and the run waits for a listed approver"
+        )
+    return None
+
+
+def refused_description(reason: str, description: str) -> str:
+    """The form's description for the next round, leading with why the last was refused."""
+    return f"**Decision refused:** {inline(reason, 500)}\n\n{description}"
 
 
 def approval_input(approvers: list[str], base: type[Approval] = Approval) -> type[Approval]:
@@ -80,7 +113,11 @@ def approval_description(
     proposal: FixProposal, issue_url: str | None, artifact_key: str | None = None
 ) -> str:
     files = ", ".join(f"`{inline(f, 200)}`" for f in proposal.files_changed) or "none"
+    branch = inline(proposal.branch or "-", 200)
     lines = [
+        f"**Approve** pushes branch `{branch}` and opens a pull request (nothing is merged);"
+        " **reject** pushes nothing.",
+        "",
         "## Proposed fix awaiting approval",
         "",
         f"**Summary:** {inline(proposal.summary or 'no summary given', 1000)}",
@@ -93,7 +130,7 @@ def approval_description(
         "",
         f"**Files changed:** {files}",
         "",
-        f"**Branch:** `{inline(proposal.branch or '-', 200)}` from "
+        f"**Branch:** `{branch}` from "
         f"`{(proposal.base_commit or '-')[:12]}`",
         "",
     ]
@@ -110,7 +147,5 @@ def approval_description(
         "### Diff (computed by git, whole)",
         "",
         fenced(proposal.diff, "diff"),
-        "",
-        "Approving pushes the branch and opens a pull request; nothing is merged.",
     ]
     return "\n".join(lines)
