@@ -53,6 +53,8 @@ def test_the_fix_form_says_first_what_approving_does() -> None:
 
 def test_an_approver_no_longer_listed_is_refused_with_the_reason_first() -> None:
     form = approval_input(["alice", "bob"], ActionApproval)
+    # the server checks the names in the schema; the flow's refusal checks the catalog now
+    assert form.model_json_schema()["properties"]["approver"]["enum"] == ["alice", "bob"]
     decision = form(decision="approve", approver="bob")
     assert refusal(decision, ["alice", "bob"]) is None
     reason = refusal(decision, ["alice"])

@@ -168,7 +168,8 @@ async def test_approved_fix_becomes_a_branch_and_a_pull_request(
     assert approve_main([run_id, "--approver", "alice", "--api-url", fix_runner.api_url]) == 1
 
     accepted = fix_runner.resume(
-        run_id, {"decision": "approve", "approver": "alice", "comment": "ship it", "diff_sha256": shown}
+        run_id,
+        {"decision": "approve", "approver": "alice", "comment": "ship it", "diff_sha256": shown},
     )
     assert accepted["status"] == "ACCEPT"
     fix_runner.wait_for(run_id, "Completed")

@@ -11,7 +11,7 @@ unless the branch's diff has that hash.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
@@ -73,14 +73,20 @@ def refused_description(reason: str, description: str) -> str:
 
 
 def approval_input(approvers: list[str], base: type[Approval] = Approval) -> type[Approval]:
-    """``base`` (an ``Approval``) whose approver must be one of ``approvers``."""
-    names: Any = Literal[tuple(approvers)]
+    """``base`` (an ``Approval``) whose form offers exactly ``approvers``.
+
+    The list is in the JSON schema only: the server validates input against the schema
+    stored when the run suspended and refuses any other name. The model itself takes any
+    name, so a decision the server accepted still loads when the catalog has changed since
+    (the flow then refuses it with a reason, see ``refusal``) instead of failing the run."""
     model: type[Approval] = create_model(
         base.__name__,
         __base__=base,
         approver=(
-            names,
+            str,
             Field(
+                min_length=1,
+                max_length=100,
                 description="Who decides (from the catalog's approvers).",
                 json_schema_extra={"enum": list(approvers)},
             ),
@@ -130,8 +136,7 @@ def approval_description(
         "",
         f"**Files changed:** {files}",
         "",
-        f"**Branch:** `{branch}` from "
-        f"`{(proposal.base_commit or '-')[:12]}`",
+        f"**Branch:** `{branch}` from `{(proposal.base_commit or '-')[:12]}`",
         "",
     ]
     if issue_url:
