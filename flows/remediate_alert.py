@@ -94,6 +94,13 @@ async def _act(
     return await act_on_alert(incident, catalog), rollback
 
 
+class FixNotPublished(Exception):
+    """Ends a run whose approved fix did not reach its repository (the run is Failed)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"approved fix not published: {cause}")
+
+
 def _status(incident: Incident) -> OutcomeStatus:
     if incident.issue is None:
         return OutcomeStatus.RECORDED
@@ -149,9 +156,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
 
-    fix = decision = pull = None
+    fix = decision = pull = not_published = None
     if policy.propose_fix:
-        fix, approval, pull = await fix_and_review(incident, catalog)
+        fix, approval, pull, not_published = await fix_and_review(incident, catalog)
         if approval is not None:
             decision = FixDecision(
                 approved=approval.approved, approver=approval.approver, comment=approval.comment
@@ -170,7 +177,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         ),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
-    return RemediationOutcome(
+    outcome = RemediationOutcome(
         alert_id=alert.id,
         fingerprint=alert.fingerprint,
         service=alert.service,
@@ -186,3 +193,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         action=action,
         rollback=rollback,
     )
+    if not_published is not None:
+        # an approved fix that is not in its repository must not look like success
+        raise FixNotPublished(not_published)
+    return outcome

@@ -16,12 +16,13 @@ from pydantic import ValidationError
 
 from remediate.alerts import Alert, NotAnAlert, describe_validation_error
 from remediate.approval import cli as approve_cli
+from remediate.approval import retry as retry_cli
 from remediate.catalog import CatalogError, load_catalog
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
 from remediate.runs.links import flow_run_link
-from remediate.runs.tags import Flag, Key, tag, tag_value
+from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -93,6 +94,16 @@ def _duration(run: dict[str, Any]) -> str:
     return f"{float(seconds):.1f}s"
 
 
+def _fix_state(tags: list[str]) -> str:
+    """What became of the run's fix: published, not published, or the decision."""
+    published = tag_value(tags, Key.PUBLISH)
+    if published == Publish.FAILED:
+        return "NOT published"
+    if published == Publish.PUBLISHED:
+        return "published"
+    return tag_value(tags, Key.APPROVAL) or "-"
+
+
 async def _runs(args: argparse.Namespace) -> int:
     tags = [Flag.REMEDIATE.value] + ([tag(Key.SERVICE, args.service)] if args.service else [])
     target = prefect_api()
@@ -106,6 +117,7 @@ async def _runs(args: argparse.Namespace) -> int:
                 "alert": tag_value(r["tags"], Key.ALERT),
                 "service": tag_value(r["tags"], Key.SERVICE),
                 "state": r.get("state_name"),
+                "fix": _fix_state(r["tags"]),
                 "issue": issues.get(str(r["id"])),
                 "start_time": r.get("start_time"),
                 "duration": _duration(r),
@@ -114,14 +126,18 @@ async def _runs(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12} issue"
+    header = (
+        f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12}"
+        f" {'fix':<13} issue"
+    )
     print(header)
     for r in runs:
         started = (r.get("start_time") or r.get("expected_start_time") or "")[:19]
         print(
             f"{started:<20} {r.get('state_name') or '-':<10} {_duration(r):>9}  "
             f"{tag_value(r['tags'], Key.ALERT) or '-':<36} "
-            f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {issues.get(str(r['id']), '-')}"
+            f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {_fix_state(r['tags']):<13} "
+            f"{issues.get(str(r['id']), '-')}"
         )
     return EXIT_OK
 
@@ -178,6 +194,13 @@ def _approve(args: argparse.Namespace) -> int:
     return run(args, target.credential if target else None)
 
 
+def _retry_publish(args: argparse.Namespace) -> int:
+    if args.api_url is not None:
+        return retry_cli.run(args.api_url, args.run_id)
+    target = prefect_api()
+    return retry_cli.run(target.url, args.run_id, target.credential)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="remediate", description="Turn monitoring alerts into auditable remediation runs."
@@ -211,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     approve = commands.add_parser("approve", help="approve or reject a proposed fix")
     approve_cli.add_arguments(approve)
     approve.set_defaults(handler=_approve)
+
+    retry_publish = commands.add_parser(
+        "retry-publish", help="publish an approved fix again after its publication failed"
+    )
+    retry_cli.add_arguments(retry_publish)
+    retry_publish.set_defaults(handler=_retry_publish)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from remediate.cli import main as remediate_main
 from tests.support.fix_runner import DEPLOYMENT, FixRunner
 from tests.support.repos import git
 from tests.test_fix_approval import READ_EDIT, alert, local_catalog, local_issue
@@ -204,3 +205,52 @@ def test_an_approver_no_longer_listed_sees_why_and_the_run_keeps_waiting(
     assert "decision refused: 'bob' is not on approval.approvers" in fix_runner.logs(run_id)
     assert pulls_for(fix_runner, check_id) == []
     assert "remediate/" not in branches(fix_runner, check_id)
+
+
+def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
+    fix_runner: FixRunner, service_repo: Path, page: Page, tmp_path: Path
+) -> None:
+    check_id = "fixflow-ui-push"
+    run_id = waiting_run(fix_runner, check_id, service_repo)
+    # the receiving repository holds a stale lock on the branch: the push fails
+    bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
+    git(fix_runner.data_dir, "init", "-q", "--bare", str(bare))
+    lock = bare / "refs" / "heads" / "remediate" / f"{check_id}-1.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")
+    sessions = len(fix_runner.model.model_requests())
+
+    link = printed_link(fix_runner, check_id)
+    dialog = open_form(page, link, run_id)
+    decide(page, dialog, "approve", "alice", "ship it")
+    dialog.get_by_role("button", name="Resume").click()
+    expect(dialog).to_be_hidden(timeout=120_000)
+
+    failed = fix_runner.wait_for(run_id, "Failed")
+    assert "approved fix not published" in failed["state"]["message"]
+    assert "publish:failed" in failed["tags"] and "approval:approved" in failed["tags"]
+    page.goto(link)
+    badge = page.get_by_text("Failed", exact=True).locator("visible=true").first
+    expect(badge).to_be_visible(timeout=60_000)
+    shot(page, tmp_path, "run-failed-publish")
+    notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
+    assert any(
+        "Approved fix not published" in n and f"remediate retry-publish {run_id}" in n
+        for n in notes
+    )
+    assert pulls_for(fix_runner, check_id) == []
+
+    lock.unlink()
+    assert remediate_main(["retry-publish", run_id, "--api-url", fix_runner.api_url]) == 0
+    done = fix_runner.wait_for(run_id, "Completed")
+    assert "publish:published" in done["tags"] and "publish:failed" not in done["tags"]
+    assert "TIMEOUT_S = 5.0" in git(bare, "show", f"remediate/{check_id}-1:app.py")
+    assert [p["branch"] for p in pulls_for(fix_runner, check_id)] == [f"remediate/{check_id}-1"]
+    assert len(fix_runner.model.model_requests()) == sessions  # no new model session
+    assert "no new approval" in fix_runner.logs(run_id)
+    notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
+    assert sum("Fix approved" in n for n in notes) == 1
+    assert sum("Pull request opened" in n for n in notes) == 1
+    # a second retry finds nothing to retry and publishes nothing more
+    assert remediate_main(["retry-publish", run_id, "--api-url", fix_runner.api_url]) == 1
+    assert len(pulls_for(fix_runner, check_id)) == 1

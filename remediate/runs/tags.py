@@ -44,6 +44,7 @@ class Key(StrEnum):
     ROLLBACK_FROM = "rollback-from"
     ROLLBACK_TO = "rollback-to"
     RESOLVED_BEFORE = "resolved-before"
+    PUBLISH = "publish"
 
 
 class Flag(StrEnum):
@@ -62,6 +63,13 @@ class Verdict(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed-out"
+
+
+class Publish(StrEnum):
+    """Values of the ``publish:`` tag: whether an approved fix reached its repository."""
+
+    PUBLISHED = "published"
+    FAILED = "failed"
 
 
 class Stage(StrEnum):
