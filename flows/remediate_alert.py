@@ -26,11 +26,13 @@ from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision
+from remediate.fixer.text import report_section
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import issue_body
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
+from remediate.runs.names import run_name
 from remediate.runs.occurrences import alert_resolved, occurrences_of
 from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
@@ -109,13 +111,25 @@ def _status(incident: Incident) -> OutcomeStatus:
     return OutcomeStatus.ISSUE_UPDATED
 
 
-@flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
+def _run_name() -> str:
+    """The readable name of the current run, from its ``alert`` parameter."""
+    return run_name(Alert.model_validate(flow_run.get_parameters()["alert"]))
+
+
+@flow(name="remediate-alert", flow_run_name=_run_name, log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
     logger = get_run_logger()
     catalog = load_catalog()
     redactor = catalog.redactor()
     incident = await _start(alert, catalog, redactor)
+    resumed = flow_run.get_run_count() > 1
+    if resumed:
+        logger.info(
+            "resumed (attempt %d): steps before the approval gate return this run's cached"
+            " results; nothing is probed, written or proposed again",
+            flow_run.get_run_count(),
+        )
     alert = incident.alert
     policy = catalog.policy_for(alert.severity)
 
@@ -151,17 +165,24 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if policy.open_issue:
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
-        logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
+        if resumed:
+            logger.info(
+                "issue #%s (cached from this run's first attempt): %s", issue.number, issue.url
+            )
+        else:
+            logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
 
-    fix = decision = pull = not_published = None
+    fix = decision = pull = not_published = decision_input = None
     if policy.propose_fix:
-        fix, approval, pull, not_published = await fix_and_review(incident, catalog)
-        if approval is not None:
+        fix, decision_input, pull, not_published = await fix_and_review(incident, catalog)
+        if decision_input is not None:
             decision = FixDecision(
-                approved=approval.approved, approver=approval.approver, comment=approval.comment
+                approved=decision_input.approved,
+                approver=decision_input.approver,
+                comment=decision_input.comment,
             )
 
     action = rollback = None
@@ -174,6 +195,13 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             issue_body(incident, redactor)
             + (rollback_section(rollback) if rollback is not None else "")
             + (action_section(action) if action is not None else "")
+            + (
+                report_section(
+                    fix, decision_input, pull.url if pull else None, not_published, incident.run_id
+                )
+                if fix is not None
+                else ""
+            )
         ),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,56 @@ async def _runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _age(since: str | None, now: datetime) -> str:
+    if not since:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(since)).total_seconds())
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _waiting_for(tags: list[str]) -> str:
+    if Flag.AWAITING_CAPACITY_APPROVAL in tags:
+        return "capacity action"
+    fix_waits = tag_value(tags, Key.FIX) == "proposed" and tag_value(tags, Key.APPROVAL) is None
+    return "fix" if fix_waits else "runbook action"
+
+
+async def _approvals(args: argparse.Namespace) -> int:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        runs = await api.waiting_runs()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": r["id"],
+            "name": r.get("name"),
+            "waiting": _age((r.get("state") or {}).get("timestamp"), now),
+            "service": tag_value(r["tags"], Key.SERVICE) or "-",
+            "risk": tag_value(r["tags"], Key.RISK) or "-",
+            "decision": _waiting_for(r["tags"]),
+            "link": flow_run_link(ui_url(target.url), str(r["id"])),
+        }
+        for r in runs
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no decision is waiting")
+        return EXIT_OK
+    print(
+        f"{'waiting':>8}  {'decision':<15} {'service':<16} {'risk':<7} {'run':<50}"
+        " open (menu ⋮ > Resume)"
+    )
+    for row in rows:
+        print(
+            f"{row['waiting']:>8}  {row['decision']:<15} {row['service'][:16]:<16}"
+            f" {row['risk']:<7} {str(row['name'])[:50]:<50} {row['link']}"
+        )
+    return EXIT_OK
+
+
 def _check_config(args: argparse.Namespace) -> int:
     try:
         catalog = load_catalog(args.path)
@@ -220,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--service")
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=_runs)
+
+    approvals = commands.add_parser(
+        "approvals", help="list every decision waiting, oldest first, with its link"
+    )
+    approvals.add_argument("--json", action="store_true")
+    approvals.set_defaults(handler=_approvals)
 
     check = commands.add_parser("check-config", help="validate a catalog file")
     check.add_argument("path", nargs="?", default=None)

@@ -119,6 +119,22 @@ def wait_for_round(runner: FixRunner, run_id: str, round_number: int) -> None:
     raise AssertionError(f"run {run_id} did not suspend for round {round_number}")
 
 
+def incident_report(runner: FixRunner, run_id: str) -> str:
+    """The run's latest ``incident-report`` artifact."""
+    found = httpx.post(
+        f"{runner.api_url}/artifacts/filter",
+        json={
+            "artifacts": {"key": {"any_": ["incident-report"]}, "flow_run_id": {"any_": [run_id]}},
+            "sort": "CREATED_DESC",
+            "limit": 1,
+        },
+        trust_env=False,
+    )
+    found.raise_for_status()
+    [artifact] = found.json()
+    return str(artifact["data"])
+
+
 def shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
 
@@ -134,11 +150,30 @@ def branches(runner: FixRunner, check_id: str) -> str:
 
 
 def test_approve_from_the_printed_link(
-    fix_runner: FixRunner, service_repo: Path, page: Page, tmp_path: Path
+    fix_runner: FixRunner,
+    service_repo: Path,
+    page: Page,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     check_id = "fixflow-ui"
     run_id = waiting_run(fix_runner, check_id, service_repo)
-    dialog = open_form(page, printed_link(fix_runner, check_id), run_id)
+    name = f"{check_id} · svc-{check_id} · 2026-01-01 00:00:00 UTC"
+
+    # the run list shows a name a person recognises
+    page.goto(f"{fix_runner.api_url.removesuffix('/api')}/v2/runs")
+    expect(page.get_by_text(name).locator("visible=true").first).to_be_visible(timeout=60_000)
+    shot(page, tmp_path, "runs-list")
+
+    # `remediate approvals` lists the decision with its link, the issue carries the same
+    capsys.readouterr()
+    assert remediate_main(["approvals", "--json"]) == 0
+    [row] = [r for r in json.loads(capsys.readouterr().out) if r["id"] == run_id]
+    assert row["name"] == name and row["service"] == f"svc-{check_id}"
+    assert row["risk"] == "low" and row["decision"] == "fix"
+    assert row["link"] == printed_link(fix_runner, check_id)
+
+    dialog = open_form(page, row["link"], run_id)
     expect(dialog).to_contain_text("Approve pushes branch")
     expect(dialog).to_contain_text("raise the timeout", timeout=30_000)
     expect(dialog).to_contain_text("+TIMEOUT_S = 5.0")
@@ -239,6 +274,9 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
         for n in notes
     )
     assert pulls_for(fix_runner, check_id) == []
+    failed_report = incident_report(fix_runner, run_id).split("## Fix")[1]
+    assert "**Not published:**" in failed_report
+    assert failed_report.rstrip().endswith(f"`remediate retry-publish {run_id}`.")
 
     lock.unlink()
     assert remediate_main(["retry-publish", run_id, "--api-url", fix_runner.api_url]) == 0
@@ -247,7 +285,14 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
     assert "TIMEOUT_S = 5.0" in git(bare, "show", f"remediate/{check_id}-1:app.py")
     assert [p["branch"] for p in pulls_for(fix_runner, check_id)] == [f"remediate/{check_id}-1"]
     assert len(fix_runner.model.model_requests()) == sessions  # no new model session
-    assert "no new approval" in fix_runner.logs(run_id)
+    logs = fix_runner.logs(run_id)
+    assert "no new approval" in logs and "resumed (attempt" in logs
+    assert logs.count("opened: ") == 1  # the resumed attempts say the issue was cached
+    report = incident_report(fix_runner, run_id)
+    assert report.index("## Fix") > report.index("Prefect flow run")
+    assert "approved by alice" in report and "Channel: `prefect-api`" in report
+    fix_part = report.split("## Fix")[1]
+    assert "**Pull request:** file://" in fix_part and fix_part.rstrip().endswith(".md")
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert sum("Fix approved" in n for n in notes) == 1
     assert sum("Pull request opened" in n for n in notes) == 1

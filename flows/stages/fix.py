@@ -59,7 +59,8 @@ async def _decision(
     if incident.run_id and await alert_resolved(incident.run_id):
         logger.warning("alert resolved since the run started; the fix still goes to approval")
         await retag([tag(Key.RESOLVED_BEFORE, Stage.APPROVAL)])
-    await retag([Flag.AWAITING_APPROVAL, *([tag(Key.ISSUE, issue.number)] if issue else [])])
+    waiting = [Flag.AWAITING_APPROVAL, tag(Key.RISK, proposal.risk.value)]
+    await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
     if catalog.approval.notify:
         await notify_approvers(incident, proposal, catalog)
     description = approval_description(

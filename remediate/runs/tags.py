@@ -45,6 +45,7 @@ class Key(StrEnum):
     ROLLBACK_TO = "rollback-to"
     RESOLVED_BEFORE = "resolved-before"
     PUBLISH = "publish"
+    RISK = "risk"
 
 
 class Flag(StrEnum):
