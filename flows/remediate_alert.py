@@ -8,10 +8,12 @@ behind the same gate. Each stage takes the :class:`Incident` built so far.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
+from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
@@ -21,7 +23,7 @@ from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
-from remediate.catalog import Catalog, StepPolicy, load_catalog
+from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
@@ -103,6 +105,15 @@ class FixNotPublished(Exception):
         super().__init__(f"approved fix not published: {cause}")
 
 
+def _resumed() -> bool:
+    """Whether this run already ran up to a suspension (resumed) or before (retried)."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None:
+        return False
+    return bool(run.empirical_policy.pause_keys) or flow_run.get_run_count() > 1
+
+
 def _status(incident: Incident) -> OutcomeStatus:
     if incident.issue is None:
         return OutcomeStatus.RECORDED
@@ -112,8 +123,14 @@ def _status(incident: Incident) -> OutcomeStatus:
 
 
 def _run_name() -> str:
-    """The readable name of the current run, from its ``alert`` parameter."""
-    return run_name(Alert.model_validate(flow_run.get_parameters()["alert"]))
+    """The readable name of the current run, from its ``alert`` parameter (attributed to a
+    service here when whoever created the run did not attribute it)."""
+    alert = Alert.model_validate(flow_run.get_parameters()["alert"])
+    if alert.service is None:
+        # on a catalog error the flow body reports it; the name goes without a service
+        with contextlib.suppress(CatalogError):
+            alert = load_catalog().attribute(alert)
+    return run_name(alert)
 
 
 @flow(name="remediate-alert", flow_run_name=_run_name, log_prints=True)
@@ -123,7 +140,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     catalog = load_catalog()
     redactor = catalog.redactor()
     incident = await _start(alert, catalog, redactor)
-    resumed = flow_run.get_run_count() > 1
+    resumed = _resumed()
     if resumed:
         logger.info(
             "resumed (attempt %d): steps before the approval gate return this run's cached"
