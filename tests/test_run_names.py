@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from remediate.alerts import Alert, Severity
+from remediate.runs.links import flow_run_link
 from remediate.runs.names import run_name
 
 
@@ -38,3 +39,10 @@ def test_alert_text_cannot_break_or_flood_the_name() -> None:
     name = run_name(hostile)
     assert all(ch.isprintable() for ch in name)
     assert len(name.split(" · ")[0]) <= 60 and name.split(" · ")[1] == "svc"
+
+
+def test_links_open_the_current_ui_whether_or_not_the_base_names_it() -> None:
+    expected = "http://ui:4200/v2/runs/flow-run/r1"
+    assert flow_run_link("http://ui:4200", "r1") == expected
+    assert flow_run_link("http://ui:4200/", "r1") == expected
+    assert flow_run_link("http://ui:4200/v2", "r1") == expected

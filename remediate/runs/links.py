@@ -12,5 +12,8 @@ UI_PREFIX = "/v2"
 
 
 def flow_run_link(ui_base: str, flow_run_id: str) -> str:
-    """The run's page in the current Prefect UI (``ui_base`` is the server's root URL)."""
-    return f"{ui_base.rstrip('/')}{UI_PREFIX}/runs/flow-run/{flow_run_id}"
+    """The run's page in the current Prefect UI. ``ui_base`` is the server's root URL; one
+    that already ends in ``/v2`` (a ``PREFECT_UI_URL`` set for Prefect's own links) is
+    taken as the same place."""
+    root = ui_base.rstrip("/").removesuffix(UI_PREFIX)
+    return f"{root}{UI_PREFIX}/runs/flow-run/{flow_run_id}"
