@@ -9,10 +9,12 @@ runbook action behind the same gate. Each stage takes the :class:`Incident` buil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_link_artifact, acreate_markdown_artifact
+from prefect.context import FlowRunContext
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
@@ -22,16 +24,18 @@ from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
-from remediate.catalog import Catalog, StepPolicy, load_catalog
+from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.models import FixDecision
+from remediate.fixer.text import report_section
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import investigation_comment, issue_body
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
+from remediate.runs.names import run_name
 from remediate.runs.occurrences import alert_resolved, occurrences_of
 from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
@@ -96,6 +100,22 @@ async def _act(
     return await act_on_alert(incident, catalog), rollback
 
 
+class FixNotPublished(Exception):
+    """Ends a run whose approved fix did not reach its repository (the run is Failed)."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"approved fix not published: {cause}")
+
+
+def _resumed() -> bool:
+    """Whether this run already ran up to a suspension (resumed) or before (retried)."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context else None
+    if run is None:
+        return False
+    return bool(run.empirical_policy.pause_keys) or flow_run.get_run_count() > 1
+
+
 def _status(incident: Incident) -> OutcomeStatus:
     if incident.issue is None:
         return OutcomeStatus.RECORDED
@@ -104,13 +124,31 @@ def _status(incident: Incident) -> OutcomeStatus:
     return OutcomeStatus.ISSUE_UPDATED
 
 
-@flow(name="remediate-alert", flow_run_name="{alert.id}", log_prints=True)
+def _run_name() -> str:
+    """The readable name of the current run, from its ``alert`` parameter (attributed to a
+    service here when whoever created the run did not attribute it)."""
+    alert = Alert.model_validate(flow_run.get_parameters()["alert"])
+    if alert.service is None:
+        # on a catalog error the flow body reports it; the name goes without a service
+        with contextlib.suppress(CatalogError):
+            alert = load_catalog().attribute(alert)
+    return run_name(alert)
+
+
+@flow(name="remediate-alert", flow_run_name=_run_name, log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
     logger = get_run_logger()
     catalog = load_catalog()
     redactor = catalog.redactor()
     incident = await _start(alert, catalog, redactor)
+    resumed = _resumed()
+    if resumed:
+        logger.info(
+            "resumed (attempt %d): steps before the approval gate return this run's cached"
+            " results; nothing is probed, written or proposed again",
+            flow_run.get_run_count(),
+        )
     alert = incident.alert
     policy = catalog.policy_for(alert.severity)
 
@@ -146,7 +184,12 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if policy.open_issue:
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
-        logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
+        if resumed:
+            logger.info(
+                "issue #%s (cached from this run's first attempt): %s", issue.number, issue.url
+            )
+        else:
+            logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
@@ -171,12 +214,14 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                 investigation_comment(investigation, redactor),
             )
 
-    fix = decision = pull = None
+    fix = decision = pull = not_published = decision_input = None
     if policy.propose_fix:
-        fix, approval, pull = await fix_and_review(incident, catalog)
-        if approval is not None:
+        fix, decision_input, pull, not_published = await fix_and_review(incident, catalog)
+        if decision_input is not None:
             decision = FixDecision(
-                approved=approval.approved, approver=approval.approver, comment=approval.comment
+                approved=decision_input.approved,
+                approver=decision_input.approver,
+                comment=decision_input.comment,
             )
 
     action = rollback = None
@@ -189,10 +234,17 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             issue_body(incident, redactor)
             + (rollback_section(rollback) if rollback is not None else "")
             + (action_section(action) if action is not None else "")
+            + (
+                report_section(
+                    fix, decision_input, pull.url if pull else None, not_published, incident.run_id
+                )
+                if fix is not None
+                else ""
+            )
         ),
         description=f"{alert.check_id} on {alert.service or 'unknown service'}",
     )
-    return RemediationOutcome(
+    outcome = RemediationOutcome(
         alert_id=alert.id,
         fingerprint=alert.fingerprint,
         service=alert.service,
@@ -209,3 +261,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         action=action,
         rollback=rollback,
     )
+    if not_published is not None:
+        # an approved fix that is not in its repository must not look like success
+        raise FixNotPublished(not_published)
+    return outcome

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,13 @@ from pydantic import ValidationError
 
 from remediate.alerts import Alert, NotAnAlert, describe_validation_error
 from remediate.approval import cli as approve_cli
+from remediate.approval import retry as retry_cli
 from remediate.catalog import CatalogError, load_catalog
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
-from remediate.runs.tags import Flag, Key, tag, tag_value
+from remediate.runs.links import flow_run_link
+from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -80,7 +82,7 @@ async def _send(args: argparse.Namespace) -> int:
         print(json.dumps({"flow_run_id": run.id, "created": run.created, "name": run.name}))
     else:
         print(f"flow run {run.id} ({run.name}) {state}")
-        print(f"{ui_url(api_url)}/runs/flow-run/{run.id}")
+        print(flow_run_link(ui_url(api_url), run.id))
     return EXIT_OK
 
 
@@ -90,6 +92,16 @@ def _duration(run: dict[str, Any]) -> str:
         start = datetime.fromisoformat(run["start_time"])
         seconds = (datetime.fromisoformat(run["end_time"]) - start).total_seconds()
     return f"{float(seconds):.1f}s"
+
+
+def _fix_state(tags: list[str]) -> str:
+    """What became of the run's fix: published, not published, or the decision."""
+    published = tag_value(tags, Key.PUBLISH)
+    if published == Publish.FAILED:
+        return "NOT published"
+    if published == Publish.PUBLISHED:
+        return "published"
+    return tag_value(tags, Key.APPROVAL) or "-"
 
 
 async def _runs(args: argparse.Namespace) -> int:
@@ -105,6 +117,7 @@ async def _runs(args: argparse.Namespace) -> int:
                 "alert": tag_value(r["tags"], Key.ALERT),
                 "service": tag_value(r["tags"], Key.SERVICE),
                 "state": r.get("state_name"),
+                "fix": _fix_state(r["tags"]),
                 "issue": issues.get(str(r["id"])),
                 "start_time": r.get("start_time"),
                 "duration": _duration(r),
@@ -113,14 +126,68 @@ async def _runs(args: argparse.Namespace) -> int:
         ]
         print(json.dumps(rows, indent=2))
         return EXIT_OK
-    header = f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12} issue"
+    header = (
+        f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12}"
+        f" {'fix':<13} issue"
+    )
     print(header)
     for r in runs:
         started = (r.get("start_time") or r.get("expected_start_time") or "")[:19]
         print(
             f"{started:<20} {r.get('state_name') or '-':<10} {_duration(r):>9}  "
             f"{tag_value(r['tags'], Key.ALERT) or '-':<36} "
-            f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {issues.get(str(r['id']), '-')}"
+            f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {_fix_state(r['tags']):<13} "
+            f"{issues.get(str(r['id']), '-')}"
+        )
+    return EXIT_OK
+
+
+def _age(since: str | None, now: datetime) -> str:
+    if not since:
+        return "-"
+    seconds = int((now - datetime.fromisoformat(since)).total_seconds())
+    hours, rest = divmod(max(seconds, 0), 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _waiting_for(tags: list[str]) -> str:
+    if Flag.AWAITING_CAPACITY_APPROVAL in tags:
+        return "capacity action"
+    fix_waits = tag_value(tags, Key.FIX) == "proposed" and tag_value(tags, Key.APPROVAL) is None
+    return "fix" if fix_waits else "runbook action"
+
+
+async def _approvals(args: argparse.Namespace) -> int:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        runs = await api.waiting_runs()
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": r["id"],
+            "name": r.get("name"),
+            "waiting": _age((r.get("state") or {}).get("timestamp"), now),
+            "service": tag_value(r["tags"], Key.SERVICE) or "-",
+            "risk": tag_value(r["tags"], Key.RISK) or "-",
+            "decision": _waiting_for(r["tags"]),
+            "link": flow_run_link(ui_url(target.url), str(r["id"])),
+        }
+        for r in runs
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    if not rows:
+        print("no decision is waiting")
+        return EXIT_OK
+    print(
+        f"{'waiting':>8}  {'decision':<15} {'service':<16} {'risk':<7} {'run':<50}"
+        " open (menu ⋮ > Resume)"
+    )
+    for row in rows:
+        print(
+            f"{row['waiting']:>8}  {row['decision']:<15} {row['service'][:16]:<16}"
+            f" {row['risk']:<7} {str(row['name'])[:50]:<50} {row['link']}"
         )
     return EXIT_OK
 
@@ -177,6 +244,13 @@ def _approve(args: argparse.Namespace) -> int:
     return run(args, target.credential if target else None)
 
 
+def _retry_publish(args: argparse.Namespace) -> int:
+    if args.api_url is not None:
+        return retry_cli.run(args.api_url, args.run_id)
+    target = prefect_api()
+    return retry_cli.run(target.url, args.run_id, target.credential)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="remediate", description="Turn monitoring alerts into auditable remediation runs."
@@ -197,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
     runs.set_defaults(handler=_runs)
 
+    approvals = commands.add_parser(
+        "approvals", help="list every decision waiting, oldest first, with its link"
+    )
+    approvals.add_argument("--json", action="store_true")
+    approvals.set_defaults(handler=_approvals)
+
     check = commands.add_parser("check-config", help="validate a catalog file")
     check.add_argument("path", nargs="?", default=None)
     check.set_defaults(handler=_check_config)
@@ -210,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     approve = commands.add_parser("approve", help="approve or reject a proposed fix")
     approve_cli.add_arguments(approve)
     approve.set_defaults(handler=_approve)
+
+    retry_publish = commands.add_parser(
+        "retry-publish", help="publish an approved fix again after its publication failed"
+    )
+    retry_cli.add_arguments(retry_publish)
+    retry_publish.set_defaults(handler=_retry_publish)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

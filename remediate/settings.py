@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from remediate.runs.links import flow_run_link
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="REMEDIATE_", extra="ignore")
@@ -26,7 +28,7 @@ class Settings(BaseSettings):
 
     def flow_run_url(self, flow_run_id: str) -> str | None:
         base = self.prefect_ui_url()
-        return f"{base}/runs/flow-run/{flow_run_id}" if base else None
+        return flow_run_link(base, flow_run_id) if base else None
 
 
 def get_settings() -> Settings:

@@ -137,7 +137,7 @@ async def test_a_refused_connection_proposes_the_restart_its_check_id_does_not_n
     shown = form(fix_runner, run_id)
     assert "`restart`" in shown and "suggested by | diagnosis finding probe:connect" in shown
     assert sim_service.actions() == []
-    fix_runner.resume(run_id, {"approved": True, "approver": "alice"})
+    fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert sim_service.actions() == ["restart normal"]

@@ -162,7 +162,7 @@ def test_only_an_authenticated_client_can_approve(stack: Stack) -> None:
     run_id = json.loads(sent.stdout)["flow_run_id"]
     wait_for_state(stack, run_id, "Suspended")
 
-    decision = {"run_input": {"approved": True, "approver": APPROVER, "comment": "forged"}}
+    decision = {"run_input": {"decision": "approve", "approver": APPROVER, "comment": "forged"}}
     forged = httpx.post(f"{stack.api}/flow_runs/{run_id}/resume", json=decision, trust_env=False)
     assert forged.status_code == 401
     assert run_state(stack, run_id) == "Suspended"

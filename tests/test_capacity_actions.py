@@ -341,10 +341,10 @@ async def test_forecast_inside_the_horizon_proposes_the_action_an_approver_runs_
     assert "`clean-spool`" in proposed and "It waits for approval." in proposed
     assert inline(f"truncate -s 0 {spool}", 1000) in proposed
 
-    refused = fix_runner.resume(run_id, {"approved": True, "approver": "mallory"})
+    refused = fix_runner.resume(run_id, {"decision": "approve", "approver": "mallory"})
     assert refused["status"] == "REJECT"
     assert spool.stat().st_size == grown
-    accepted = fix_runner.resume(run_id, {"approved": True, "approver": "alice"})
+    accepted = fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
     assert accepted["status"] == "ACCEPT"
     run = fix_runner.wait_for(run_id, "Completed")
 

@@ -159,16 +159,17 @@ async def test_approved_fix_becomes_a_branch_and_a_pull_request(
     assert remote.branches("acme", "service").keys() == {"main"}
 
     for wrong in (
-        {"approved": True, "approver": "mallory", "diff_sha256": shown},
-        {"approved": True, "approver": "alice", "diff_sha256": "0" * 64},
-        {"approved": True, "approver": "alice"},
+        {"decision": "approve", "approver": "mallory", "diff_sha256": shown},
+        {"decision": "approve", "approver": "alice", "diff_sha256": "0" * 64},
+        {"decision": "approve", "approver": "alice"},
     ):
         assert fix_runner.resume(run_id, wrong)["status"] == "REJECT"
         assert fix_runner.run(run_id)["state"]["name"] == "Suspended"
     assert approve_main([run_id, "--approver", "alice", "--api-url", fix_runner.api_url]) == 1
 
     accepted = fix_runner.resume(
-        run_id, {"approved": True, "approver": "alice", "comment": "ship it", "diff_sha256": shown}
+        run_id,
+        {"decision": "approve", "approver": "alice", "comment": "ship it", "diff_sha256": shown},
     )
     assert accepted["status"] == "ACCEPT"
     fix_runner.wait_for(run_id, "Completed")
@@ -390,7 +391,9 @@ async def test_a_default_branch_that_moved_after_approval_gets_nothing_pushed(
     git(work, "push", "-q", "origin", "main")
 
     approve_shown(fix_runner, run_id)
-    fix_runner.wait_for(run_id, "Completed")
+    failed = fix_runner.wait_for(run_id, "Failed")
+    assert "approved fix not published" in failed["state"]["message"]
+    assert "not the approved" in failed["state"]["message"]
     bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
     assert not bare.exists() or git(bare, "branch", "--list", "remediate/*") == ""
     assert not list((fix_runner.data_dir / "pulls").glob("*.json")) or all(
@@ -398,7 +401,7 @@ async def test_a_default_branch_that_moved_after_approval_gets_nothing_pushed(
         for p in (fix_runner.data_dir / "pulls").glob("*.json")
     )
     notes = local_notes(fix_runner, check_id)
-    assert "could not be published" in notes[-1] and "not the approved" in notes[-1]
+    assert "Approved fix not published" in notes[-1] and "not the approved" in notes[-1]
     assert "Pull request opened" not in "\n".join(notes)
 
 
@@ -422,7 +425,8 @@ async def test_a_proposal_lost_after_approval_is_not_pushed_and_needs_a_new_appr
     ]
     fix_runner.model.play(*other)
     approve_shown(fix_runner, run_id)
-    fix_runner.wait_for(run_id, "Completed")
+    failed = fix_runner.wait_for(run_id, "Failed")
+    assert "approved fix not published" in failed["state"]["message"]
 
     bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
     assert not bare.exists() or git(bare, "branch", "--list", "remediate/*") == ""

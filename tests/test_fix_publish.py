@@ -66,7 +66,7 @@ PROPOSAL = FixProposal(
     diff=DIFF,
 )
 SHA = diff_sha256(DIFF)
-APPROVAL = FixApproval(approved=True, approver="alice", comment="looks right", diff_sha256=SHA)
+APPROVAL = FixApproval(decision="approve", approver="alice", comment="looks right", diff_sha256=SHA)
 MARKERS = MarkerSigner(b"k" * 32)
 ISSUE = IssueRef(tracker="github", number=1, url="http://x/issues/1", action=IssueAction.OPENED)
 

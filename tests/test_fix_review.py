@@ -88,6 +88,6 @@ def test_the_form_requires_the_shown_hash() -> None:
     field = schema["properties"]["diff_sha256"]
     assert "diff_sha256" in schema["required"]
     assert field["default"] == shown and field["enum"] == [shown]
-    assert form(approved=True, approver="alice", diff_sha256=shown).diff_sha256 == shown
+    assert form(decision="approve", approver="alice", diff_sha256=shown).diff_sha256 == shown
     with pytest.raises(ValidationError, match="diff_sha256"):
-        form(approved=True, approver="alice")
+        form(decision="approve", approver="alice")

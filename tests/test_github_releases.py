@@ -272,7 +272,7 @@ async def test_flow_proposes_rollback_to_v1_when_v2_went_live_a_minute_before_th
     assert "within the rollback window of 600 s" in text
     assert sim_service.actions() == ["start"]
 
-    fix_runner.resume(run_id, {"approved": False, "approver": "alice"})
+    fix_runner.resume(run_id, {"decision": "reject", "approver": "alice"})
     run = fix_runner.wait_for(run_id, "Completed")
     assert "rollback-from:v2" in run["tags"] and "rollback-to:v1" in run["tags"]
     assert "GitHub deployments of `acme/shop environment production`" in report(fix_runner, run_id)

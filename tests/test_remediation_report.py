@@ -329,3 +329,20 @@ def fix_alert(check_id: str) -> Alert:
         summary="timeouts",
         fired_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
+
+
+def test_approved_fixes_not_published_are_counted() -> None:
+    from remediate.reporting.history import RunRecord
+    from remediate.reporting.metrics import compute
+
+    now = datetime.now(UTC)
+
+    def run(n: int, *tags: str) -> RunRecord:
+        return RunRecord(
+            id=str(n), created=now, state_type="FAILED", tags=list(tags), approval="approved"
+        )
+
+    records = [run(1, "publish:failed"), run(2, "publish:published"), run(3)]
+    report = compute(records, now - timedelta(days=1), now)
+    assert report.figure("not_published").value == 1
+    assert report.figure("approved").value == 3

@@ -225,7 +225,7 @@ async def test_bad_release_rolled_back_after_approval_health_recovers(
     assert f"Deployment rollback proposed: `sim-{check}` from `v2` to `v1`." in text
     assert "within the rollback window of 600 s" in text
 
-    fix_runner.resume(run_id, {"approved": True, "approver": "alice"})
+    fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert sim_service.current() == "releases/v1"
@@ -275,7 +275,7 @@ async def test_failed_rollback_is_loud_and_not_proposed_again(
     since = datetime.now(UTC) - timedelta(seconds=1)
     first = await submit(fix_runner, alert(check))
     fix_runner.wait_for(first, "Suspended")
-    fix_runner.resume(first, {"approved": True, "approver": "alice"})
+    fix_runner.resume(first, {"decision": "approve", "approver": "alice"})
     run = fix_runner.wait_for(first, "Completed")
 
     assert "rollback:failed" in run["tags"] and "action-status:failed-no-undo" in run["tags"]

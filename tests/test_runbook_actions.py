@@ -277,9 +277,9 @@ async def test_crashed_service_restart_approved_health_recovers(
         assert part in shown
     assert sim_service.actions() == []
 
-    refused = fix_runner.resume(run_id, {"approved": True, "approver": "mallory"})
+    refused = fix_runner.resume(run_id, {"decision": "approve", "approver": "mallory"})
     assert refused["status"] == "REJECT"
-    accepted = fix_runner.resume(run_id, {"approved": True, "approver": "alice"})
+    accepted = fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
     assert accepted["status"] == "ACCEPT"
     run = fix_runner.wait_for(run_id, "Completed")
 
@@ -302,7 +302,7 @@ async def test_restart_without_health_runs_the_undo_and_reports_it(
     fix_runner.write_catalog(flow_catalog(check, sim_service, actions))
     run_id = await submit(fix_runner, alert(check))
     fix_runner.wait_for(run_id, "Suspended")
-    fix_runner.resume(run_id, {"approved": True, "approver": "alice", "comment": "try it"})
+    fix_runner.resume(run_id, {"decision": "approve", "approver": "alice", "comment": "try it"})
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert sim_service.actions() == ["restart normal", "restore"]
@@ -325,7 +325,7 @@ async def test_rejected_action_runs_nothing(fix_runner: FixRunner, sim_service: 
     fix_runner.write_catalog(flow_catalog(check, sim_service, actions))
     run_id = await submit(fix_runner, alert(check))
     fix_runner.wait_for(run_id, "Suspended")
-    fix_runner.resume(run_id, {"approved": False, "approver": "alice", "comment": "not now"})
+    fix_runner.resume(run_id, {"decision": "reject", "approver": "alice", "comment": "not now"})
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert sim_service.actions() == []

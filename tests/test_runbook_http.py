@@ -274,7 +274,7 @@ async def test_approved_http_action_restores_health(
     assert "sends the HTTP request shown" in shown and ADMIN_TOKEN not in shown
     assert admin_service.requests == []
 
-    fix_runner.resume(run_id, {"approved": True, "approver": "alice"})
+    fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert [r["segments"][4] for r in admin_service.requests] == ["restart"]

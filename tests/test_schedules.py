@@ -13,7 +13,7 @@ PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 EXPECTED_CRON = {"remediation-report": "0 6 * * *", "alert-patterns": "0 * * * *"}
 EXPECTED_INTERVAL = {
-    "record-approval-timeouts": timedelta(seconds=60),
+    "record-approval-timeouts": timedelta(minutes=30),
     "capacity-forecast": timedelta(minutes=15),
 }
 

@@ -193,7 +193,8 @@ async def decide_and_run(
             outcome = base.model_copy(update={"gate": "unavailable", "reason": reason})
             note("action-result", outcome_markdown(outcome))
             return outcome
-        await retag([awaiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
+        waiting = [awaiting, tag(Key.RISK, proposal.risk)]
+        await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
         model = approval_input(catalog.approval.approvers, base=ActionApproval)
         description = approval_description(proposal, issue.url if issue else None)
         approval = await suspend_for_approval(model, description, catalog, approval_key)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from prefect import get_run_logger
 from prefect.flow_runs import asuspend_flow_run
 
-from remediate.approval.form import Approval
+from remediate.approval.form import Approval, refusal, refused_description
 from remediate.catalog import Catalog
 
-MAX_APPROVAL_ROUNDS = 10
+MAX_APPROVAL_ROUNDS = 20
 A = TypeVar("A", bound=Approval)
 
 
@@ -22,17 +23,24 @@ async def suspend_for_approval(
 ) -> A:
     """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides.
 
-    A decision from a name not on the list (possible only if the server's schema check
-    is bypassed) is ignored and the run suspends again under the next key.
+    The server refuses input that does not fit the form (its answer names the reason). A
+    decision the server accepted but the flow refuses (an approver removed from the catalog
+    since the run suspended) is logged and the run suspends again under the next key, with
+    a description that leads with the reason, so the person sees it when reopening the form.
     """
+    logger = get_run_logger()
     approvers = catalog.approval.approvers
+    shown = description
     for round_number in range(1, MAX_APPROVAL_ROUNDS + 1):
         key = base_key if round_number == 1 else f"{base_key}-{round_number}"
         decision = await asuspend_flow_run(
-            wait_for_input=model.with_initial_data(description=description, approved=False),
+            wait_for_input=model.with_initial_data(description=shown),
             timeout=int(catalog.approval.timeout_s),
             key=key,
         )
-        if decision is not None and decision.approver in approvers:
+        reason = refusal(decision, approvers)
+        if reason is None:
             return decision
-    raise RuntimeError(f"no valid approval after {MAX_APPROVAL_ROUNDS} rounds")
+        logger.warning("decision refused: %s", reason)
+        shown = refused_description(reason, description)
+    raise RuntimeError(f"no decision from a listed approver after {MAX_APPROVAL_ROUNDS} rounds")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import NamedTuple
+
 from prefect import get_run_logger
-from prefect.runtime import deployment
+from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import suspend_for_approval
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
+from remediate.approval.record import keep_decision, kept_decision
 from remediate.catalog import Catalog
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, PullRequestRef
@@ -15,7 +19,7 @@ from remediate.fixer.text import decision_comment, mismatch_comment, proposal_co
 from remediate.incident.models import Incident
 from remediate.markdown import inline
 from remediate.runs.occurrences import alert_resolved
-from remediate.runs.tags import Flag, Key, Stage, Verdict, retag, tag
+from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, retag, tag
 from tasks.approval import notify_approvers
 from tasks.fixer import open_pull_request, propose_fix_task, publish_diff_artifact
 from tasks.trackers import record_on_issue
@@ -23,9 +27,49 @@ from tasks.trackers import record_on_issue
 APPROVAL_KEY = "fix-approval"
 
 
-async def fix_and_review(
-    incident: Incident, catalog: Catalog
-) -> tuple[FixProposal, FixApproval | None, PullRequestRef | None]:
+class FixReview(NamedTuple):
+    proposal: FixProposal
+    approval: FixApproval | None
+    pull: PullRequestRef | None
+    not_published: str | None = None
+    """Why an approved fix was not published (the run then ends Failed with this)."""
+
+
+def _retrying_publication() -> bool:
+    return tag(Key.PUBLISH, Publish.FAILED) in (flow_run.get_tags() or [])
+
+
+async def _decision(
+    incident: Incident, catalog: Catalog, proposal: FixProposal, form: type[FixApproval]
+) -> FixApproval:
+    """The approval kept from an earlier attempt whose publication failed, else a new one."""
+    logger = get_run_logger()
+    shown = diff_sha256(proposal.diff)
+    if incident.run_id and _retrying_publication():
+        kept, why = await kept_decision(incident.run_id, form, catalog.approval.approvers, shown)
+        if kept is not None:
+            logger.info(
+                "retrying publication with the approval %s gave for diff %s: no new approval",
+                kept.approver,
+                shown,
+            )
+            return kept
+        logger.warning("the recorded approval cannot be reused (%s): asking again", why)
+    issue = incident.issue
+    if incident.run_id and await alert_resolved(incident.run_id):
+        logger.warning("alert resolved since the run started; the fix still goes to approval")
+        await retag([tag(Key.RESOLVED_BEFORE, Stage.APPROVAL)])
+    waiting = [Flag.AWAITING_APPROVAL, tag(Key.RISK, proposal.risk.value)]
+    await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
+    if catalog.approval.notify:
+        await notify_approvers(incident, proposal, catalog)
+    description = approval_description(
+        proposal, issue.url if issue else None, artifact_key="fix-diff"
+    )
+    return await suspend_for_approval(form, description, catalog, APPROVAL_KEY)
+
+
+async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
     logger = get_run_logger()
     service, issue = incident.service, incident.issue
 
@@ -33,52 +77,55 @@ async def fix_and_review(
         if issue is not None:
             record_on_issue(catalog, service, issue, incident.key(suffix), text)
 
+    async def not_published(cause: str, suffix: str, text: str) -> str:
+        logger.error("approved fix not published: %s", cause)
+        # one comment per distinct cause, so a retry failing the same way repeats nothing
+        digest = hashlib.sha256(cause.encode()).hexdigest()[:12]
+        note(f"{suffix}-{digest}", text)
+        await retag([tag(Key.PUBLISH, Publish.FAILED)], replace=[Key.PUBLISH])
+        return cause
+
     proposal = await propose_fix_task(incident, catalog)
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
     if proposal.diff:
         await publish_diff_artifact(proposal)
     if not proposal.awaits_approval or service is None:
-        return proposal, None, None
+        return FixReview(proposal, None, None)
     if not catalog.approval.approvers:
         logger.warning("fix proposed but approval.approvers is empty: nobody can approve it")
-        return proposal, None, None
+        return FixReview(proposal, None, None)
     if deployment.get_id() is None:
         logger.warning("fix proposed but this run has no deployment, so it cannot wait")
-        return proposal, None, None
-    if incident.run_id and await alert_resolved(incident.run_id):
-        logger.warning("alert resolved since the run started; the fix still goes to approval")
-        await retag([tag(Key.RESOLVED_BEFORE, Stage.APPROVAL)])
-    await retag([Flag.AWAITING_APPROVAL, *([tag(Key.ISSUE, issue.number)] if issue else [])])
-    if catalog.approval.notify:
-        await notify_approvers(incident, proposal, catalog)
-    description = approval_description(
-        proposal, issue.url if issue else None, artifact_key="fix-diff"
-    )
+        return FixReview(proposal, None, None)
     shown = diff_sha256(proposal.diff)
     form = fix_approval_input(catalog.approval.approvers, shown)
-    approval = await suspend_for_approval(form, description, catalog, APPROVAL_KEY)
+    approval = await _decision(incident, catalog, proposal, form)
     verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
     await retag([tag(Key.APPROVAL, verdict)], remove=[Flag.AWAITING_APPROVAL])
     note("fix-decision", decision_comment(approval))
     if not approval.approved:
         logger.info("fix rejected by %s", approval.approver)
-        return proposal, approval, None
+        return FixReview(proposal, approval, None)
+    if incident.run_id:
+        await keep_decision(incident.run_id, approval)
     if approval.diff_sha256 != shown:
-        logger.error(
-            "approval for diff %s, proposal is %s: nothing pushed", approval.diff_sha256, shown
-        )
-        note("fix-pull", mismatch_comment(approval, shown))
-        return proposal, approval, None
+        cause = f"the approval is for diff {approval.diff_sha256}, the proposal is {shown}"
+        text = mismatch_comment(approval, shown)
+        return FixReview(proposal, approval, None, await not_published(cause, "fix-pull", text))
     try:
         pull = open_pull_request(incident, service, catalog, proposal, approval)
     except PublishError as exc:
-        logger.error("approved fix not published: %s", exc)
-        note("fix-pull", f"The approved fix could not be published: {inline(str(exc), 1500)}")
-        return proposal, approval, None
+        cause = str(exc)
+        text = (
+            f"**Approved fix not published.** {inline(cause, 1500)}\n\n"
+            f"Retry without a new approval: `remediate retry-publish {incident.run_id}`."
+        )
+        return FixReview(proposal, approval, None, await not_published(cause, "fix-publish", text))
     logger.info("pull request %s: %s", pull.number, pull.url)
+    await retag([tag(Key.PUBLISH, Publish.PUBLISHED)], replace=[Key.PUBLISH])
     note(
         "fix-pull",
         f"Pull request opened after approval by {inline(approval.approver, 100)}: {pull.url}",
     )
-    return proposal, approval, pull
+    return FixReview(proposal, approval, pull)

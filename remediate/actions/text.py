@@ -58,14 +58,17 @@ def proposal_comment(proposal: ActionProposal) -> str:
 
 
 def approval_description(proposal: ActionProposal, issue_url: str | None) -> str:
-    lines = ["## Runbook action awaiting approval", "", proposal_table(proposal), ""]
+    if proposal.kind == "http":
+        effect = "**Approve** sends the HTTP request shown, once; **reject** sends nothing."
+    else:
+        effect = (
+            "**Approve** runs the command over SSH on the hosts listed, one after another;"
+            " **reject** runs nothing."
+        )
+    lines = [effect, "", "## Runbook action awaiting approval", "", proposal_table(proposal), ""]
     if issue_url:
         lines += [f"**Issue:** {issue_url}", ""]
-    if proposal.kind == "http":
-        lines.append("Approving sends the HTTP request shown, once.")
-    else:
-        lines.append("Approving runs the command over SSH on the hosts listed, one after another.")
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip()
 
 
 def _run_text(run: ActionRun) -> str:

@@ -74,7 +74,11 @@ def resume(
         state: dict[str, Any] = run.json().get("state") or {}
         if state.get("type") != "PAUSED":
             return False, f"run {run_id} is not waiting for approval (state {state.get('name')})"
-        run_input: dict[str, Any] = {"approved": approved, "approver": approver, "comment": comment}
+        run_input: dict[str, Any] = {
+            "decision": "approve" if approved else "reject",
+            "approver": approver,
+            "comment": comment,
+        }
         field = _form_schema(client, run_id, state).get("properties", {}).get("diff_sha256")
         if diff_sha256 is not None:
             run_input["diff_sha256"] = diff_sha256

@@ -11,7 +11,7 @@ unless the branch's diff has that hash.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 from prefect.input import RunInput
 from pydantic import Field, create_model
@@ -23,10 +23,23 @@ from remediate.markdown import fenced, inline
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
+Decision = Literal["approve", "reject"]
+
+
 class Approval(RunInput):
-    approved: bool = Field(default=False, description="Approve: push the branch and open a PR.")
+    """A decision. ``decision`` has no default: the form starts with nothing chosen and the
+    server refuses a decision without it, so nobody approves or rejects by leaving a field
+    as it was."""
+
+    decision: Decision = Field(
+        description="Approve or reject. Required: nothing is chosen until you choose."
+    )
     approver: str = Field(min_length=1, max_length=100, description="Who decides.")
     comment: str = Field(default="", max_length=2000, description="Why (shown on the issue).")
+
+    @property
+    def approved(self) -> bool:
+        return self.decision == "approve"
 
 
 class FixApproval(Approval):
@@ -36,18 +49,44 @@ class FixApproval(Approval):
 
 
 class ActionApproval(Approval):
-    approved: bool = Field(default=False, description="Approve: run the action.")
+    """The decision on a runbook action (its description says what approving runs)."""
+
+
+def refusal(approval: Approval, approvers: list[str]) -> str | None:
+    """Why the flow refuses ``approval`` although the server accepted it, or None.
+
+    The server checks the form's schema, which lists the approvers of the moment the run
+    suspended; the flow checks the catalog it runs with now, so a name removed since then
+    is refused here."""
+    if approval.approver not in approvers:
+        listed = ", ".join(approvers) or "nobody"
+        return (
+            f"{approval.approver!r} is not on approval.approvers (now: {listed}); "
+            "nothing was decided and the run waits for a listed approver"
+        )
+    return None
+
+
+def refused_description(reason: str, description: str) -> str:
+    """The form's description for the next round, leading with why the last was refused."""
+    return f"**Decision refused:** {inline(reason, 500)}\n\n{description}"
 
 
 def approval_input(approvers: list[str], base: type[Approval] = Approval) -> type[Approval]:
-    """``base`` (an ``Approval``) whose approver must be one of ``approvers``."""
-    names: Any = Literal[tuple(approvers)]
+    """``base`` (an ``Approval``) whose form offers exactly ``approvers``.
+
+    The list is in the JSON schema only: the server validates input against the schema
+    stored when the run suspended and refuses any other name. The model itself takes any
+    name, so a decision the server accepted still loads when the catalog has changed since
+    (the flow then refuses it with a reason, see ``refusal``) instead of failing the run."""
     model: type[Approval] = create_model(
         base.__name__,
         __base__=base,
         approver=(
-            names,
+            str,
             Field(
+                min_length=1,
+                max_length=100,
                 description="Who decides (from the catalog's approvers).",
                 json_schema_extra={"enum": list(approvers)},
             ),
@@ -80,7 +119,11 @@ def approval_description(
     proposal: FixProposal, issue_url: str | None, artifact_key: str | None = None
 ) -> str:
     files = ", ".join(f"`{inline(f, 200)}`" for f in proposal.files_changed) or "none"
+    branch = inline(proposal.branch or "-", 200)
     lines = [
+        f"**Approve** pushes branch `{branch}` and opens a pull request (nothing is merged);"
+        " **reject** pushes nothing.",
+        "",
         "## Proposed fix awaiting approval",
         "",
         f"**Summary:** {inline(proposal.summary or 'no summary given', 1000)}",
@@ -93,8 +136,7 @@ def approval_description(
         "",
         f"**Files changed:** {files}",
         "",
-        f"**Branch:** `{inline(proposal.branch or '-', 200)}` from "
-        f"`{(proposal.base_commit or '-')[:12]}`",
+        f"**Branch:** `{branch}` from `{(proposal.base_commit or '-')[:12]}`",
         "",
     ]
     if issue_url:
@@ -110,7 +152,5 @@ def approval_description(
         "### Diff (computed by git, whole)",
         "",
         fenced(proposal.diff, "diff"),
-        "",
-        "Approving pushes the branch and opens a pull request; nothing is merged.",
     ]
     return "\n".join(lines)

@@ -68,3 +68,31 @@ def mismatch_comment(approval: FixApproval, current_sha256: str) -> str:
         f" sha256 `{current_sha256}` (the proposal was lost or changed after the approval)."
         " Nothing was pushed; the fix needs a new proposal and a new approval."
     )
+
+
+def report_section(
+    proposal: FixProposal,
+    approval: Approval | None,
+    pull_url: str | None,
+    not_published: str | None,
+    run_id: str | None,
+) -> str:
+    """The end of the ``incident-report`` artifact: the fix, the decision and its result."""
+    lines = ["", "## Fix", "", f"**{proposal.status.value}.** {HEADLINE[proposal.status]}"]
+    if proposal.summary:
+        lines.append(f"Summary: {inline(proposal.summary, 500)} (risk: {proposal.risk.value})")
+    if approval is None:
+        return "\n".join([*lines, "", "Decision: none."])
+    verdict = "approved" if approval.approved else "rejected"
+    lines += ["", f"**Decision:** {verdict} by {inline(approval.approver, 100)}. {IDENTITY_NOTE}"]
+    if approval.comment:
+        lines.append(f"Comment: {inline(approval.comment, 2000)}")
+    if pull_url:
+        lines += ["", f"**Pull request:** {pull_url}"]
+    elif not_published:
+        lines += [
+            "",
+            f"**Not published:** {inline(not_published, 1500)}",
+            f"Retry without a new approval: `remediate retry-publish {run_id}`.",
+        ]
+    return "\n".join(lines)

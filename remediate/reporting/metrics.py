@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
-from remediate.runs.tags import Flag, Key, tag, tag_value
+from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0
@@ -157,6 +157,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
     approval_wait = _seconds(records, lambda r: r.suspended_at, lambda r: r.resumed_at)
     to_pull = _seconds(records, lambda r: r.resumed_at, lambda r: r.pull_request_at)
     pulls = sum(r.pull_request_at is not None for r in records)
+    not_published = sum(tag(Key.PUBLISH, Publish.FAILED) in r.tags for r in records)
     responded = sum(r.self_resolved or r.fix_status == "proposed" for r in records)
     coverage = _share(responded, runs)
     action_statuses = [tag_value(r.tags, Key.ACTION_STATUS) for r in records]
@@ -253,6 +254,12 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             unit="s",
         ),
         _count("pull_requests", "pull requests opened", pulls),
+        _count(
+            "not_published",
+            "approved fixes not published",
+            not_published,
+            "push or pull request failed; `remediate retry-publish RUN_ID`",
+        ),
         Figure(
             key="approval_to_pr_p50",
             label="approval->PR p50",

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from remediate.alerts import Alert
 from remediate.runs.auth import UNAUTHORIZED_HINT, auth_headers, auth_string
+from remediate.runs.names import run_name
 from remediate.runs.tags import DEPLOYMENT, Flag, Key, alert_tags, merged, tag
 
 
@@ -105,7 +106,7 @@ class PrefectAPI:
                 "parameters": {"alert": alert.model_dump(mode="json")},
                 "tags": [*alert_tags(alert), *extra_tags],
                 "idempotency_key": alert.occurrence_key,
-                "name": alert.id[:100],
+                "name": run_name(alert),
             },
         )
         if response.status_code not in (200, 201):
@@ -123,6 +124,26 @@ class PrefectAPI:
                 "flows": {"name": {"any_": ["remediate-alert"]}},
                 "flow_runs": {"tags": {"all_": tags}},
                 "sort": "START_TIME_DESC",
+                "limit": limit,
+            },
+        )
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        runs: list[dict[str, Any]] = response.json()
+        return runs
+
+    async def waiting_runs(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Runs suspended for a decision (fix, runbook action or capacity action)."""
+        waiting = [Flag.AWAITING_APPROVAL.value, Flag.AWAITING_CAPACITY_APPROVAL.value]
+        response = await self._request(
+            "POST",
+            "/flow_runs/filter",
+            json={
+                "flow_runs": {
+                    "tags": {"any_": waiting},
+                    "state": {"type": {"any_": ["PAUSED"]}},
+                },
+                "sort": "EXPECTED_START_TIME_ASC",
                 "limit": limit,
             },
         )

@@ -47,6 +47,8 @@ class Key(StrEnum):
     INVESTIGATION = "investigation"
     INVESTIGATION_ACTION = "investigation-action"
     INVESTIGATION_COST = "investigation-cost-usd"
+    PUBLISH = "publish"
+    RISK = "risk"
 
 
 class Flag(StrEnum):
@@ -65,6 +67,13 @@ class Verdict(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed-out"
+
+
+class Publish(StrEnum):
+    """Values of the ``publish:`` tag: whether an approved fix reached its repository."""
+
+    PUBLISHED = "published"
+    FAILED = "failed"
 
 
 class Stage(StrEnum):
