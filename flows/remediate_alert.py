@@ -1,9 +1,10 @@
 """The remediation flow: one run per alert, every step a typed task.
 
 Stage order: verify -> diagnose and collect logs (concurrently) -> open or update the
-issue -> investigate (a read-only model session over the catalog's tools; its result is
-commented on the issue) -> fix proposal behind the approval gate -> deployment rollback or
-runbook action behind the same gate. Each stage takes the :class:`Incident` built so far.
+issue (saying why when no investigation can run) -> investigate (a read-only model
+session over the catalog's tools; its result is commented on the issue) -> fix proposal
+behind the approval gate -> deployment rollback or runbook action behind the same gate.
+Each stage takes the :class:`Incident` built so far.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from remediate.fixer.models import FixDecision
 from remediate.fixer.text import report_section
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import investigation_comment, issue_body
+from remediate.investigation.investigate import skip_reason
+from remediate.investigation.models import Investigation, skipped
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
@@ -135,6 +138,16 @@ def _run_name() -> str:
     return run_name(alert)
 
 
+async def _tag_investigation(investigation: Investigation) -> None:
+    tags = [
+        tag(Key.INVESTIGATION, investigation.status.value),
+        tag(Key.INVESTIGATION_COST, round(investigation.cost_usd, 6)),
+    ]
+    if investigation.suggested_action:
+        tags.append(tag(Key.INVESTIGATION_ACTION, investigation.suggested_action))
+    await retag(tags)
+
+
 @flow(name="remediate-alert", flow_run_name=_run_name, log_prints=True)
 async def remediate_alert(alert: Alert) -> RemediationOutcome:
     """Verify, diagnose and record one alert."""
@@ -181,6 +194,11 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if logs is not None:
         logger.info("logs: %s", logs.summary)
 
+    if policy.investigate:
+        reason = skip_reason(incident.service, incident.alert, catalog)
+        if reason is not None:
+            incident = incident.model_copy(update={"investigation": skipped(reason)})
+
     if policy.open_issue:
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
@@ -194,17 +212,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
 
-    if policy.investigate:
+    if policy.investigate and incident.investigation is None:
         investigation = await investigate_incident(incident, catalog)
         incident = incident.model_copy(update={"investigation": investigation})
-        tags = [
-            tag(Key.INVESTIGATION, investigation.status.value),
-            tag(Key.INVESTIGATION_COST, round(investigation.cost_usd, 6)),
-        ]
-        action_name = investigation.suggested_action
-        if action_name:
-            tags.append(tag(Key.INVESTIGATION_ACTION, action_name))
-        await retag(tags)
         if incident.issue is not None:
             record_on_issue(
                 catalog,
@@ -213,6 +223,8 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                 incident.key("investigation"),
                 investigation_comment(investigation, redactor),
             )
+    if incident.investigation is not None:
+        await _tag_investigation(incident.investigation)
 
     fix = decision = pull = not_published = decision_input = None
     if policy.propose_fix:

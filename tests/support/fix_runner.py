@@ -37,6 +37,9 @@ class FixRunner:
     model: ModelServer
 
     def write_catalog(self, catalog: dict[str, Any]) -> None:
+        """Investigations are off unless the catalog asks for them: these runs are about
+        fixes and actions, and the model's script is theirs."""
+        catalog = {"investigation": {"enabled": False}, **catalog}
         self.catalog.write_text(yaml.safe_dump(catalog), encoding="utf-8")
 
     def run(self, run_id: str) -> dict[str, Any]:
