@@ -122,15 +122,26 @@ def wait_for_round(runner: FixRunner, run_id: str, round_number: int) -> None:
     raise AssertionError(f"run {run_id} did not suspend for round {round_number}")
 
 
-def recent_logs(runner: FixRunner, run_id: str) -> str:
-    """The run's latest 200 log messages (the API's page size), whatever their order."""
-    response = httpx.post(
-        f"{runner.api_url}/logs/filter",
-        json={"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_DESC", "limit": 200},
-        trust_env=False,
-    )
-    response.raise_for_status()
-    return "\n".join(entry["message"] for entry in response.json())
+def recent_logs(runner: FixRunner, run_id: str, *expected: str, within_s: float = 60) -> str:
+    """The run's latest 200 log messages (the API's page size), whatever their order, once
+    every ``expected`` text is among them: a run's last log lines reach the API in a batch
+    shortly after its final state."""
+    deadline = time.monotonic() + within_s
+    while True:
+        response = httpx.post(
+            f"{runner.api_url}/logs/filter",
+            json={
+                "logs": {"flow_run_id": {"any_": [run_id]}},
+                "sort": "TIMESTAMP_DESC",
+                "limit": 200,
+            },
+            trust_env=False,
+        )
+        response.raise_for_status()
+        logs = "\n".join(entry["message"] for entry in response.json())
+        if all(text in logs for text in expected) or time.monotonic() > deadline:
+            return logs
+        time.sleep(0.5)
 
 
 def incident_report(runner: FixRunner, run_id: str) -> str:
@@ -301,9 +312,9 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
     assert "TIMEOUT_S = 5.0" in git(bare, "show", f"remediate/{check_id}-1:app.py")
     assert [p["branch"] for p in pulls_for(fix_runner, check_id)] == [f"remediate/{check_id}-1"]
     assert len(fix_runner.model.model_requests()) == sessions  # no new model session
-    logs = recent_logs(fix_runner, run_id)
-    assert "no new approval" in logs and "resumed (attempt" in logs
-    assert "(cached from this run's first attempt)" in logs
+    expected = ("no new approval", "resumed (attempt", "(cached from this run's first attempt)")
+    logs = recent_logs(fix_runner, run_id, *expected)
+    assert all(text in logs for text in expected)
     assert logs.count("opened: ") <= 1  # only the first attempt says the issue was opened
     report = incident_report(fix_runner, run_id)
     assert report.index("## Fix") > report.index("Prefect flow run")
