@@ -292,7 +292,7 @@ async def test_failed_rollback_is_loud_and_not_proposed_again(
     assert "rollback:blocked" in again["tags"] and "rollback:proposed" not in again["tags"]
     text = notes(fix_runner, check)
     assert f"Deployment rollback not proposed again: `sim-{check}` from `v2` to `v1`" in text
-    assert f"failed in run {check}-1" in text
+    assert f"failed in run {check} · sim-{check} · " in text and f"({first})" in text
     assert "Status: **blocked**" in report(fix_runner, second)
 
     until = datetime.now(UTC) + timedelta(seconds=1)
