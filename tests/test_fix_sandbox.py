@@ -29,9 +29,12 @@ from tests.test_fix_proposal import DONE, make_alert, make_service
 RUN = "python3 -B -c 'import hostile'"
 MODEL_KEY = "sk-test-model-key-in-the-cli-only"
 
-needs_sandbox = pytest.mark.skipif(
-    not probe_sandbox().available, reason="bubblewrap missing (infra/apt-packages.txt)"
-)
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_installed() -> None:
+    """bubblewrap and socat come from infra/apt-packages.txt: their absence fails the run."""
+    probe = probe_sandbox()
+    assert probe.available, f"OS sandbox unavailable: {probe.detail}"
 
 
 @pytest.fixture
@@ -101,7 +104,6 @@ def bash_config(*commands: str) -> FixerConfig:
     return FixerConfig(tools=["Read", "Write", "Bash"], test_commands=[RUN, *commands])
 
 
-@needs_sandbox
 async def test_planted_code_reaches_no_listener_on_loopback(
     model_env: ModelServer, service_repo: Path, listener: Listener
 ) -> None:
@@ -134,7 +136,6 @@ for attempt in ("direct", "proxy"):
     assert proposal.denials == []
 
 
-@needs_sandbox
 async def test_planted_code_writes_nothing_outside_the_checkout(
     model_env: ModelServer, service_repo: Path, tmp_path: Path
 ) -> None:
@@ -171,7 +172,6 @@ Path("inside.txt").write_text("the checkout stays writable\\n")
     assert proposal.reason == "the change touches protected path .gitattributes (.gitattributes)"
 
 
-@needs_sandbox
 async def test_sandboxed_commands_see_no_credential_and_no_worker_files(
     model_env: ModelServer,
     service_repo: Path,
@@ -211,7 +211,6 @@ for path in ({str(worker_home / ".ssh" / "id_ed25519")!r}, {str(worker_dir / ".e
     assert results.count("unreadable") == 2
 
 
-@needs_sandbox
 async def test_asking_to_leave_the_sandbox_is_refused_and_recorded(
     model_env: ModelServer, service_repo: Path
 ) -> None:
@@ -331,7 +330,6 @@ def test_probe_reports_why_the_sandbox_is_unavailable(tmp_path: Path) -> None:
     assert broken.detail == "bwrap failed (exit 1): bwrap: No permissions to create new namespace"
 
 
-@needs_sandbox
 def test_probe_finds_the_installed_bubblewrap() -> None:
     check = probe_sandbox()
     assert check.available, check.detail

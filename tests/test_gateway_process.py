@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.gateway import (
     TOKEN,
@@ -113,13 +112,12 @@ receivers:
 """
 
 
-@pytest.mark.skipif(
-    not Path("/usr/bin/prometheus-alertmanager").exists(),
-    reason="Debian package prometheus-alertmanager (infra/apt-packages.txt) not installed",
-)
 async def test_real_alertmanager_webhook_starts_a_run_and_resolves_it(
     tmp_path: Path, prefect_server: str, gateway_deployment: str
 ) -> None:
+    assert Path("/usr/bin/prometheus-alertmanager").exists(), (
+        "Debian package prometheus-alertmanager (infra/apt-packages.txt) not installed"
+    )
     gateway_port, am_port = free_port(), free_port()
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     am_url = f"http://127.0.0.1:{am_port}"

@@ -243,13 +243,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 @pytest.fixture
 async def postgres_outbox_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for one test (skipped when no server is reachable)."""
+    """A fresh PostgreSQL database for one test; no reachable server fails the test."""
     import asyncpg  # type: ignore[import-untyped]
 
     try:
         admin = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
     except (OSError, asyncpg.PostgresError) as exc:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
+        pytest.fail(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}")
     name = f"remediate_gw_{uuid.uuid4().hex[:12]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
