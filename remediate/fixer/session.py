@@ -14,6 +14,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -128,6 +129,27 @@ def failure_reason(message: ResultMessage, max_turns: int, max_budget_usd: float
     return f"session ended with {subtype}: {detail}"
 
 
+async def run_within(consume: Callable[[], Awaitable[None]], timeout_s: float) -> str:
+    """Run a session's message loop under a wall-clock limit; the reason it ended early."""
+    try:
+        await asyncio.wait_for(consume(), timeout=timeout_s)
+    except TimeoutError:
+        return f"no result within the {timeout_s:g} s time limit"
+    except ClaudeSDKError as exc:
+        return f"model session failed: {str(exc).splitlines()[0][:500]}"
+    return ""
+
+
+def token_counts(final: ResultMessage) -> tuple[int, int]:
+    """(input tokens, cache reads and writes included; output tokens) of a session."""
+    usage = final.usage or {}
+    inputs = sum(
+        int(usage.get(key, 0) or 0)
+        for key in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    )
+    return inputs, int(usage.get("output_tokens", 0) or 0)
+
+
 async def run_session(
     checkout: Path,
     home: Path,
@@ -181,23 +203,12 @@ async def run_session(
             elif isinstance(message, ResultMessage):
                 final = message
 
-    try:
-        await asyncio.wait_for(consume(), timeout=config.timeout_s)
-    except TimeoutError:
-        result.reason = f"no result within the {config.timeout_s:g} s time limit"
-    except ClaudeSDKError as exc:
-        result.reason = f"model session failed: {str(exc).splitlines()[0][:500]}"
+    result.reason = await run_within(consume, config.timeout_s)
     result.duration_s = time.monotonic() - started
     if final is not None:
-        usage = final.usage or {}
         result.turns = final.num_turns
         result.cost_usd = float(final.total_cost_usd or 0.0)
-        result.input_tokens = (
-            int(usage.get("input_tokens", 0) or 0)
-            + int(usage.get("cache_read_input_tokens", 0) or 0)
-            + int(usage.get("cache_creation_input_tokens", 0) or 0)
-        )
-        result.output_tokens = int(usage.get("output_tokens", 0) or 0)
+        result.input_tokens, result.output_tokens = token_counts(final)
         result.answer = (final.result or last_text) if not final.is_error else last_text
         if final.is_error:
             result.reason = failure_reason(final, config.max_turns, config.max_budget_usd)

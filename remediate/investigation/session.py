@@ -8,7 +8,6 @@ time are the fix session's (``remediate/fixer/session.py``).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 from claude_agent_sdk import (
     ClaudeAgentOptions,
-    ClaudeSDKError,
     ResultMessage,
     SdkMcpTool,
     create_sdk_mcp_server,
@@ -24,7 +22,7 @@ from claude_agent_sdk import (
 )
 from pydantic import ValidationError
 
-from remediate.fixer.session import failure_reason, session_env
+from remediate.fixer.session import failure_reason, run_within, session_env, token_counts
 from remediate.investigation.config import InvestigationConfig
 from remediate.investigation.submission import Submission, submission_schema
 from remediate.investigation.tools import Toolbox, wire_schema
@@ -120,22 +118,12 @@ async def run_investigation_session(
             if isinstance(message, ResultMessage):
                 final = message
 
-    try:
-        await asyncio.wait_for(consume(), timeout=config.timeout_s)
-    except TimeoutError:
-        session.reason = f"no result within the {config.timeout_s:g} s time limit"
-    except ClaudeSDKError as exc:
-        session.reason = f"model session failed: {str(exc).splitlines()[0][:500]}"
+    session.reason = await run_within(consume, config.timeout_s)
     session.duration_s = time.monotonic() - started
     if final is not None:
-        usage = final.usage or {}
         session.turns = final.num_turns
         session.cost_usd = float(final.total_cost_usd or 0.0)
-        session.input_tokens = sum(
-            int(usage.get(key, 0) or 0)
-            for key in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-        )
-        session.output_tokens = int(usage.get("output_tokens", 0) or 0)
+        session.input_tokens, session.output_tokens = token_counts(final)
         if final.is_error:
             session.reason = failure_reason(final, config.max_turns, config.max_budget_usd)
     elif not session.reason:
