@@ -23,6 +23,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from remediate.devstack import workers
+from remediate.gateway.config import SOURCE_CREDENTIALS
 from remediate.runs.auth import (
     CLIENT_AUTH_ENV,
     SERVER_AUTH_ENV,
@@ -35,7 +36,12 @@ from remediate.runs.auth import (
 ROOT = Path(__file__).resolve().parent.parent.parent
 STACK_FILE = "stack.json"
 SECRETS_FILE = "secrets.env"
-GATEWAY_SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
+GATEWAY_SECRET_NAMES = (
+    "REMEDIATE_HMAC_SECRETS",
+    "REMEDIATE_INGEST_TOKENS",
+    *(variable for variable, _ in SOURCE_CREDENTIALS.values()),
+)
+"""The gateway's shared secret and token, and each product's own (docs/sources.md)."""
 MARKER_KEY = "REMEDIATE_MARKER_KEY"
 SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY)
 API_USER = "remediate"
@@ -222,8 +228,8 @@ def _generated(name: str) -> str:
 
 
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
-    """The gateway's secret and token, the Prefect API credential and the trackers' marker
-    key: from the environment,
+    """The gateway's secrets and tokens (its own and each product's), the Prefect API
+    credential and the trackers' marker key: from the environment,
     else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]

@@ -65,6 +65,25 @@ PASSING = {
 }
 
 
+ANSWERED = {
+    **RECORDED,
+    200: {
+        "model": Accepted,
+        "description": "An event that starts and resolves nothing (named in `ignored`).",
+    },
+}
+
+
+def _header(name: str, description: str, required: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "header",
+        "required": required,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 @dataclass(frozen=True)
 class JsonIntake:
     """An intake route that answers with ``Accepted``."""
@@ -74,6 +93,7 @@ class JsonIntake:
     responses: dict[int | str, dict[str, Any]]
     bodies: tuple[str, ...]
     summary: str
+    headers: tuple[dict[str, Any], ...] = ()
 
 
 JSON_INTAKES = (
@@ -104,6 +124,42 @@ JSON_INTAKES = (
         RECORDED,
         ("GenericAlert",),
         "Any other sender: the GenericAlert shape, signed or with a bearer token",
+    ),
+    JsonIntake(
+        "/v1/alerts/pagerduty",
+        "pagerduty",
+        ANSWERED,
+        ("PagerDutyWebhook",),
+        "PagerDuty v3 webhook, signed with X-PagerDuty-Signature",
+        (
+            _header("X-PagerDuty-Signature", "v1=<hex HMAC-SHA256 of the body>[,v1=...]"),
+            _header("X-Webhook-Id", "PagerDuty's delivery id, the same on every retry"),
+        ),
+    ),
+    JsonIntake(
+        "/v1/alerts/sentry",
+        "sentry",
+        ANSWERED,
+        ("SentryIssueAlert", "SentryMetricAlert", "SentryIssueChange"),
+        "Sentry integration webhook, signed with Sentry-Hook-Signature",
+        (
+            _header("Sentry-Hook-Signature", "hex HMAC-SHA256 of the body, client secret"),
+            _header("Sentry-Hook-Resource", "event_alert, metric_alert, issue, ...", True),
+        ),
+    ),
+    JsonIntake(
+        "/v1/alerts/datadog",
+        "datadog",
+        RECORDED,
+        ("DatadogWebhook",),
+        "Datadog webhook with the documented payload template, bearer token",
+    ),
+    JsonIntake(
+        "/v1/alerts/opsgenie",
+        "opsgenie",
+        ANSWERED,
+        ("OpsgenieWebhook",),
+        "Opsgenie outgoing webhook (legacy product), bearer token",
     ),
 )
 
@@ -256,7 +312,8 @@ def create_app(
             status_code=202,
             response_model=Accepted,
             responses=route.responses,
-            openapi_extra=body_of(*route.bodies),
+            openapi_extra=body_of(*route.bodies)
+            | ({"parameters": list(route.headers)} if route.headers else {}),
             summary=route.summary,
         )
 

@@ -111,6 +111,24 @@ def verify_grafana_signature(
     return matched
 
 
+def verify_body_signature(
+    values: Sequence[str], body: bytes, secrets: Sequence[str], prefix: str = ""
+) -> int:
+    """Hex HMAC-SHA256 of the raw body, as PagerDuty (``v1=<hex>``, comma-separated, several
+    during its key rotation) and Sentry (bare hex) send it; ``prefix`` is the scheme each
+    value must carry. Returns the index of the secret that signed it."""
+    if not secrets:
+        raise Unauthorized("no_secret_configured")
+    candidates = [v.strip()[len(prefix) :] for v in values if v.strip().startswith(prefix)]
+    candidates = [c for c in candidates if c]
+    if not candidates:
+        raise Unauthorized("missing_signature" if not any(values) else "malformed_signature")
+    matched = _first_match(secrets, body, [c[:128] for c in candidates[:8]])
+    if matched is None:
+        raise Unauthorized("bad_signature")
+    return matched
+
+
 def verify_token(authorization: str | None, tokens: Sequence[str]) -> int:
     """``Authorization: Bearer <t>``, ``token <t>`` (GitHub style) or ``Basic`` with the
     token as password; returns the index of the matching token."""

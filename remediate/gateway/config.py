@@ -6,13 +6,28 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from remediate.gateway.credentials import Credential, legacy_credentials, parse_credentials
 from remediate.runs.tags import DEPLOYMENT
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+SOURCE_CREDENTIALS = {
+    "pagerduty_secrets": ("REMEDIATE_PAGERDUTY_SECRETS", "pagerduty"),
+    "sentry_secrets": ("REMEDIATE_SENTRY_SECRETS", "sentry"),
+    "datadog_tokens": ("REMEDIATE_DATADOG_TOKENS", "datadog"),
+    "opsgenie_tokens": ("REMEDIATE_OPSGENIE_TOKENS", "opsgenie"),
+}
+"""Each product's credentials: the variable they are read from and the one source they
+speak for (unscoped, or scoped to that source and optionally to services)."""
+SOURCE_CREDENTIAL_KINDS = {
+    field: (variable, f"{source}-{'secret' if field.endswith('secrets') else 'token'}")
+    for field, (variable, source) in SOURCE_CREDENTIALS.items()
+}
 
 
 def _split(value: str | None) -> list[str]:
@@ -24,6 +39,14 @@ class GatewayConfig(BaseModel):
 
     hmac_secrets: list[Credential] = Field(default_factory=list)
     ingest_tokens: list[Credential] = Field(default_factory=list)
+    pagerduty_secrets: list[Credential] = Field(
+        default_factory=list, description="PagerDuty webhook subscriptions' signing secrets."
+    )
+    sentry_secrets: list[Credential] = Field(
+        default_factory=list, description="Sentry integrations' client secrets."
+    )
+    datadog_tokens: list[Credential] = Field(default_factory=list)
+    opsgenie_tokens: list[Credential] = Field(default_factory=list)
     metrics_token: SecretStr | None = None
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -54,13 +77,25 @@ class GatewayConfig(BaseModel):
     )
     deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")
 
-    @field_validator("hmac_secrets", "ingest_tokens", mode="before")
+    @field_validator("hmac_secrets", "ingest_tokens", *SOURCE_CREDENTIALS, mode="before")
     @classmethod
     def _plain_secrets(cls, value: object) -> object:
         """Plain strings are unscoped credentials, as the comma-separated variables were."""
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return legacy_credentials(value, "credential")
         return value
+
+    @model_validator(mode="after")
+    def _bound_to_their_source(self) -> Self:
+        """A product's credential speaks for that product only."""
+        for field, (variable, source) in SOURCE_CREDENTIALS.items():
+            for credential in getattr(self, field):
+                if credential.sources and credential.sources != (source,):
+                    raise ValueError(
+                        f"{variable}: credential {credential.name!r} may only name source"
+                        f" {source!r}"
+                    )
+        return self
 
     @property
     def secrets(self) -> list[str]:
@@ -82,6 +117,10 @@ class GatewayConfig(BaseModel):
         values: dict[str, object] = {
             "hmac_secrets": parse_credentials(env.get("REMEDIATE_HMAC_SECRETS"), "secret"),
             "ingest_tokens": parse_credentials(env.get("REMEDIATE_INGEST_TOKENS"), "token"),
+            **{
+                field: parse_credentials(env.get(variable), kind)
+                for field, (variable, kind) in SOURCE_CREDENTIAL_KINDS.items()
+            },
             "trusted_proxies": _split(env.get("REMEDIATE_TRUSTED_PROXIES")),
             "allow_cidrs": [
                 ipaddress.ip_network(c, strict=False)

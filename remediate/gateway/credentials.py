@@ -22,6 +22,10 @@ ENDPOINT_SOURCES = {
     "alertmanager": "alertmanager",
     "grafana": "grafana",
     "generic": "generic",
+    "pagerduty": "pagerduty",
+    "sentry": "sentry",
+    "datadog": "datadog",
+    "opsgenie": "opsgenie",
 }
 """The source an alert arriving on each intake format is from, unless a scoped credential
 lets the payload name another."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,6 +21,7 @@ from remediate.alerts import Alert, NotAnAlert
 from remediate.gateway.auth import (
     SIGNATURE_HEADER,
     Unauthorized,
+    verify_body_signature,
     verify_grafana_signature,
     verify_signature,
     verify_token,
@@ -40,6 +42,14 @@ from remediate.gateway.limits import OverLimit, RequestLimits
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.ratelimit import RateLimiter
 from remediate.gateway.schemas import Accepted
+from remediate.gateway.sources.common import Acknowledged
+from remediate.gateway.sources.datadog import datadog_alert
+from remediate.gateway.sources.opsgenie import opsgenie_alert
+from remediate.gateway.sources.pagerduty import pagerduty_alert, webhook_id
+from remediate.gateway.sources.sentry import RESOURCE_HEADER, resource, sentry_alert
+
+PAGERDUTY_SIGNATURE_HEADER = "X-PagerDuty-Signature"
+SENTRY_SIGNATURE_HEADER = "Sentry-Hook-Signature"
 
 Accept = Callable[[str, Credential, list[Alert]], Awaitable[Accepted]]
 ReadBody = Callable[[], Awaitable[bytes]]
@@ -70,8 +80,8 @@ class IntakeFormat:
     name: str
     """The ``format`` label of the intake metrics."""
     authenticate: Authenticate
-    parse: Callable[[Any, str], list[Alert]]
-    """Payload and the source it is from."""
+    parse: Callable[[Any, str, Headers], list[Alert]]
+    """Payload, the source it is from and the request's headers."""
     answer: Callable[[Accepted], Response]
     claimed_source: Callable[[Any], str | None] = lambda payload: None
     """The source the payload names, for a credential configured to let it."""
@@ -122,6 +132,7 @@ class Intake:
     formats: dict[str, IntakeFormat] = field(init=False)
 
     def __post_init__(self) -> None:
+        config = self.config
         self.limiter = RateLimiter(self.config.rate_per_s, self.config.rate_burst)
         self.limits = RequestLimits(
             self.config.max_alerts_per_request,
@@ -131,22 +142,44 @@ class Intake:
         self.formats = {
             f.name: f
             for f in (
-                IntakeFormat("sentinel", self.signature, _single(sentinel_alert), json_answer),
+                IntakeFormat(
+                    "sentinel", self.signature, _headless(_single(sentinel_alert)), json_answer
+                ),
                 IntakeFormat(
                     "dispatch",
                     self.token,
-                    _single(sentinel_alert),
+                    _headless(_single(sentinel_alert)),
                     no_content,
                     claimed_sentinel_source,
                 ),
-                IntakeFormat("alertmanager", self.token, self.alertmanager_alerts, json_answer),
-                IntakeFormat("grafana", self.grafana_signature, self.grafana_alerts, json_answer),
+                IntakeFormat(
+                    "alertmanager", self.token, _headless(self.alertmanager_alerts), json_answer
+                ),
+                IntakeFormat(
+                    "grafana", self.grafana_signature, _headless(self.grafana_alerts), json_answer
+                ),
                 IntakeFormat(
                     "generic",
                     self.signature_or_token,
-                    self.generic_alerts,
+                    _headless(self.generic_alerts),
                     json_answer,
                     claimed_generic_source,
+                ),
+                IntakeFormat(
+                    "pagerduty", self.pagerduty_signature, self.pagerduty_alerts, json_answer
+                ),
+                IntakeFormat("sentry", self.sentry_signature, self.sentry_alerts, json_answer),
+                IntakeFormat(
+                    "datadog",
+                    self.tokens_of(lambda: config.datadog_tokens),
+                    _headless(_single(datadog_alert)),
+                    json_answer,
+                ),
+                IntakeFormat(
+                    "opsgenie",
+                    self.tokens_of(lambda: config.opsgenie_tokens),
+                    _headless(self.opsgenie_alerts),
+                    json_answer,
                 ),
             )
         }
@@ -157,7 +190,7 @@ class Intake:
         try:
             payload = parse_json(raw)
             source = credential.source_for(fmt.source, fmt.claimed_source(payload))
-            alerts = fmt.parse(payload, source)
+            alerts = fmt.parse(payload, source, request.headers)
         except PayloadError as exc:
             raise _malformed(exc) from None
         except CredentialError as exc:
@@ -165,6 +198,8 @@ class Intake:
         except OverLimit as exc:
             raise over_limit(exc) from None
         except NotAnAlert as exc:
+            if isinstance(exc, Acknowledged):
+                self.metrics.acknowledged.labels(fmt.name).inc()
             return fmt.answer(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)))
         return fmt.answer(await self.accept(fmt.name, credential, alerts))
 
@@ -200,7 +235,19 @@ class Intake:
 
     async def token(self, request: Request, read_body: ReadBody) -> tuple[Credential, bytes]:
         """A header token is checked before a byte of the body is read."""
-        tokens = self.config.ingest_tokens
+        return await self.token_from(self.config.ingest_tokens, request, read_body)
+
+    def tokens_of(self, tokens: Callable[[], list[Credential]]) -> Authenticate:
+        """A product's own tokens, which speak for that product only."""
+
+        async def authenticate(request: Request, read_body: ReadBody) -> tuple[Credential, bytes]:
+            return await self.token_from(tokens(), request, read_body)
+
+        return authenticate
+
+    async def token_from(
+        self, tokens: list[Credential], request: Request, read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
         try:
             matched = verify_token(request.headers.get("authorization"), [t.value for t in tokens])
         except Unauthorized as exc:
@@ -257,6 +304,44 @@ class Intake:
             raise _unauthorized(exc) from None
         return secrets[matched], raw
 
+    async def pagerduty_signature(
+        self, request: Request, read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
+        """``v1=<hex>`` values, comma-separated (several while PagerDuty rotates its key),
+        each HMAC-SHA256 of the raw body."""
+        header = request.headers.get(PAGERDUTY_SIGNATURE_HEADER)
+        return await self.body_signature(
+            (header or "").split(","), "v1=", self.config.pagerduty_secrets, read_body
+        )
+
+    async def sentry_signature(
+        self, request: Request, read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
+        """Hex HMAC-SHA256 of the raw body with the integration's client secret."""
+        header = request.headers.get(SENTRY_SIGNATURE_HEADER)
+        return await self.body_signature([header or ""], "", self.config.sentry_secrets, read_body)
+
+    async def body_signature(
+        self, values: list[str], prefix: str, secrets: list[Credential], read_body: ReadBody
+    ) -> tuple[Credential, bytes]:
+        if not any(v.strip() for v in values):
+            raise _unauthorized(Unauthorized("missing_signature"))
+        raw = await read_body()
+        try:
+            matched = verify_body_signature(values, raw, [s.value for s in secrets], prefix)
+        except Unauthorized as exc:
+            raise _unauthorized(exc) from None
+        return secrets[matched], raw
+
+    def pagerduty_alerts(self, payload: Any, source: str, headers: Headers) -> list[Alert]:
+        return [pagerduty_alert(payload, source, webhook_id(headers.get("x-webhook-id")))]
+
+    def sentry_alerts(self, payload: Any, source: str, headers: Headers) -> list[Alert]:
+        return [sentry_alert(payload, source, resource(headers.get(RESOURCE_HEADER)))]
+
+    def opsgenie_alerts(self, payload: Any, source: str) -> list[Alert]:
+        return [opsgenie_alert(payload, source, datetime.fromtimestamp(self.clock(), UTC))]
+
     def alertmanager_alerts(self, payload: Any, source: str) -> list[Alert]:
         return alertmanager_alerts(payload, source, self.limits)
 
@@ -269,3 +354,10 @@ class Intake:
 
 def _single(parse: Callable[[Any, str], Alert]) -> Callable[[Any, str], list[Alert]]:
     return lambda payload, source: [parse(payload, source)]
+
+
+def _headless(
+    parse: Callable[[Any, str], list[Alert]],
+) -> Callable[[Any, str, Headers], list[Alert]]:
+    """A format whose alerts come from the payload alone."""
+    return lambda payload, source, headers: parse(payload, source)

@@ -39,6 +39,12 @@ class GatewayMetrics:
             "result",
             ("posted", "no_issue", "failed", "retried"),
         )
+        self.acknowledged = self._counter(
+            "acknowledged",
+            "Acknowledgements received (PagerDuty incident.acknowledged), by format; they start"
+            " and resolve nothing.",
+            "format",
+        )
         self.delivered = self._counter("delivered", "Alerts that started a remediation run.")
         self.delivery_failures = self._counter(
             "delivery_failures",

@@ -8,6 +8,10 @@ from pydantic import BaseModel, Field
 
 from remediate.alerts import SentinelCheckResult, Severity
 from remediate.gateway.formats import AlertmanagerGroup, GenericAlert
+from remediate.gateway.sources.datadog import DatadogWebhook
+from remediate.gateway.sources.opsgenie import OpsgenieWebhook
+from remediate.gateway.sources.pagerduty import PagerDutyWebhook
+from remediate.gateway.sources.sentry import IssueAlert, IssueChange, MetricAlert
 
 
 class FieldProblem(BaseModel):
@@ -63,6 +67,12 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "AlertmanagerWebhook": AlertmanagerGroup,
     "GrafanaWebhook": AlertmanagerGroup,
     "GenericAlert": GenericAlert,
+    "PagerDutyWebhook": PagerDutyWebhook,
+    "SentryIssueAlert": IssueAlert,
+    "SentryMetricAlert": MetricAlert,
+    "SentryIssueChange": IssueChange,
+    "DatadogWebhook": DatadogWebhook,
+    "OpsgenieWebhook": OpsgenieWebhook,
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -28,6 +30,10 @@ from tests.support.processes import free_port, start
 SECRET = "gateway-test-secret-1"
 OLD_SECRET = "gateway-test-secret-0"
 TOKEN = "gateway-test-token-1"
+PAGERDUTY_SECRET = "pagerduty-test-secret-1"
+SENTRY_SECRET = "sentry-test-client-secret-1"
+DATADOG_TOKEN = "datadog-test-token-1"
+OPSGENIE_TOKEN = "opsgenie-test-token-1"
 TEST_DEPLOYMENT_NAME = "gateway-intake-test"
 TEST_DEPLOYMENT = f"remediate-alert/{TEST_DEPLOYMENT_NAME}"
 DATA = Path(__file__).resolve().parents[1] / "data" / "gateway"
@@ -52,6 +58,10 @@ def config(data_dir: Path, prefect_api_url: str, **overrides: Any) -> GatewayCon
     values: dict[str, Any] = {
         "hmac_secrets": [SECRET, OLD_SECRET],
         "ingest_tokens": [TOKEN],
+        "pagerduty_secrets": [PAGERDUTY_SECRET],
+        "sentry_secrets": [SENTRY_SECRET],
+        "datadog_tokens": [DATADOG_TOKEN],
+        "opsgenie_tokens": [OPSGENIE_TOKEN],
         "data_dir": data_dir,
         "prefect_api_url": prefect_api_url,
         "deployment": TEST_DEPLOYMENT,
@@ -71,8 +81,28 @@ def signed_headers(body: bytes, secret: str = SECRET, at: float | None = None) -
     return {SIGNATURE_HEADER: sign(secret, stamp, body), "Content-Type": "application/json"}
 
 
-def bearer() -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKEN}"}
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def hex_hmac(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def pagerduty_headers(body: bytes, *secrets: str) -> dict[str, str]:
+    """As PagerDuty signs: one ``v1=`` per active key (several while it rotates)."""
+    values = ",".join(f"v1={hex_hmac(s, body)}" for s in secrets or (PAGERDUTY_SECRET,))
+    return {"X-PagerDuty-Signature": values, "Content-Type": "application/json"}
+
+
+def sentry_headers(body: bytes, resource: str, secret: str = SENTRY_SECRET) -> dict[str, str]:
+    return {
+        "Sentry-Hook-Signature": hex_hmac(secret, body),
+        "Sentry-Hook-Resource": resource,
+        "Sentry-Hook-Timestamp": str(int(time.time())),
+        "Request-ID": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
 
 
 @dataclass
@@ -203,6 +233,10 @@ def start_gateway_process(
         "PREFECT_API_URL": prefect_api_url,
         "REMEDIATE_HMAC_SECRETS": f"{SECRET},{OLD_SECRET}",
         "REMEDIATE_INGEST_TOKENS": TOKEN,
+        "REMEDIATE_PAGERDUTY_SECRETS": PAGERDUTY_SECRET,
+        "REMEDIATE_SENTRY_SECRETS": SENTRY_SECRET,
+        "REMEDIATE_DATADOG_TOKENS": DATADOG_TOKEN,
+        "REMEDIATE_OPSGENIE_TOKENS": OPSGENIE_TOKEN,
         "REMEDIATE_GATEWAY_DEPLOYMENT": TEST_DEPLOYMENT,
         "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE": "100000",
         "REMEDIATE_GATEWAY_RETRY_MAX_S": "0.5",
