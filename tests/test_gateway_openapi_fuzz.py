@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,15 @@ from schemathesis.specs.openapi.checks import (
 
 from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
-from tests.support.gateway import bearer, signed_headers, start_gateway_process
+from tests.support.gateway import (
+    DATADOG_TOKEN,
+    OPSGENIE_TOKEN,
+    bearer,
+    pagerduty_headers,
+    sentry_headers,
+    signed_headers,
+    start_gateway_process,
+)
 from tests.support.processes import free_port, http_ok, stop, wait_until
 
 
@@ -47,6 +56,21 @@ def _schema() -> schemathesis.BaseSchema:
 
 SCHEMA = _schema()
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+
+
+def _sentry_resource(body: Any) -> str:
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and "metric_alert" in data:
+        return "metric_alert"
+    return "issue" if isinstance(data, dict) and "issue" in data else "event_alert"
+
+
+SIGNED: dict[str, Callable[[bytes, Any], dict[str, str]]] = {
+    "/v1/alerts/sentinel": lambda raw, body: signed_headers(raw),
+    "/v1/alerts/pagerduty": lambda raw, body: pagerduty_headers(raw),
+    "/v1/alerts/sentry": lambda raw, body: sentry_headers(raw, _sentry_resource(body)),
+}
+PRODUCT_TOKENS = {"/v1/alerts/datadog": DATADOG_TOKEN, "/v1/alerts/opsgenie": OPSGENIE_TOKEN}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -64,16 +88,21 @@ def test_gateway_api_never_fails_on_generated_requests(
     @given(case=operation.as_strategy())
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     def exchange(case: schemathesis.Case) -> None:
-        if case.method == "POST" and case.path == "/v1/alerts/sentinel":
+        signing = SIGNED.get(case.path) if case.method == "POST" else None
+        if signing is not None:
             raw = json.dumps(case.body).encode()
             response = httpx.post(
                 gateway_url + case.formatted_path,
                 content=raw,
-                headers=signed_headers(raw),
+                headers=signing(raw, case.body),
                 trust_env=False,
                 timeout=30,
             )
             case.validate_response(response, checks=CHECKS)
+        elif case.method == "POST" and case.path in PRODUCT_TOKENS:
+            response = case.call_and_validate(
+                base_url=gateway_url, headers=bearer(PRODUCT_TOKENS[case.path]), checks=CHECKS
+            )
         else:
             response = case.call_and_validate(base_url=gateway_url, headers=bearer(), checks=CHECKS)
         statuses.add(response.status_code)
