@@ -140,6 +140,19 @@ async def test_pagerduty_resolve_acknowledge_and_other_events(
         event |= {"id": "01DEN3", "event_type": "incident.priority_updated"}
         response = await post_pagerduty(gw, body)
         assert (response.status_code, response.json()["accepted"]) == (200, 0)
+        ping = {
+            "event": {
+                "id": "01DEN5",
+                "event_type": "pagey.ping",
+                "resource_type": "pagey",
+                "occurred_at": "2026-11-27T14:00:00.000Z",
+                "agent": None,
+                "client": None,
+                "data": {"message": "Hello from your friend Pagey!", "type": "ping"},
+            }
+        }
+        response = await post_pagerduty(gw, ping)
+        assert (response.status_code, response.json()["accepted"]) == (200, 0)
         event |= {"id": "01DEN4", "event_type": "incident.resolved"}
         event |= {"occurred_at": "2026-11-27T14:40:00Z"}
         response = await post_pagerduty(gw, body)
