@@ -133,11 +133,24 @@ async def test_health_metrics_and_openapi(tmp_path: Path, unreachable_prefect: s
             "/v1/alerts/alertmanager",
             "/v1/alerts/grafana",
             "/v1/alerts/generic",
+            "/v1/alerts/pagerduty",
+            "/v1/alerts/sentry",
+            "/v1/alerts/datadog",
+            "/v1/alerts/opsgenie",
             "/healthz",
             "/metrics",
         }
         schemas = document["components"]["schemas"]
-        assert {"SentinelCheckResult", "AlertmanagerWebhook", "GenericAlert"} <= set(schemas)
+        assert {
+            "SentinelCheckResult",
+            "AlertmanagerWebhook",
+            "GenericAlert",
+            "PagerDutyWebhook",
+            "SentryIssueAlert",
+            "SentryMetricAlert",
+            "DatadogWebhook",
+            "OpsgenieWebhook",
+        } <= set(schemas)
         sentinel = document["paths"]["/v1/alerts/sentinel"]["post"]
         assert {"202", "401", "413", "422", "429"} <= set(sentinel["responses"])
 
