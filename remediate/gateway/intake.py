@@ -171,13 +171,13 @@ class Intake:
                 IntakeFormat("sentry", self.sentry_signature, self.sentry_alerts, json_answer),
                 IntakeFormat(
                     "datadog",
-                    self.tokens_of(lambda: config.datadog_tokens),
+                    self.tokens_of(config.datadog_tokens),
                     _headless(_single(datadog_alert)),
                     json_answer,
                 ),
                 IntakeFormat(
                     "opsgenie",
-                    self.tokens_of(lambda: config.opsgenie_tokens),
+                    self.tokens_of(config.opsgenie_tokens),
                     _headless(self.opsgenie_alerts),
                     json_answer,
                 ),
@@ -237,11 +237,11 @@ class Intake:
         """A header token is checked before a byte of the body is read."""
         return await self.token_from(self.config.ingest_tokens, request, read_body)
 
-    def tokens_of(self, tokens: Callable[[], list[Credential]]) -> Authenticate:
+    def tokens_of(self, tokens: list[Credential]) -> Authenticate:
         """A product's own tokens, which speak for that product only."""
 
         async def authenticate(request: Request, read_body: ReadBody) -> tuple[Credential, bytes]:
-            return await self.token_from(tokens(), request, read_body)
+            return await self.token_from(tokens, request, read_body)
 
         return authenticate
 
