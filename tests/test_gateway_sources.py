@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -128,8 +129,9 @@ async def test_pagerduty_signatures_valid_rotated_wrong_stale_missing(
 
 
 async def test_pagerduty_resolve_acknowledge_and_other_events(
-    tmp_path: Path, unreachable_prefect: str
+    tmp_path: Path, unreachable_prefect: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, "remediate.gateway")
     body = payload("pagerduty_triggered.json")
     event = body["event"]
     async with running_gateway(config(tmp_path, unreachable_prefect)) as gw:
@@ -162,6 +164,10 @@ async def test_pagerduty_resolve_acknowledge_and_other_events(
     assert alert.fingerprint == "PGR0VU2"
     assert alert.details["ends_at"] == "2026-11-27T14:40:00+00:00"
     assert 'remediate_gateway_acknowledged_total{format="pagerduty"} 1.0' in metrics
+    [logged] = [r.getMessage() for r in caplog.records if "acknowledged" in r.getMessage()]
+    assert logged == (
+        "pagerduty: 'incident.acknowledged by Tenex Engineer: counted; starts and resolves nothing'"
+    )
 
 
 async def test_pagerduty_malformed_answers_422_naming_the_field(
@@ -363,6 +369,8 @@ def test_a_product_credential_scoped_to_another_source_stops_the_gateway() -> No
     ]
     assert config_.sentry_secrets[0].sources == ("sentry",)
     assert config_.opsgenie_tokens[0].name == "opsgenie-token-1"
+    assert config_.has_source_credentials
+    assert not GatewayConfig.from_env({"REMEDIATE_INGEST_TOKENS": "t"}).has_source_credentials
 
 
 async def test_opsgenie_alias_is_the_dedupe_key(tmp_path: Path, unreachable_prefect: str) -> None:

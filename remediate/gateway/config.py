@@ -98,6 +98,10 @@ class GatewayConfig(BaseModel):
         return self
 
     @property
+    def has_source_credentials(self) -> bool:
+        return any(getattr(self, field) for field in SOURCE_CREDENTIALS)
+
+    @property
     def secrets(self) -> list[str]:
         return [c.value for c in self.hmac_secrets]
 

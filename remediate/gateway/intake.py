@@ -7,6 +7,7 @@ the answer looks; the limits, status codes and metrics are the same for all of t
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ from remediate.gateway.sources.datadog import datadog_alert
 from remediate.gateway.sources.opsgenie import opsgenie_alert
 from remediate.gateway.sources.pagerduty import pagerduty_alert, webhook_id
 from remediate.gateway.sources.sentry import RESOURCE_HEADER, resource, sentry_alert
+
+log = logging.getLogger("remediate.gateway")
 
 PAGERDUTY_SIGNATURE_HEADER = "X-PagerDuty-Signature"
 SENTRY_SIGNATURE_HEADER = "Sentry-Hook-Signature"
@@ -200,6 +203,7 @@ class Intake:
         except NotAnAlert as exc:
             if isinstance(exc, Acknowledged):
                 self.metrics.acknowledged.labels(fmt.name).inc()
+                log.info("%s: %r", fmt.name, str(exc))
             return fmt.answer(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)))
         return fmt.answer(await self.accept(fmt.name, credential, alerts))
 

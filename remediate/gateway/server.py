@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Serve the alert intake gateway. Secrets come from REMEDIATE_HMAC_SECRETS and "
             "REMEDIATE_INGEST_TOKENS (comma-separated, or scoped entries"
-            " name:secret@source,.../service,... separated by ';'; see docs/gateway.md);"
+            " name:secret@source,.../service,... separated by ';'; see docs/gateway.md), and"
+            " each product's own from REMEDIATE_PAGERDUTY_SECRETS, REMEDIATE_SENTRY_SECRETS,"
+            " REMEDIATE_DATADOG_TOKENS and REMEDIATE_OPSGENIE_TOKENS (docs/sources.md);"
             " Prefect from PREFECT_API_URL, with the credential PREFECT_API_AUTH_STRING"
             " (user:password) when the API asks for one."
         ),
@@ -63,9 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CatalogError, ValueError) as exc:
         print(f"remediate gateway: {exc}", file=sys.stderr)
         return 2
-    if not config.hmac_secrets and not config.ingest_tokens:
+    if not config.hmac_secrets and not config.ingest_tokens and not config.has_source_credentials:
         print(
-            "remediate gateway: set REMEDIATE_HMAC_SECRETS and/or REMEDIATE_INGEST_TOKENS",
+            "remediate gateway: set REMEDIATE_HMAC_SECRETS and/or REMEDIATE_INGEST_TOKENS,"
+            " or a product's secrets or tokens (docs/sources.md)",
             file=sys.stderr,
         )
         return 2

@@ -81,7 +81,8 @@ def pagerduty_alert(payload: Any, source: str, delivery_id: str | None = None) -
     kind = event.event_type
     agent = event.agent.summary if event.agent else ""
     if kind == ACKNOWLEDGED:
-        raise Acknowledged(f"{kind} by {agent or 'PagerDuty'}: recorded; it starts nothing")
+        who = agent or "PagerDuty"
+        raise Acknowledged(f"{kind} by {who}: counted; starts and resolves nothing")
     if kind not in FIRING and kind != RESOLVED:
         raise NotAnAlert(f"PagerDuty event {kind!r} starts and resolves nothing")
     if event.resource_type != "incident":
