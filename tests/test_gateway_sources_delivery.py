@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from remediate.alerts import Alert
 from remediate.runs.names import run_name
+from remediate.trackers import IssueDraft, LocalTracker
 from tests.support.gateway import (
     DATADOG_TOKEN,
     OPSGENIE_TOKEN,
@@ -120,6 +122,17 @@ def opsgenie_pair() -> tuple[Send, dict[str, Any], dict[str, Any]]:
     return token_sender("/v1/alerts/opsgenie", OPSGENIE_TOKEN), firing, resolved
 
 
+def open_issue_as_the_run_does(tracker: LocalTracker, alert: Alert) -> int:
+    draft = IssueDraft(
+        fingerprint=alert.fingerprint,
+        occurrence_key=alert.occurrence_key,
+        title=alert.check_id,
+        body="The incident report.",
+        comment="Fired again.",
+    )
+    return tracker.open_or_update(draft, datetime.now(UTC)).number
+
+
 async def eventually(fetch: Any, done: Any, timeout: float = 60) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -143,6 +156,7 @@ async def test_trigger_retried_starts_one_run_and_its_resolution_resolves_it(
     pair: Callable[[], tuple[Send, dict[str, Any], dict[str, Any]]],
 ) -> None:
     send, firing, resolved = pair()
+    tracker = LocalTracker(tmp_path / "issues")
     async with running_gateway(config(tmp_path, prefect_server)) as gw:
         first, retry = [await send(gw, firing) for _ in range(2)]
         assert (first.status_code, first.json()["accepted"]) == (202, 1)
@@ -155,12 +169,16 @@ async def test_trigger_retried_starts_one_run_and_its_resolution_resolves_it(
         assert run["name"] == run_name(alert)
         assert run["idempotency_key"] == alert.occurrence_key
         assert f"check:{alert.check_id}" in run["tags"]
+        number = open_issue_as_the_run_does(tracker, alert)
         for _ in range(2):
             response = await send(gw, resolved)
             assert response.status_code == 202
             assert response.json()["alerts"][0]["fingerprint"] == fingerprint
         counts = await gw.drained()
         assert counts == counts | {"delivered": 1, "resolved": 1, "pending": 0, "failed": 0}
+        await eventually(gw.gateway.outbox.note_counts, lambda c: c == {"posted": 1})
+    [comment] = [c.body for c in tracker.get(number).comments if c.body.startswith("Resolved at")]
+    assert f" by {alert.source} (alert " in comment
     runs = await eventually(
         lambda: runs_with_tag(prefect_server, tag),
         lambda r: len(r) == 1 and "alert-resolved" in r[0]["tags"],
