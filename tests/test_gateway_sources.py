@@ -432,3 +432,27 @@ def test_make_up_generates_every_product_secret(
     assert path.stat().st_mode & 0o777 == 0o600
     assert ensure_dev_secrets(path) == values
     GatewayConfig.from_env(values)
+
+
+async def test_limits_apply_and_a_token_is_checked_before_the_body(
+    tmp_path: Path, unreachable_prefect: str
+) -> None:
+    cfg = config(tmp_path, unreachable_prefect, max_body_bytes=4096, max_alert_bytes=2048)
+
+    async def endless() -> Any:
+        while True:
+            yield b"x" * 1024
+
+    async with running_gateway(cfg) as gw:
+        response = await gw.client.post(DATADOG, content=endless(), headers=bearer("nope"))
+        assert response.status_code == 401
+        big = payload("sentry_issue_alert.json")
+        big["data"]["event"]["culprit"] = "c" * 5000
+        response = await post_sentry(gw, big, "event_alert")
+        assert response.status_code == 413
+        assert "4096" in response.json()["detail"]
+        datadog = payload("datadog.json") | {"status": "s" * 3000}
+        response = await gw.client.post(DATADOG, json=datadog, headers=bearer(DATADOG_TOKEN))
+        assert response.status_code == 413
+        assert "max_alert_bytes" in response.json()["detail"]
+        assert (await gw.outbox())["pending"] == 0
