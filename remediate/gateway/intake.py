@@ -46,7 +46,7 @@ from remediate.gateway.schemas import Accepted
 from remediate.gateway.sources.common import Acknowledged
 from remediate.gateway.sources.datadog import datadog_alert
 from remediate.gateway.sources.opsgenie import opsgenie_alert
-from remediate.gateway.sources.pagerduty import pagerduty_alert, webhook_id
+from remediate.gateway.sources.pagerduty import WEBHOOK_ID_HEADER, pagerduty_alert, webhook_id
 from remediate.gateway.sources.sentry import RESOURCE_HEADER, resource, sentry_alert
 
 log = logging.getLogger("remediate.gateway")
@@ -338,7 +338,7 @@ class Intake:
         return secrets[matched], raw
 
     def pagerduty_alerts(self, payload: Any, source: str, headers: Headers) -> list[Alert]:
-        return [pagerduty_alert(payload, source, webhook_id(headers.get("x-webhook-id")))]
+        return [pagerduty_alert(payload, source, webhook_id(headers.get(WEBHOOK_ID_HEADER)))]
 
     def sentry_alerts(self, payload: Any, source: str, headers: Headers) -> list[Alert]:
         return [sentry_alert(payload, source, resource(headers.get(RESOURCE_HEADER)))]
