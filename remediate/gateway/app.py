@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
+from remediate.gateway.approvals import add_approval_routes
 from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
 from remediate.gateway.credentials import Credential, CredentialError
@@ -235,6 +236,7 @@ def create_app(
         lifespan=gateway.lifespan,
     )
     app.state.gateway = gateway
+    add_approval_routes(app, gateway)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
