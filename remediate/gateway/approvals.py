@@ -63,6 +63,25 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
             503: {"model": ErrorBody, "description": "Slack approvals are not configured."},
         },
         summary="Slack interaction callback for the Approve / Reject buttons",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["payload"],
+                            "properties": {
+                                "payload": {
+                                    "type": "string",
+                                    "description": "Slack's block_actions payload, JSON",
+                                }
+                            },
+                        }
+                    }
+                },
+            }
+        },
     )
     async def slack_approval(request: Request) -> Response:
         secret, key = config.slack_signing_secret, config.decision_key
