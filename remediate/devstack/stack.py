@@ -37,7 +37,8 @@ STACK_FILE = "stack.json"
 SECRETS_FILE = "secrets.env"
 GATEWAY_SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
 MARKER_KEY = "REMEDIATE_MARKER_KEY"
-SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY)
+DECISION_KEY = "REMEDIATE_DECISION_KEY"
+SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY, DECISION_KEY)
 API_USER = "remediate"
 
 
@@ -222,8 +223,8 @@ def _generated(name: str) -> str:
 
 
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
-    """The gateway's secret and token, the Prefect API credential and the trackers' marker
-    key: from the environment,
+    """The gateway's secret and token, the Prefect API credential, the trackers' marker
+    key and the decision key shared by the gateway and the workers: from the environment,
     else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
@@ -281,7 +282,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     env = _env(config, credential)
     authorised = auth_headers(credential)
     gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
-    marker_key = {MARKER_KEY: dev_secrets[MARKER_KEY]}
+    shared_keys = {name: dev_secrets[name] for name in (MARKER_KEY, DECISION_KEY)}
     python = sys.executable
     try:
         warm = workers.warm_starts_enabled(dict(os.environ))
@@ -332,7 +333,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             workers.worker_args(),
             lambda: workers.worker_polling(config.api_url, authorised),
             120,
-            workers.worker_env(env | marker_key, config.warm_socket),
+            workers.worker_env(env | shared_keys, config.warm_socket),
             before=register,
         ),
         Component(
@@ -340,7 +341,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             [python, "-m", "remediate.gateway.server", *listen(config.gateway_port)],
             _ok(f"{config.gateway_url}/healthz"),
             60,
-            env | gateway_secrets | marker_key,
+            env | gateway_secrets | shared_keys,
             port_url=f"{config.gateway_url}/healthz",
         ),
     ]
