@@ -133,6 +133,8 @@ async def test_health_metrics_and_openapi(tmp_path: Path, unreachable_prefect: s
             "/v1/alerts/alertmanager",
             "/v1/alerts/grafana",
             "/v1/alerts/generic",
+            "/v1/approvals/slack",
+            "/v1/approvals/github",
             "/healthz",
             "/metrics",
         }

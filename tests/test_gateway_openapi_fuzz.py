@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from remediate.approval import slack
+from remediate.approval import github_comments, slack
 from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
 from tests.support.gateway import bearer, signed_headers, start_gateway_process
@@ -28,6 +28,8 @@ from tests.support.processes import free_port, http_ok, stop, wait_until
 
 SLACK_SECRET = "fuzz-slack-signing-secret"
 SLACK_PATH = "/v1/approvals/slack"
+GITHUB_SECRET = "fuzz-github-webhook-secret"
+GITHUB_PATH = "/v1/approvals/github"
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,7 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         port,
         REMEDIATE_GATEWAY_RATE_LIMIT="0",
         REMEDIATE_SLACK_SIGNING_SECRET=SLACK_SECRET,
+        REMEDIATE_GITHUB_WEBHOOK_SECRET=GITHUB_SECRET,
         REMEDIATE_DECISION_KEY="fuzz-decision-key-0123456789abcdef",
     )
     url = f"http://127.0.0.1:{port}"
@@ -95,6 +98,20 @@ def test_gateway_api_never_fails_on_generated_requests(
                     "Content-Type": "application/x-www-form-urlencoded",
                     "X-Slack-Request-Timestamp": stamp,
                     "X-Slack-Signature": slack.sign(SLACK_SECRET, stamp, raw),
+                },
+                trust_env=False,
+                timeout=30,
+            )
+            case.validate_response(response, checks=CHECKS)
+        elif case.method == "POST" and case.path == GITHUB_PATH:
+            raw = json.dumps(case.body).encode()
+            response = httpx.post(
+                gateway_url + case.formatted_path,
+                content=raw,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-GitHub-Event": "issue_comment",
+                    "X-Hub-Signature-256": github_comments.sign(GITHUB_SECRET, raw),
                 },
                 trust_env=False,
                 timeout=30,

@@ -37,7 +37,9 @@ class RemoteDecision(BaseModel):
     approver: str
     comment: str = ""
     diff_sha256: str | None = None
-    """The hash of the diff the message showed; required to approve a fix."""
+    """The hash of the diff the message showed (Slack); must be the run's."""
+    diff_prefix: str = ""
+    """Without ``diff_sha256`` (a GitHub comment): the run's hash must start with this."""
     source: DecisionSource
 
 
@@ -100,10 +102,14 @@ async def decide(api: PrefectAPI, signing_key: bytes, decision: RemoteDecision) 
     }
     field = (await _form_schema(api, run_id, key)).get("properties", {}).get("diff_sha256")
     if isinstance(field, dict):
-        shown = field.get("default")
-        if decision.diff_sha256 != shown:
+        shown = str(field.get("default"))
+        named = decision.diff_sha256
+        if named is None and shown.startswith(decision.diff_prefix):
+            named = shown
+        if named != shown:
             return await refuse(
-                f"the message is for diff {decision.diff_sha256}, the run now shows {shown}"
+                f"the decision names diff {decision.diff_sha256 or decision.diff_prefix},"
+                f" the run shows {shown}"
             )
         run_input["diff_sha256"] = shown
     attestation = attest(signing_key, run_id, key, run_input, decision.source)

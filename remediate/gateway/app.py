@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
-from remediate.gateway.approvals import add_approval_routes
+from remediate.gateway.approvals import add_approval_routes, add_github_route
 from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
 from remediate.gateway.credentials import Credential, CredentialError
@@ -237,6 +237,7 @@ def create_app(
     )
     app.state.gateway = gateway
     add_approval_routes(app, gateway)
+    add_github_route(app, gateway)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:

@@ -58,6 +58,7 @@ class GatewayConfig(BaseModel):
         default="https://hooks.slack.com/",
         description="Decisions are posted back only to a response_url under this prefix.",
     )
+    github_webhook_secret: SecretStr | None = None
     decision_key: SecretStr | None = Field(
         default=None, description="REMEDIATE_DECISION_KEY, shared with the workers."
     )
@@ -115,6 +116,7 @@ class GatewayConfig(BaseModel):
             "slack_signing_secret": "REMEDIATE_SLACK_SIGNING_SECRET",
             "slack_response_url_prefix": "REMEDIATE_SLACK_RESPONSE_URL_PREFIX",
             "decision_key": "REMEDIATE_DECISION_KEY",
+            "github_webhook_secret": "REMEDIATE_GITHUB_WEBHOOK_SECRET",
         }
         for field, name in simple.items():
             if env.get(name):
