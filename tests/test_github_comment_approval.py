@@ -112,7 +112,7 @@ async def test_approve_comment_from_a_writer_resumes_and_others_are_refused(
 
     [pull] = standin.pulls("acme/service")
     assert pull.pull is not None and pull.pull.head_ref == "remediate/comment-approve-1"
-    [decision] = [c for c in our_comments(standin) if c.startswith("**Fix approved**")]
+    [decision] = [c for c in our_comments(standin) if "**Fix approved**" in c]
     assert "by alice" in decision and "Channel: `github`" in decision and "`alice-gh`" in decision
     assert standin.violations == []
     assert "approved by alice through github (verified identity alice-gh)" in fix_runner.logs(
