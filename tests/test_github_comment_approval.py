@@ -5,6 +5,7 @@ same gate and the pull request lands in the stand-in; a reply comment records ea
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,14 @@ from tests.test_fix_approval import (
 )
 
 WEBHOOK_SECRET = "github-webhook-secret-for-tests"
+COMMENT_IDS = itertools.count(1000)
 
 
 def comment(login: str, text: str, issue: int, kind: str = "User") -> bytes:
     payload: dict[str, Any] = {
         "action": "created",
         "issue": {"number": issue, "title": "incident"},
-        "comment": {"id": 99, "body": text, "user": {"login": login, "type": kind}},
+        "comment": {"id": next(COMMENT_IDS), "body": text, "user": {"login": login, "type": kind}},
         "repository": {"full_name": "acme/service"},
         "sender": {"login": login},
     }
@@ -87,11 +89,11 @@ async def test_approve_comment_from_a_writer_resumes_and_others_are_refused(
             await post(gateway, comment("alice-gh", "looks fine", issue.number))
         ).status_code == 204
         assert (await post(gateway, approve, event="issues")).status_code == 204
-        assert (
-            await post(gateway, comment("mallory", "/approve", issue.number))
-        ).status_code == 202
         assert (await post(gateway, comment("bob-gh", "/approve", issue.number))).status_code == 202
-        unlisted, reader = replies()
+        mallory = comment("mallory", "/approve", issue.number)
+        assert (await post(gateway, mallory)).status_code == 202
+        assert (await post(gateway, mallory)).status_code == 202  # redelivered
+        reader, unlisted = replies()
         assert "`mallory` is not mapped to a listed approver" in unlisted
         assert "`bob-gh` has no write permission on acme/service" in reader
         assert "@" not in unlisted + reader
@@ -109,6 +111,11 @@ async def test_approve_comment_from_a_writer_resumes_and_others_are_refused(
         accepted = replies()[-1]
         assert accepted.startswith("**Decision accepted:** fix approved by alice")
         assert "(GitHub account `alice-gh`, write permission checked)" in accepted
+        assert (await post(gateway, approve)).status_code == 202  # redelivered
+        assert (
+            await post(gateway, comment("alice-gh", "/reject late", issue.number))
+        ).status_code == 202
+        assert replies()[-1] == accepted
 
     [pull] = standin.pulls("acme/service")
     assert pull.pull is not None and pull.pull.head_ref == "remediate/comment-approve-1"
@@ -124,7 +131,10 @@ def test_comment_commands() -> None:
     def parsed(text: str, kind: str = "User") -> github_comments.Command | None:
         return github_comments.parse(comment("alice-gh", text, 3, kind))
 
-    assert parsed("/reject wrong layer\nmore") == github_comments.Command(
+    rejected = parsed("/reject wrong layer\nmore")
+    assert rejected is not None
+    assert rejected.model_copy(update={"comment_id": 1}) == github_comments.Command(
+        comment_id=1,
         login="alice-gh",
         repository="acme/service",
         issue=3,

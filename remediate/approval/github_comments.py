@@ -46,6 +46,7 @@ def verify(secret: str, header: str | None, body: bytes) -> None:
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    comment_id: int
     login: str
     repository: str
     """owner/name"""
@@ -74,16 +75,29 @@ def parse(body: bytes) -> Command | None:
     if match is None:
         return None
     login, full_name, number = user.get("login"), repository.get("full_name"), issue.get("number")
+    comment_id = comment.get("id")
     if not isinstance(login, str) or not isinstance(full_name, str) or not isinstance(number, int):
         raise CommentError("comment.user.login", "missing login, repository or issue number")
+    if not isinstance(comment_id, int):
+        raise CommentError("comment.id", "missing")
     rest = (match.group("rest") or "").strip()
     if match.group("verb") == "reject":
         return Command(
-            login=login, repository=full_name, issue=number, decision="reject", reason=rest[:2000]
+            comment_id=comment_id,
+            login=login,
+            repository=full_name,
+            issue=number,
+            decision="reject",
+            reason=rest[:2000],
         )
     prefix = rest.split()[0].lower() if rest else ""
     if prefix and not _HASH_PREFIX.match(prefix):
         prefix = "invalid"
     return Command(
-        login=login, repository=full_name, issue=number, decision="approve", diff_prefix=prefix
+        comment_id=comment_id,
+        login=login,
+        repository=full_name,
+        issue=number,
+        decision="approve",
+        diff_prefix=prefix,
     )

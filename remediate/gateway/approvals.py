@@ -17,6 +17,7 @@ same gate and a reply comment records the outcome."""
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ log = logging.getLogger("remediate.gateway.approvals")
 
 SLACK_PATH = "/v1/approvals/slack"
 FIX_KEY = "fix-approval"
+MAX_HANDLED = 10_000
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -222,6 +224,14 @@ async def _waiting_fix_run(gateway: Gateway, service: Service, issue: int) -> st
 
 def add_github_route(app: FastAPI, gateway: Gateway) -> None:
     config = gateway.config
+    # comment ids this process has answered: a redelivered webhook writes no second reply
+    handled: OrderedDict[int, None] = OrderedDict()
+
+    def done(comment_id: int) -> Response:
+        handled[comment_id] = None
+        while len(handled) > MAX_HANDLED:
+            handled.popitem(last=False)
+        return Response(status_code=202)
 
     @app.post(
         GITHUB_PATH,
@@ -279,6 +289,8 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
             return _error(422, str(exc))
         if command is None:
             return Response(status_code=204)
+        if command.comment_id in handled:
+            return Response(status_code=202)
         service = _service_of(gateway.catalog, command.repository)
         token = resolve_token(gateway.catalog.tracker)
         if service is None or token is None:
@@ -305,13 +317,11 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
                     f"**Decision refused:** {reason}. Nothing was decided"
                     + ("; the fix keeps waiting." if run_id else "."),
                 )
-                return Response(status_code=202)
+                return done(command.comment_id)
             assert approver is not None
             if run_id is None:
-                await github.reply(
-                    command.issue, "**Decision refused:** no fix on this issue waits for one."
-                )
-                return Response(status_code=202)
+                log.info("comment command on issue #%s: no fix waits there", command.issue)
+                return done(command.comment_id)
             outcome = await decide(
                 gateway.prefect,
                 key.get_secret_value().encode(),
@@ -342,4 +352,4 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
             return _error(503, "the decision could not be delivered; redeliver the webhook")
         finally:
             await github.client.aclose()
-        return Response(status_code=202)
+        return done(command.comment_id)
