@@ -21,6 +21,7 @@ from prefect.runtime import flow_run
 
 from flows.stages.actions import act_on_alert
 from flows.stages.fix import fix_and_review
+from flows.stages.notices import tell
 from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
@@ -35,6 +36,7 @@ from remediate.incident.models import Incident, Occurrences, OutcomeStatus, Reme
 from remediate.incident.text import investigation_comment, issue_body
 from remediate.investigation.investigate import skip_reason
 from remediate.investigation.models import Investigation, skipped
+from remediate.notifications import events
 from remediate.redaction import Redactor, redact_alert
 from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
@@ -42,6 +44,7 @@ from remediate.runs.names import run_name
 from remediate.runs.occurrences import alert_resolved, occurrences_of
 from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
 from remediate.settings import get_settings
+from remediate.trackers.models import IssueAction
 from tasks.diagnosis import diagnose, verify
 from tasks.evidence import collect_logs
 from tasks.investigation import investigate_incident
@@ -208,6 +211,8 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             )
         else:
             logger.info("issue #%s %s: %s", issue.number, issue.action.value, issue.url)
+        if issue.action is IssueAction.OPENED:
+            await tell(events.issue_opened(incident.alert, issue, incident.run_url), catalog)
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
@@ -228,11 +233,14 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
 
     fix = decision = pull = not_published = decision_input = None
     if policy.propose_fix:
-        fix, decision_input, pull, not_published = await fix_and_review(incident, catalog)
+        review = await fix_and_review(incident, catalog)
+        fix, decision_input, pull, not_published = review[:4]
         if decision_input is not None:
             decision = FixDecision(
                 approved=decision_input.approved,
                 approver=decision_input.approver,
+                channel=review.source.channel,
+                identity=review.source.identity,
                 comment=decision_input.comment,
             )
 

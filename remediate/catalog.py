@@ -20,6 +20,7 @@ from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost, check_
 from remediate.fixer.config import FixerConfig
 from remediate.gateway.policy import GatewayPolicy
 from remediate.investigation.config import InvestigationConfig
+from remediate.notifications.config import NotificationsConfig
 from remediate.redaction import Redactor
 from remediate.rollback.config import ReleaseSource, check_service_releases
 
@@ -144,6 +145,7 @@ class Catalog(_Strict):
     fixer: FixerConfig = FixerConfig()
     investigation: InvestigationConfig = InvestigationConfig()
     approval: ApprovalConfig = ApprovalConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

@@ -137,6 +137,8 @@ async def test_health_metrics_and_openapi(tmp_path: Path, unreachable_prefect: s
             "/v1/alerts/sentry",
             "/v1/alerts/datadog",
             "/v1/alerts/opsgenie",
+            "/v1/approvals/slack",
+            "/v1/approvals/github",
             "/healthz",
             "/metrics",
         }

@@ -13,20 +13,22 @@ from uuid import uuid4
 
 from prefect import get_run_logger
 from prefect.concurrency.asyncio import concurrency
-from prefect.runtime import deployment
+from prefect.runtime import deployment, flow_run
 from prefect.transactions import atransaction
 
-from flows.stages.approval import suspend_for_approval
+from flows.stages.approval import suspend_for_decision
+from flows.stages.notices import tell
 from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
-from remediate.approval.channel import CHANNEL
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
 from remediate.diagnosis.findings import findings_of
 from remediate.incident.models import Incident
+from remediate.notifications import events
 from remediate.runs.limits import action_limit_name, ensure_limit
 from remediate.runs.tags import Flag, Key, Verdict, retag, tag
+from remediate.settings import get_settings
 from remediate.trackers.models import IssueRef
 from tasks.actions import (
     PostConditionFailed,
@@ -164,6 +166,11 @@ def investigation_suggestion(incident: Incident, service: Service) -> Suggestion
     return Suggestion(action, "the model investigation (checked citations)")
 
 
+def _run_url() -> str | None:
+    run_id = flow_run.get_id()
+    return get_settings().flow_run_url(run_id) if run_id else None
+
+
 async def decide_and_run(
     service: Service,
     action: RunbookAction,
@@ -197,16 +204,30 @@ async def decide_and_run(
         await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
         model = approval_input(catalog.approval.approvers, base=ActionApproval)
         description = approval_description(proposal, issue.url if issue else None)
-        approval = await suspend_for_approval(model, description, catalog, approval_key)
+        approval, source = await suspend_for_decision(model, description, catalog, approval_key)
         verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
         await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])
         base = base.model_copy(
             update={
                 "gate": verdict.value,
                 "approver": approval.approver,
-                "approval_channel": CHANNEL,
+                "approval_channel": source.channel,
                 "comment": approval.comment,
             }
+        )
+        channel = f"{source.channel} ({source.identity})" if source.identity else source.channel
+        await tell(
+            events.decided(
+                f"Runbook action {action.name}",
+                approval_key,
+                approval.approved,
+                approval.approver,
+                channel,
+                approval.comment,
+                _run_url(),
+                issue,
+            ),
+            catalog,
         )
         if not approval.approved:
             outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
@@ -219,4 +240,7 @@ async def decide_and_run(
     logger.info("runbook action %s: %s", action.name, outcome.status.value)
     await retag([tag(Key.ACTION_STATUS, outcome.status.value)])
     note("action-result", outcome_markdown(outcome))
+    finished = events.action_finished(outcome, approval_key, _run_url(), issue)
+    if finished is not None:
+        await tell(finished, catalog)
     return outcome

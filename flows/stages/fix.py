@@ -8,7 +8,9 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
-from flows.stages.approval import suspend_for_approval
+from flows.stages.approval import suspend_for_decision
+from flows.stages.notices import tell
+from remediate.approval.attestation import DecisionSource
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import keep_decision, kept_decision
 from remediate.catalog import Catalog
@@ -18,6 +20,7 @@ from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
 from remediate.markdown import inline
+from remediate.notifications import events
 from remediate.runs.occurrences import alert_resolved
 from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, retag, tag
 from tasks.approval import notify_approvers
@@ -33,6 +36,8 @@ class FixReview(NamedTuple):
     pull: PullRequestRef | None
     not_published: str | None = None
     """Why an approved fix was not published (the run then ends Failed with this)."""
+    source: DecisionSource = DecisionSource()
+    """The channel the decision came through and the identity it verified."""
 
 
 def _retrying_publication() -> bool:
@@ -41,7 +46,7 @@ def _retrying_publication() -> bool:
 
 async def _decision(
     incident: Incident, catalog: Catalog, proposal: FixProposal, form: type[FixApproval]
-) -> FixApproval:
+) -> tuple[FixApproval, DecisionSource]:
     """The approval kept from an earlier attempt whose publication failed, else a new one."""
     logger = get_run_logger()
     shown = diff_sha256(proposal.diff)
@@ -53,7 +58,7 @@ async def _decision(
                 kept.approver,
                 shown,
             )
-            return kept
+            return kept, DecisionSource()
         logger.warning("the recorded approval cannot be reused (%s): asking again", why)
     issue = incident.issue
     if incident.run_id and await alert_resolved(incident.run_id):
@@ -63,10 +68,16 @@ async def _decision(
     await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
     if catalog.approval.notify:
         await notify_approvers(incident, proposal, catalog)
+    await tell(
+        events.approval_requested(
+            incident.alert, proposal, incident.run_id, incident.run_url, issue, APPROVAL_KEY
+        ),
+        catalog,
+    )
     description = approval_description(
         proposal, issue.url if issue else None, artifact_key="fix-diff"
     )
-    return await suspend_for_approval(form, description, catalog, APPROVAL_KEY)
+    return await suspend_for_decision(form, description, catalog, APPROVAL_KEY)
 
 
 async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
@@ -100,19 +111,34 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         return FixReview(proposal, None, None)
     shown = diff_sha256(proposal.diff)
     form = fix_approval_input(catalog.approval.approvers, shown)
-    approval = await _decision(incident, catalog, proposal, form)
+    approval, source = await _decision(incident, catalog, proposal, form)
     verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
     await retag([tag(Key.APPROVAL, verdict)], remove=[Flag.AWAITING_APPROVAL])
-    note("fix-decision", decision_comment(approval))
+    note("fix-decision", decision_comment(approval, source.note))
+    await tell(
+        events.decided(
+            "Fix",
+            APPROVAL_KEY,
+            approval.approved,
+            approval.approver,
+            (source.identity and f"{source.channel} ({source.identity})") or source.channel,
+            approval.comment,
+            incident.run_url,
+            issue,
+        ),
+        catalog,
+    )
     if not approval.approved:
         logger.info("fix rejected by %s", approval.approver)
-        return FixReview(proposal, approval, None)
+        return FixReview(proposal, approval, None, source=source)
     if incident.run_id:
         await keep_decision(incident.run_id, approval)
     if approval.diff_sha256 != shown:
         cause = f"the approval is for diff {approval.diff_sha256}, the proposal is {shown}"
         text = mismatch_comment(approval, shown)
-        return FixReview(proposal, approval, None, await not_published(cause, "fix-pull", text))
+        return FixReview(
+            proposal, approval, None, await not_published(cause, "fix-pull", text), source
+        )
     try:
         pull = open_pull_request(incident, service, catalog, proposal, approval)
     except PublishError as exc:
@@ -121,11 +147,14 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
             f"**Approved fix not published.** {inline(cause, 1500)}\n\n"
             f"Retry without a new approval: `remediate retry-publish {incident.run_id}`."
         )
-        return FixReview(proposal, approval, None, await not_published(cause, "fix-publish", text))
+        return FixReview(
+            proposal, approval, None, await not_published(cause, "fix-publish", text), source
+        )
     logger.info("pull request %s: %s", pull.number, pull.url)
     await retag([tag(Key.PUBLISH, Publish.PUBLISHED)], replace=[Key.PUBLISH])
     note(
         "fix-pull",
         f"Pull request opened after approval by {inline(approval.approver, 100)}: {pull.url}",
     )
-    return FixReview(proposal, approval, pull)
+    await tell(events.pull_request_opened(incident.alert, pull, incident.run_url, issue), catalog)
+    return FixReview(proposal, approval, pull, source=source)

@@ -13,3 +13,25 @@ IDENTITY_NOTE = (
     f"Channel: `{CHANNEL}`. The approver is the name declared in the form behind the API's "
     "shared credential, not a per-person identity."
 )
+
+SLACK = "slack"
+GITHUB = "github"
+
+
+def identity_note(channel: str = CHANNEL, identity: str = "") -> str:
+    """What the recorded approver name proves, for a decision that came through
+    ``channel``; ``identity`` is the account the channel verified (Slack user id, GitHub
+    login)."""
+    if channel == SLACK and identity:
+        return (
+            f"Channel: `slack`. Verified identity: Slack user `{identity}` (the request was"
+            " signed with the Slack app's signing secret; the user is mapped to the approver"
+            " in approval.slack_users)."
+        )
+    if channel == GITHUB and identity:
+        return (
+            f"Channel: `github`. Verified identity: GitHub account `{identity}` (the webhook"
+            " was signed with the webhook secret; the account is mapped to the approver in"
+            " approval.github_users and has write permission on the repository)."
+        )
+    return IDENTITY_NOTE

@@ -43,7 +43,8 @@ GATEWAY_SECRET_NAMES = (
 )
 """The gateway's shared secret and token, and each product's own (docs/sources.md)."""
 MARKER_KEY = "REMEDIATE_MARKER_KEY"
-SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY)
+DECISION_KEY = "REMEDIATE_DECISION_KEY"
+SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY, DECISION_KEY)
 API_USER = "remediate"
 
 
@@ -229,7 +230,8 @@ def _generated(name: str) -> str:
 
 def ensure_dev_secrets(path: Path) -> dict[str, str]:
     """The gateway's secrets and tokens (its own and each product's), the Prefect API
-    credential and the trackers' marker key: from the environment,
+    credential, the trackers' marker key and the decision key shared by the gateway and
+    the workers: from the environment,
     else from ``secrets.env``, generated there (mode 0600) on first start."""
     stored = read_secrets(path)
     missing = [n for n in SECRET_NAMES if not os.environ.get(n) and not stored.get(n)]
@@ -287,7 +289,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
     env = _env(config, credential)
     authorised = auth_headers(credential)
     gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
-    marker_key = {MARKER_KEY: dev_secrets[MARKER_KEY]}
+    shared_keys = {name: dev_secrets[name] for name in (MARKER_KEY, DECISION_KEY)}
     python = sys.executable
     try:
         warm = workers.warm_starts_enabled(dict(os.environ))
@@ -338,7 +340,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             workers.worker_args(),
             lambda: workers.worker_polling(config.api_url, authorised),
             120,
-            workers.worker_env(env | marker_key, config.warm_socket),
+            workers.worker_env(env | shared_keys, config.warm_socket),
             before=register,
         ),
         Component(
@@ -346,7 +348,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             [python, "-m", "remediate.gateway.server", *listen(config.gateway_port)],
             _ok(f"{config.gateway_url}/healthz"),
             60,
-            env | gateway_secrets | marker_key,
+            env | gateway_secrets | shared_keys,
             port_url=f"{config.gateway_url}/healthz",
         ),
     ]

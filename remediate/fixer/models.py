@@ -71,6 +71,9 @@ class FixDecision(BaseModel):
     approved: bool
     approver: str
     channel: str = CHANNEL
+    identity: str = ""
+    """The account the channel verified (Slack user id, GitHub login); empty for the
+    Prefect API, where the approver is a declared name."""
     comment: str = ""
 
 

@@ -51,9 +51,9 @@ def proposal_comment(proposal: FixProposal) -> str:
     return "\n".join(lines)
 
 
-def decision_comment(approval: Approval) -> str:
+def decision_comment(approval: Approval, identity: str = IDENTITY_NOTE) -> str:
     verdict = "approved" if approval.approved else "rejected"
-    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}.\n\n{IDENTITY_NOTE}"
+    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}.\n\n{identity}"
     if approval.comment:
         text += f"\n\nComment: {inline(approval.comment, 2000)}"
     if not approval.approved:

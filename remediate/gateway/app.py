@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
+from remediate.gateway.approvals import add_approval_routes, add_github_route
 from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
 from remediate.gateway.credentials import Credential, CredentialError
@@ -291,6 +292,8 @@ def create_app(
         lifespan=gateway.lifespan,
     )
     app.state.gateway = gateway
+    add_approval_routes(app, gateway)
+    add_github_route(app, gateway)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:

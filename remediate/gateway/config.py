@@ -76,6 +76,15 @@ class GatewayConfig(BaseModel):
         default=None, ge=1, description="Overrides the catalog's gateway.max_new_per_minute."
     )
     deployment: str = Field(default=DEPLOYMENT, pattern=r"^[^/]+/[^/]+$")
+    slack_signing_secret: SecretStr | None = None
+    slack_response_url_prefix: str = Field(
+        default="https://hooks.slack.com/",
+        description="Decisions are posted back only to a response_url under this prefix.",
+    )
+    github_webhook_secret: SecretStr | None = None
+    decision_key: SecretStr | None = Field(
+        default=None, description="REMEDIATE_DECISION_KEY, shared with the workers."
+    )
 
     @field_validator("hmac_secrets", "ingest_tokens", *SOURCE_CREDENTIALS, mode="before")
     @classmethod
@@ -147,6 +156,10 @@ class GatewayConfig(BaseModel):
             "retry_max_s": "REMEDIATE_GATEWAY_RETRY_MAX_S",
             "max_new_per_minute": "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE",
             "deployment": "REMEDIATE_GATEWAY_DEPLOYMENT",
+            "slack_signing_secret": "REMEDIATE_SLACK_SIGNING_SECRET",
+            "slack_response_url_prefix": "REMEDIATE_SLACK_RESPONSE_URL_PREFIX",
+            "decision_key": "REMEDIATE_DECISION_KEY",
+            "github_webhook_secret": "REMEDIATE_GITHUB_WEBHOOK_SECRET",
         }
         for field, name in simple.items():
             if env.get(name):

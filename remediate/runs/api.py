@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -214,3 +215,51 @@ class PrefectAPI:
             if run and isinstance(data, str) and "](" in data:
                 links[str(run)] = data.split("](", 1)[1].rstrip(")")
         return links
+
+    async def flow_run_input(self, run_id: str, key: str) -> str | None:
+        response = await self._request("GET", f"/flow_runs/{run_id}/input/{key}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        return response.text
+
+    async def set_flow_run_input(self, run_id: str, key: str, value: str) -> None:
+        """Create (or replace) the run input ``key``."""
+        await self.delete_flow_run_input(run_id, key)
+        response = await self._request(
+            "POST", f"/flow_runs/{run_id}/input", json={"key": key, "value": value}
+        )
+        if response.status_code not in (200, 201, 204):
+            raise PrefectAPIError(response.status_code, _detail(response))
+
+    async def delete_flow_run_input(self, run_id: str, key: str) -> None:
+        response = await self._request("DELETE", f"/flow_runs/{run_id}/input/{key}")
+        if response.status_code not in (200, 204, 404):
+            raise PrefectAPIError(response.status_code, _detail(response))
+
+    async def resume_flow_run(self, run_id: str, run_input: dict[str, Any]) -> tuple[bool, str]:
+        """(accepted, the server's reason when it refused). The server answers 200 with
+        status REJECT when the input does not fit the run's form."""
+        response = await self._request(
+            "POST", f"/flow_runs/{run_id}/resume", json={"run_input": run_input}
+        )
+        if response.status_code not in (200, 201):
+            raise PrefectAPIError(response.status_code, _detail(response))
+        body: dict[str, Any] = response.json()
+        status = str(body.get("status", "")).upper()
+        reason = str((body.get("details") or {}).get("reason") or "no reason given")
+        return status == "ACCEPT", "" if status == "ACCEPT" else f"{status}: {reason}"
+
+    async def log_to_run(self, run_id: str, level: int, message: str, logger: str) -> None:
+        """A line in the run's log, as the run's own lines are (the UI's Logs tab)."""
+        entry = {
+            "name": logger,
+            "level": level,
+            "message": message,
+            "timestamp": datetime.now(UTC).isoformat(),
+            "flow_run_id": run_id,
+        }
+        response = await self._request("POST", "/logs/", json=[entry])
+        if response.status_code not in (200, 201, 204):
+            raise PrefectAPIError(response.status_code, _detail(response))

@@ -355,6 +355,35 @@ def get_branch(api: GitHubApi, repo: Repo, call: Call) -> Reply:
     return Reply(200, resources.branch(api.urls, repo, name, sha))
 
 
+LEGACY_PERMISSION = {
+    "admin": "admin",
+    "maintain": "write",
+    "write": "write",
+    "triage": "read",
+    "read": "read",
+}
+
+
+def get_collaborator_permission(api: GitHubApi, repo: Repo, call: Call) -> Reply:
+    """Like GitHub on a public repository: anyone reads; a role is given by ``set_role``."""
+    login = call.params["username"]
+    role = repo.roles.get(login, "read")
+    push = role in ("admin", "maintain", "write")
+    collaborator = {
+        **resources.user(api.urls, login),
+        "permissions": {
+            "pull": True,
+            "triage": role != "read",
+            "push": push,
+            "maintain": role in ("admin", "maintain"),
+            "admin": role == "admin",
+        },
+        "role_name": role,
+    }
+    body = {"permission": LEGACY_PERMISSION[role], "role_name": role, "user": collaborator}
+    return Reply(200, body)
+
+
 def list_deployments(api: GitHubApi, repo: Repo, call: Call) -> Reply:
     wanted = {k: call.arg(k) for k in ("environment", "ref", "sha", "task")}
     found = [
@@ -395,6 +424,7 @@ _ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/branches/(?P<branch>.+)", get_branch),
     ("GET", "/deployments", list_deployments),
     ("GET", "/deployments/(?P<deployment>[0-9]+)/statuses", list_deployment_statuses),
+    ("GET", "/collaborators/(?P<username>[A-Za-z0-9-]+)/permission", get_collaborator_permission),
 ]
 
 

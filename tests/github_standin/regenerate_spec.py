@@ -39,6 +39,7 @@ OPERATIONS: dict[str, tuple[str, ...]] = {
     "/repos/{owner}/{repo}/branches/{branch}": ("get",),
     "/repos/{owner}/{repo}/deployments": ("get",),
     "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses": ("get",),
+    "/repos/{owner}/{repo}/collaborators/{username}/permission": ("get",),
     "/user": ("get",),
 }
 

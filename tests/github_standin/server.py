@@ -194,6 +194,11 @@ class GitHubStandIn:
             repo = self.repo(full_name)
             return [repo.issues[n] for n in sorted(repo.issues) if repo.issues[n].pull]
 
+    def set_role(self, full_name: str, login: str, role: str) -> None:
+        """``login``'s role on the repository (admin, maintain, write, triage, read)."""
+        with self.state.lock:
+            self.repo(full_name).roles[login] = role
+
     def add_comment(self, full_name: str, number: int, body: str, author: str = "octocat") -> None:
         """Comment on an issue as a person would have."""
         with self.state.lock:

@@ -90,6 +90,8 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     deployments: dict[int, Deployment] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    """login -> role (admin, maintain, write, triage, read); anyone else reads (public)."""
 
     @property
     def full_name(self) -> str:

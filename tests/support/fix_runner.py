@@ -26,6 +26,7 @@ DEPLOYMENT = f"remediate-alert/{DEPLOYMENT_NAME}"
 CAPACITY_DEPLOYMENT = f"capacity-forecast/{DEPLOYMENT_NAME}"
 TOKEN = "ghs_standin_token"  # the GitHub stand-in's default token
 MODEL_KEY = "sk-scripted-model-key"
+DECISION_KEY = "decision-key-for-tests-0123456789abcdef"  # REMEDIATE_DECISION_KEY
 
 
 @dataclass
@@ -146,6 +147,7 @@ def fix_runner(
         "ANTHROPIC_BASE_URL": fix_model.url,
         "GITHUB_TOKEN": TOKEN,
         ADMIN_TOKEN_ENV: ADMIN_TOKEN,
+        "REMEDIATE_DECISION_KEY": DECISION_KEY,
         "PYTHONPATH": str(ROOT),
     }
     process = start([sys.executable, "-m", "tests.support.fix_runner"], env, runner.log, cwd=ROOT)
