@@ -25,7 +25,9 @@ from remediate.investigation.models import (
 from remediate.investigation.text import investigation_data, investigation_section
 from remediate.redaction import Redactor
 from tests.markdown_render import assert_inert, render
+from tests.support.git_remote import GitRemote
 from tests.support.model_server import ModelServer, Turn, text, tool
+from tests.support.repos import git
 from tests.support.sshd import SSHServer
 
 RUN = "mcp__investigate__run_command"
@@ -143,6 +145,8 @@ async def test_disk_full_incident_is_traced_to_the_catalog_disk_command(
         READ_LOG,
         PROBE,
         "mcp__investigate__read_metric",
+        "mcp__investigate__read_metric_range",
+        "mcp__investigate__recent_commits",
         "mcp__investigate__list_releases",
         SUBMIT,
     }
@@ -422,3 +426,127 @@ async def test_a_failing_catalog_command_is_recorded_as_failed_not_refused(
     assert call.output.startswith("failed: host web-1, custom missing (exit 1)")
     assert not call.ok and not call.refused
     assert result.top is not None and result.top.supported
+
+
+RANGE = "mcp__investigate__read_metric_range"
+COMMITS = "mcp__investigate__recent_commits"
+
+
+async def test_a_prometheus_metric_is_read_over_a_bounded_range(
+    model_env: ModelServer, sshd: SSHServer, prometheus: str
+) -> None:
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["metrics"] = [
+        {
+            "name": "self-up",
+            "kind": "prometheus",
+            "url": prometheus,
+            "query": 'up{job="self"}',
+            "threshold": 1,
+        },
+        {"name": "root-disk", "kind": "filesystem", "path": "/", "threshold": 99},
+    ]
+    limits = {"max_turns": 12, "max_range_minutes": 120, "max_range_points": 60}
+    cat = Catalog.model_validate(base | {"investigation": limits})
+    model_env.play(
+        Turn([tool(RANGE, metric="self-up", minutes=5, step_s=10)]),
+        Turn([tool(RANGE, metric="self-up", minutes=600, step_s=600)]),
+        Turn([tool(RANGE, metric="self-up", minutes=60, step_s=1)]),
+        Turn([tool(RANGE, metric="root-disk", minutes=5, step_s=60)]),
+        Turn([tool(RANGE, metric="up) or vector(1", minutes=5, step_s=60)]),
+        Turn([tool(RANGE, metric="self-up", minutes="5; reboot", step_s=60)]),
+        Turn([submit("job=self}: ", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    first, *refused = result.calls
+    assert not first.refused and first.ok, first.output
+    assert first.output.startswith("metric self-up from ")
+    assert "step 10 s, 1 series (threshold 1)" in first.output
+    assert "series {__name__=up,instance=" in first.output and "job=self}: " in first.output
+    points = [line for line in first.output.splitlines() if re.match(r"^\d{4}-.*Z 1$", line)]
+    assert 1 <= len(points) <= 31
+    assert all(call.refused and not call.ok for call in refused)
+    assert "minutes must be at most 120" in refused[0].output
+    assert "3600 points asked; at most 60: use step_s of at least 60" in refused[1].output
+    assert "read over SSH (filesystem)" in refused[2].output
+    assert "bad parameter: metric" in refused[3].output
+    assert "bad parameter: minutes" in refused[4].output
+    assert result.top is not None and result.top.supported
+
+
+def push_commits(remote: GitRemote, owner: str, name: str, commits: list[tuple[str, str]]) -> None:
+    """Commits (file, subject) on main of the remote repository, pushed in one go."""
+    work = remote.root / owner / f"{name}-work"
+    for path, subject in commits:
+        (work / path).write_text(subject + "\n")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", subject)
+    git(work, "push", "-q", str(remote.root / owner / f"{name}.git"), "main")
+
+
+async def test_recent_commits_are_listed_from_a_fresh_clone_of_the_repository(
+    model_env: ModelServer,
+    sshd: SSHServer,
+    git_remote: GitRemote,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    git_remote.add_repo("acme", "api")
+    secret = "ghp_" + "s" * 36
+    push_commits(
+        git_remote,
+        "acme",
+        "api",
+        [
+            ("config.py", "raise the pool size"),
+            ("logrotate.conf", f"stop rotating /var/log/api (token {secret})"),
+            ("deploy.sh", "deploy: $(touch /tmp/pwned-commit); echo done"),
+        ],
+    )
+    monkeypatch.setenv("GITHUB_TOKEN", git_remote.token)
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "api",
+        "clone_url": git_remote.url("acme", "api"),
+    }
+    cat = Catalog.model_validate(base | {"investigation": {"max_turns": 10, "max_commits": 5}})
+    model_env.play(
+        Turn([tool(COMMITS, count=3)]),
+        Turn([tool(COMMITS, count=2)]),
+        Turn([tool(COMMITS, count=50)]),
+        Turn([tool(COMMITS, count="3 && reboot")]),
+        Turn([submit("stop rotating /var/log/api", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    first, second, too_many, injected = result.calls
+    lines = first.output.splitlines()
+    assert lines[0] == "3 newest commits of acme/api branch main, newest first"
+    assert "deploy: $(touch /tmp/pwned-commit); echo done" in lines[1]
+    assert lines[2] == "  files: deploy.sh"
+    assert "stop rotating /var/log/api" in lines[3] and lines[4] == "  files: logrotate.conf"
+    assert "raise the pool size" in lines[5] and lines[6] == "  files: config.py"
+    assert re.match(r"^[0-9a-f]{12} \d{4}-\d\d-\d\dT[0-9:]+[+-]\d\d:\d\d t: ", lines[1])
+    assert secret not in result.model_dump_json() and secret not in model_env.everything_sent()
+    assert second.output.startswith("2 newest commits")
+    clones = [path for method, path, _ in git_remote.log if path.endswith("/info/refs")]
+    assert len(clones) == 1, "the second call reuses the first call's clone"
+    assert too_many.refused and "count must be at most 5" in too_many.output
+    assert injected.refused and "bad parameter: count" in injected.output
+    assert not Path("/tmp/pwned-commit").exists()
+    assert git_remote.token not in model_env.everything_sent()
+    assert result.top is not None and result.top.supported
+
+
+async def test_recent_commits_of_a_service_without_repository_are_refused(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    model_env.play(
+        Turn([tool(COMMITS, count=3)]),
+        Turn([submit("has no repository", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd)
+    [call] = result.calls
+    assert call.refused and call.output == "refused: service api has no repository"
