@@ -22,6 +22,7 @@ from remediate.investigation.models import (
     Quote,
     ToolCall,
 )
+from remediate.investigation.submission import Submission, checked
 from remediate.investigation.text import investigation_data, investigation_section
 from remediate.redaction import Redactor
 from tests.markdown_render import assert_inert, render
@@ -100,7 +101,9 @@ def model_env(model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> Mod
     return model_server
 
 
-def submit(quote: str, source: str = "call-1", **extra: Any) -> dict[str, Any]:
+def submit(
+    quote: str, source: str = "call-1", next_step: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     hypothesis = {
         "statement": "the /var filesystem is full, so writes fail",
         "confidence": 0.9,
@@ -113,7 +116,8 @@ def submit(quote: str, source: str = "call-1", **extra: Any) -> dict[str, Any]:
         SUBMIT,
         summary="/var is full on web-1",
         hypotheses=[hypothesis],
-        next_step={"kind": "action", "action": "clean-tmp", "description": "free space"},
+        next_step=next_step
+        or {"kind": "action", "action": "clean-tmp", "description": "free space"},
         **extra,
     )
 
@@ -550,3 +554,107 @@ async def test_recent_commits_of_a_service_without_repository_are_refused(
     result = await run(sshd)
     [call] = result.calls
     assert call.refused and call.output == "refused: service api has no repository"
+
+
+def with_cleanup_action(server: SSHServer) -> Catalog:
+    base = catalog(server).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["actions"].append(
+        {
+            "name": "clean-old",
+            "description": "remove files older than some days under a directory",
+            "risk": "medium",
+            "parameters": [
+                {"name": "days", "kind": "int", "minimum": 1, "maximum": 30, "default": 7},
+                {"name": "where", "kind": "enum", "choices": ["tmp", "cache"], "default": "tmp"},
+            ],
+            "run": ["true", "{where}", "{days}"],
+        }
+    )
+    return Catalog.model_validate(base)
+
+
+def action_step(**parameters: Any) -> dict[str, Any]:
+    return {"kind": "action", "action": "clean-old", "parameters": parameters, "description": "x"}
+
+
+async def test_the_model_names_parameter_values_for_the_action_it_suggests(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    cat = with_cleanup_action(sshd)
+    model_env.play(
+        Turn([tool(RUN, host="web-1", command="disk-usage")]),
+        Turn([submit("/dev/sda1 1000 1000 0 100% /var", next_step=action_step(days=2))]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    assert result.suggested_action == "clean-old"
+    assert result.suggested_parameters == {"days": 2}
+    assert result.next_step is not None and not result.next_step.refused
+    section = investigation_section(result, Redactor())
+    assert "Next step (action clean-old, parameters days=2)" in section
+    sent = model_env.everything_sent()
+    assert "clean-old (risk medium; days: integer from 1 to 30, default 7, where: one of" in sent
+
+
+async def test_refused_parameter_values_are_recorded_and_nothing_is_proposed(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    cat = with_cleanup_action(sshd)
+    model_env.play(
+        Turn([tool(RUN, host="web-1", command="disk-usage")]),
+        Turn(
+            [
+                submit(
+                    "/dev/sda1 1000 1000 0 100% /var",
+                    next_step=action_step(where="tmp; rm -rf /", days=2),
+                )
+            ]
+        ),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    step = result.next_step
+    assert step is not None and step.action == "clean-old" and step.parameters == {}
+    assert step.refused == (
+        "action clean-old: parameter where: 'tmp; rm -rf /' contains characters outside"
+        " [A-Za-z0-9_.:/@+=,-] or starts with '-'"
+    )
+    assert result.top is not None and result.top.supported
+    assert result.suggested_action is None and result.suggested_parameters == {}
+    section = investigation_section(result, Redactor())
+    assert "**Parameters refused:** action clean-old: parameter where:" in section
+    assert "no action is proposed." in section
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refusal"),
+    [
+        ({"days": "2"}, "parameter days: expected an integer, got '2'"),
+        ({"days": 300}, "parameter days: 300 is above 30"),
+        ({"where": "home"}, "parameter where: 'home' is not one of ['tmp', 'cache']"),
+        ({"path": "/etc"}, "unknown parameter(s) ['path']"),
+    ],
+)
+def test_each_parameter_value_is_checked_against_the_action_declaration(
+    sshd: SSHServer, parameters: dict[str, Any], refusal: str
+) -> None:
+    cat = with_cleanup_action(sshd)
+    service = cat.service("api")
+    assert service is not None
+    calls = [ToolCall(id="call-1", tool="run_command", output=DF)]
+    hypothesis = {
+        "statement": "full",
+        "confidence": 0.9,
+        "quotes": [{"source": "call-1", "text": "100% /var"}],
+    }
+    submission = Submission.model_validate(
+        {"summary": "s", "hypotheses": [hypothesis], "next_step": action_step(**parameters)}
+    )
+    _, step = checked(submission, calls, None, service, Redactor())
+    assert step is not None and step.parameters == {}
+    assert step.refused == f"action clean-old: {refusal}"
+
+
+def test_a_value_of_the_wrong_json_type_is_refused_by_the_submission() -> None:
+    with pytest.raises(ValueError, match=r"parameters\.days"):
+        Submission.model_validate({"summary": "s", "next_step": action_step(days=True)})

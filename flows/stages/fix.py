@@ -8,7 +8,7 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
-from flows.stages.approval import suspend_for_approval
+from flows.stages.approval import record_judgement, suspend_for_approval
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import keep_decision, kept_decision
 from remediate.catalog import Catalog
@@ -17,6 +17,7 @@ from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
+from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.markdown import inline
 from remediate.runs.occurrences import alert_resolved
 from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, retag, tag
@@ -65,7 +66,7 @@ async def _decision(
         await notify_approvers(incident, proposal, catalog)
     description = approval_description(
         proposal, issue.url if issue else None, artifact_key="fix-diff"
-    )
+    ) + judgement_request(leading_hypothesis(incident.investigation), catalog.redactor())
     return await suspend_for_approval(form, description, catalog, APPROVAL_KEY)
 
 
@@ -104,6 +105,8 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
     verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
     await retag([tag(Key.APPROVAL, verdict)], remove=[Flag.AWAITING_APPROVAL])
     note("fix-decision", decision_comment(approval))
+    hypothesis = leading_hypothesis(incident.investigation)
+    await record_judgement(approval, hypothesis, "fix", catalog, note)
     if not approval.approved:
         logger.info("fix rejected by %s", approval.approver)
         return FixReview(proposal, approval, None)
