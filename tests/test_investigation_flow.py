@@ -13,6 +13,7 @@ import yaml
 from flows.remediate_alert import remediate_alert
 from remediate.actions.models import ActionStatus
 from remediate.alerts import Alert
+from remediate.approval.cli import approve_main
 from remediate.investigation.models import InvestigationStatus
 from remediate.reporting.history import History, RunRecord
 from remediate.reporting.metrics import compute, investigation_figures
@@ -246,6 +247,7 @@ async def test_without_credential_the_issue_says_why_the_investigation_was_skipp
     assert outcome.action is None
 
 
+@pytest.mark.timeout(600)  # starts the served deployment when it runs first
 async def test_the_models_parameters_reach_the_form_and_the_approver_marks_the_hypothesis_wrong(
     fix_runner: FixRunner, sim_service: SimService, prefect_server: str
 ) -> None:
@@ -298,16 +300,9 @@ async def test_the_models_parameters_reach_the_form_and_the_approver_marks_the_h
         run_id, {"decision": "approve", "approver": "alice", "hypothesis": "maybe"}
     )
     assert bad["status"] == "REJECT"
-    accepted = fix_runner.resume(
-        run_id,
-        {
-            "decision": "approve",
-            "approver": "alice",
-            "hypothesis": "wrong",
-            "hypothesis_reason": "it was stopped by a deploy, it did not crash",
-        },
-    )
-    assert accepted["status"] == "ACCEPT"
+    why = "it was stopped by a deploy, it did not crash"
+    approve = [run_id, "--approver", "alice", "--api-url", fix_runner.api_url]
+    assert approve_main([*approve, "--hypothesis", "wrong", "--hypothesis-reason", why]) == 0
     run = fix_runner.wait_for(run_id, "Completed")
 
     assert sim_service.actions() == ["status", "restart safe"]
