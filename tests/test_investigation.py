@@ -22,10 +22,13 @@ from remediate.investigation.models import (
     Quote,
     ToolCall,
 )
+from remediate.investigation.submission import Submission, checked
 from remediate.investigation.text import investigation_data, investigation_section
 from remediate.redaction import Redactor
 from tests.markdown_render import assert_inert, render
+from tests.support.git_remote import GitRemote
 from tests.support.model_server import ModelServer, Turn, text, tool
+from tests.support.repos import git
 from tests.support.sshd import SSHServer
 
 RUN = "mcp__investigate__run_command"
@@ -98,7 +101,9 @@ def model_env(model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> Mod
     return model_server
 
 
-def submit(quote: str, source: str = "call-1", **extra: Any) -> dict[str, Any]:
+def submit(
+    quote: str, source: str = "call-1", next_step: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     hypothesis = {
         "statement": "the /var filesystem is full, so writes fail",
         "confidence": 0.9,
@@ -111,7 +116,8 @@ def submit(quote: str, source: str = "call-1", **extra: Any) -> dict[str, Any]:
         SUBMIT,
         summary="/var is full on web-1",
         hypotheses=[hypothesis],
-        next_step={"kind": "action", "action": "clean-tmp", "description": "free space"},
+        next_step=next_step
+        or {"kind": "action", "action": "clean-tmp", "description": "free space"},
         **extra,
     )
 
@@ -143,6 +149,8 @@ async def test_disk_full_incident_is_traced_to_the_catalog_disk_command(
         READ_LOG,
         PROBE,
         "mcp__investigate__read_metric",
+        "mcp__investigate__read_metric_range",
+        "mcp__investigate__recent_commits",
         "mcp__investigate__list_releases",
         SUBMIT,
     }
@@ -422,3 +430,231 @@ async def test_a_failing_catalog_command_is_recorded_as_failed_not_refused(
     assert call.output.startswith("failed: host web-1, custom missing (exit 1)")
     assert not call.ok and not call.refused
     assert result.top is not None and result.top.supported
+
+
+RANGE = "mcp__investigate__read_metric_range"
+COMMITS = "mcp__investigate__recent_commits"
+
+
+async def test_a_prometheus_metric_is_read_over_a_bounded_range(
+    model_env: ModelServer, sshd: SSHServer, prometheus: str
+) -> None:
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["metrics"] = [
+        {
+            "name": "self-up",
+            "kind": "prometheus",
+            "url": prometheus,
+            "query": 'up{job="self"}',
+            "threshold": 1,
+        },
+        {"name": "root-disk", "kind": "filesystem", "path": "/", "threshold": 99},
+    ]
+    limits = {"max_turns": 12, "max_range_minutes": 120, "max_range_points": 60}
+    cat = Catalog.model_validate(base | {"investigation": limits})
+    model_env.play(
+        Turn([tool(RANGE, metric="self-up", minutes=5, step_s=10)]),
+        Turn([tool(RANGE, metric="self-up", minutes=600, step_s=600)]),
+        Turn([tool(RANGE, metric="self-up", minutes=60, step_s=1)]),
+        Turn([tool(RANGE, metric="root-disk", minutes=5, step_s=60)]),
+        Turn([tool(RANGE, metric="up) or vector(1", minutes=5, step_s=60)]),
+        Turn([tool(RANGE, metric="self-up", minutes="5; reboot", step_s=60)]),
+        Turn([submit("job=self}: ", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    first, *refused = result.calls
+    assert not first.refused and first.ok, first.output
+    assert first.output.startswith("metric self-up from ")
+    assert "step 10 s, 1 series (threshold 1)" in first.output
+    assert "series {__name__=up,instance=" in first.output and "job=self}: " in first.output
+    points = [line for line in first.output.splitlines() if re.match(r"^\d{4}-.*Z 1$", line)]
+    assert 1 <= len(points) <= 31
+    assert all(call.refused and not call.ok for call in refused)
+    assert "minutes must be at most 120" in refused[0].output
+    assert "3600 points asked; at most 60: use step_s of at least 60" in refused[1].output
+    assert "read over SSH (filesystem)" in refused[2].output
+    assert "bad parameter: metric" in refused[3].output
+    assert "bad parameter: minutes" in refused[4].output
+    assert result.top is not None and result.top.supported
+
+
+def push_commits(remote: GitRemote, owner: str, name: str, commits: list[tuple[str, str]]) -> None:
+    """Commits (file, subject) on main of the remote repository, pushed in one go."""
+    work = remote.root / owner / f"{name}-work"
+    for path, subject in commits:
+        (work / path).write_text(subject + "\n")
+        git(work, "add", "-A")
+        git(work, "commit", "-q", "-m", subject)
+    git(work, "push", "-q", str(remote.root / owner / f"{name}.git"), "main")
+
+
+async def test_recent_commits_are_listed_from_a_fresh_clone_of_the_repository(
+    model_env: ModelServer,
+    sshd: SSHServer,
+    git_remote: GitRemote,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    git_remote.add_repo("acme", "api")
+    secret = "ghp_" + "s" * 36
+    push_commits(
+        git_remote,
+        "acme",
+        "api",
+        [
+            ("config.py", "raise the pool size"),
+            ("logrotate.conf", f"stop rotating /var/log/api (token {secret})"),
+            ("deploy.sh", "deploy: $(touch /tmp/pwned-commit); echo done"),
+        ],
+    )
+    monkeypatch.setenv("GITHUB_TOKEN", git_remote.token)
+    base = catalog(sshd).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "api",
+        "clone_url": git_remote.url("acme", "api"),
+    }
+    cat = Catalog.model_validate(base | {"investigation": {"max_turns": 10, "max_commits": 5}})
+    model_env.play(
+        Turn([tool(COMMITS, count=3)]),
+        Turn([tool(COMMITS, count=2)]),
+        Turn([tool(COMMITS, count=50)]),
+        Turn([tool(COMMITS, count="3 && reboot")]),
+        Turn([submit("stop rotating /var/log/api", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    first, second, too_many, injected = result.calls
+    lines = first.output.splitlines()
+    assert lines[0] == "3 newest commits of acme/api branch main, newest first"
+    assert "deploy: $(touch /tmp/pwned-commit); echo done" in lines[1]
+    assert lines[2] == "  files: deploy.sh"
+    assert "stop rotating /var/log/api" in lines[3] and lines[4] == "  files: logrotate.conf"
+    assert "raise the pool size" in lines[5] and lines[6] == "  files: config.py"
+    assert re.match(r"^[0-9a-f]{12} \d{4}-\d\d-\d\dT[0-9:]+[+-]\d\d:\d\d t: ", lines[1])
+    assert secret not in result.model_dump_json() and secret not in model_env.everything_sent()
+    assert second.output.startswith("2 newest commits")
+    clones = [path for method, path, _ in git_remote.log if path.endswith("/info/refs")]
+    assert len(clones) == 1, "the second call reuses the first call's clone"
+    assert too_many.refused and "count must be at most 5" in too_many.output
+    assert injected.refused and "bad parameter: count" in injected.output
+    assert not Path("/tmp/pwned-commit").exists()
+    assert git_remote.token not in model_env.everything_sent()
+    assert result.top is not None and result.top.supported
+
+
+async def test_recent_commits_of_a_service_without_repository_are_refused(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    model_env.play(
+        Turn([tool(COMMITS, count=3)]),
+        Turn([submit("has no repository", source="call-1")]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd)
+    [call] = result.calls
+    assert call.refused and call.output == "refused: service api has no repository"
+
+
+def with_cleanup_action(server: SSHServer) -> Catalog:
+    base = catalog(server).model_dump(mode="json", exclude_defaults=True)
+    base["services"][0]["actions"].append(
+        {
+            "name": "clean-old",
+            "description": "remove files older than some days under a directory",
+            "risk": "medium",
+            "parameters": [
+                {"name": "days", "kind": "int", "minimum": 1, "maximum": 30, "default": 7},
+                {"name": "where", "kind": "enum", "choices": ["tmp", "cache"], "default": "tmp"},
+            ],
+            "run": ["true", "{where}", "{days}"],
+        }
+    )
+    return Catalog.model_validate(base)
+
+
+def action_step(**parameters: Any) -> dict[str, Any]:
+    return {"kind": "action", "action": "clean-old", "parameters": parameters, "description": "x"}
+
+
+async def test_the_model_names_parameter_values_for_the_action_it_suggests(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    cat = with_cleanup_action(sshd)
+    model_env.play(
+        Turn([tool(RUN, host="web-1", command="disk-usage")]),
+        Turn([submit("/dev/sda1 1000 1000 0 100% /var", next_step=action_step(days=2))]),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    assert result.suggested_action == "clean-old"
+    assert result.suggested_parameters == {"days": 2}
+    assert result.next_step is not None and not result.next_step.refused
+    section = investigation_section(result, Redactor())
+    assert "Next step (action clean-old, parameters days=2)" in section
+    sent = model_env.everything_sent()
+    assert "clean-old (risk medium; days: integer from 1 to 30, default 7, where: one of" in sent
+
+
+async def test_refused_parameter_values_are_recorded_and_nothing_is_proposed(
+    model_env: ModelServer, sshd: SSHServer
+) -> None:
+    cat = with_cleanup_action(sshd)
+    model_env.play(
+        Turn([tool(RUN, host="web-1", command="disk-usage")]),
+        Turn(
+            [
+                submit(
+                    "/dev/sda1 1000 1000 0 100% /var",
+                    next_step=action_step(where="tmp; rm -rf /", days=2),
+                )
+            ]
+        ),
+        Turn([text("submitted")]),
+    )
+    result = await run(sshd, cat)
+    step = result.next_step
+    assert step is not None and step.action == "clean-old" and step.parameters == {}
+    assert step.refused == (
+        "action clean-old: parameter where: 'tmp; rm -rf /' contains characters outside"
+        " [A-Za-z0-9_.:/@+=,-] or starts with '-'"
+    )
+    assert result.top is not None and result.top.supported
+    assert result.suggested_action is None and result.suggested_parameters == {}
+    section = investigation_section(result, Redactor())
+    assert "**Parameters refused:** action clean-old: parameter where:" in section
+    assert "no action is proposed." in section
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refusal"),
+    [
+        ({"days": "2"}, "parameter days: expected an integer, got '2'"),
+        ({"days": 300}, "parameter days: 300 is above 30"),
+        ({"where": "home"}, "parameter where: 'home' is not one of ['tmp', 'cache']"),
+        ({"path": "/etc"}, "unknown parameter(s) ['path']"),
+    ],
+)
+def test_each_parameter_value_is_checked_against_the_action_declaration(
+    sshd: SSHServer, parameters: dict[str, Any], refusal: str
+) -> None:
+    cat = with_cleanup_action(sshd)
+    service = cat.service("api")
+    assert service is not None
+    calls = [ToolCall(id="call-1", tool="run_command", output=DF)]
+    hypothesis = {
+        "statement": "full",
+        "confidence": 0.9,
+        "quotes": [{"source": "call-1", "text": "100% /var"}],
+    }
+    submission = Submission.model_validate(
+        {"summary": "s", "hypotheses": [hypothesis], "next_step": action_step(**parameters)}
+    )
+    _, step = checked(submission, calls, None, service, Redactor())
+    assert step is not None and step.parameters == {}
+    assert step.refused == f"action clean-old: {refusal}"
+
+
+def test_a_value_of_the_wrong_json_type_is_refused_by_the_submission() -> None:
+    with pytest.raises(ValueError, match=r"parameters\.days"):
+        Submission.model_validate({"summary": "s", "next_step": action_step(days=True)})

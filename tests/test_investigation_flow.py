@@ -13,13 +13,19 @@ import yaml
 from flows.remediate_alert import remediate_alert
 from remediate.actions.models import ActionStatus
 from remediate.alerts import Alert
+from remediate.approval.cli import approve_main
 from remediate.investigation.models import InvestigationStatus
 from remediate.reporting.history import History, RunRecord
 from remediate.reporting.metrics import compute, investigation_figures
 from remediate.trackers import LocalTracker
+from tests.support.fix_runner import FixRunner
 from tests.support.model_server import ModelServer, Turn, text, tool
+from tests.support.sim_service import SimService
 from tests.support.sshd import SSHServer
 from tests.test_evidence_flow import artifacts_of, ssh_host
+from tests.test_fix_approval import submit
+from tests.test_runbook_actions import alert as sim_alert
+from tests.test_runbook_actions import flow_catalog, form, notes, restart, restore
 
 RUN = "mcp__investigate__run_command"
 SUBMIT = "mcp__investigate__submit_investigation"
@@ -177,7 +183,24 @@ def test_an_investigation_action_counts_as_approved_only_when_that_action_was_ap
         "investigations_completed": 3,
         "investigation_cost": 0.75,
         "investigation_action_approved": 1,
+        "investigations_judged_right": 0,
+        "investigations_judged_wrong": 0,
     }
+
+
+def test_approvers_judgements_of_the_leading_hypothesis_are_counted() -> None:
+    records = [
+        record("investigation:completed", "investigation-judged:wrong"),
+        record("investigation:completed", "investigation-judged:right"),
+        record("investigation:completed", "investigation-judged:wrong"),
+        record("investigation:completed"),
+    ]
+    figures = {f.key: f for f in investigation_figures(records)}
+    assert figures["investigations_judged_wrong"].value == 2
+    assert figures["investigations_judged_right"].value == 1
+    assert figures["investigations_judged_wrong"].note == (
+        "leading hypothesis marked wrong on an approval form"
+    )
 
 
 async def test_an_unsupported_conclusion_proposes_nothing_and_the_issue_says_so(
@@ -222,3 +245,79 @@ async def test_without_credential_the_issue_says_why_the_investigation_was_skipp
     )
     assert not [c for c in issue.comments if c.key.endswith(":investigation")]
     assert outcome.action is None
+
+
+@pytest.mark.timeout(600)  # starts the served deployment when it runs first
+async def test_the_models_parameters_reach_the_form_and_the_approver_marks_the_hypothesis_wrong(
+    fix_runner: FixRunner, sim_service: SimService, prefect_server: str
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    check = "investigated-restart"
+    catalog = flow_catalog(
+        check,
+        sim_service,
+        [restart(sim_service.script, "no-such-check"), restore(sim_service.script)],
+    )
+    catalog["evidence"]["commands"] = {"svc-status": [sim_service.script, "status"]}
+    catalog["investigation"] = {"max_turns": 6}
+    fix_runner.write_catalog(catalog)
+    fix_runner.model.play(
+        Turn([tool(RUN, host="app-1", command="svc-status")]),
+        Turn(
+            [
+                tool(
+                    SUBMIT,
+                    summary="the service process is not running",
+                    hypotheses=[
+                        {
+                            "statement": "the service crashed and stayed down",
+                            "confidence": 0.8,
+                            "quotes": [{"source": "call-1", "text": "custom svc-status (exit 3)"}],
+                        }
+                    ],
+                    next_step={
+                        "kind": "action",
+                        "action": "restart",
+                        "parameters": {"mode": "safe"},
+                        "description": "start it in safe mode",
+                    },
+                )
+            ]
+        ),
+        Turn([text("submitted")]),
+    )
+    run_id = await submit(fix_runner, sim_alert(check))
+    fix_runner.wait_for(run_id, "Suspended")
+
+    shown = form(fix_runner, run_id)
+    assert "mode=safe" in shown and "restart safe" in shown
+    assert "parameter values from the model: mode=safe" in shown
+    assert "The investigation's leading hypothesis" in shown
+    assert "the service crashed and stayed down (confidence 0.80, supported)" in shown
+    assert sim_service.actions() == ["status"]
+
+    bad = fix_runner.resume(
+        run_id, {"decision": "approve", "approver": "alice", "hypothesis": "maybe"}
+    )
+    assert bad["status"] == "REJECT"
+    why = "it was stopped by a deploy, it did not crash"
+    approve = [run_id, "--approver", "alice", "--api-url", fix_runner.api_url]
+    assert approve_main([*approve, "--hypothesis", "wrong", "--hypothesis-reason", why]) == 0
+    run = fix_runner.wait_for(run_id, "Completed")
+
+    assert sim_service.actions() == ["status", "restart safe"]
+    assert "investigation-judged:wrong" in run["tags"]
+    assert "investigation-action:restart" in run["tags"]
+    text_ = "\n".join(notes(fix_runner, check))
+    assert "**Investigation judged wrong** by alice at the action approval." in text_
+    assert "Leading hypothesis: the service crashed and stayed down" in text_
+    assert "Why: it was stopped by a deploy, it did not crash" in text_
+    assert "judged wrong by alice at the action approval" in fix_runner.logs(run_id)
+
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    async with History(prefect_server) as history:
+        records = [r for r in await history.records(since, until) if r.id == run_id]
+    figures = {f.key: f.value for f in compute(records, since, until).figures}
+    assert figures["investigations_judged_wrong"] == 1
+    assert figures["investigations_judged_right"] == 0
+    assert figures["investigation_action_approved"] == 1

@@ -16,7 +16,7 @@ from prefect.concurrency.asyncio import concurrency
 from prefect.runtime import deployment, flow_run
 from prefect.transactions import atransaction
 
-from flows.stages.approval import suspend_for_decision
+from flows.stages.approval import record_judgement, suspend_for_decision
 from flows.stages.notices import tell
 from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
@@ -25,6 +25,8 @@ from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
 from remediate.diagnosis.findings import findings_of
 from remediate.incident.models import Incident
+from remediate.investigation.models import Hypothesis
+from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.notifications import events
 from remediate.runs.limits import action_limit_name, ensure_limit
 from remediate.runs.tags import Flag, Key, Verdict, retag, tag
@@ -153,17 +155,30 @@ async def act_on_alert(
         proposal,
         note,
         always_gate=from_investigation,
+        hypothesis=leading_hypothesis(incident.investigation),
     )
 
 
 def investigation_suggestion(incident: Incident, service: Service) -> Suggestion | None:
-    """The catalog action the investigation names, proposed like any other suggestion."""
+    """The catalog action the investigation names, with the parameter values it gave
+    (checked again here), proposed like any other suggestion."""
     investigation = incident.investigation
-    name = investigation.suggested_action if investigation is not None else None
-    action = service.action(name) if name else None
+    if investigation is None or investigation.suggested_action is None:
+        return None
+    action = service.action(investigation.suggested_action)
     if action is None:
         return None
-    return Suggestion(action, "the model investigation (checked citations)")
+    values = investigation.suggested_parameters
+    reason = "the model investigation (checked citations)"
+    if values:
+        try:
+            action = action.bound(values)
+        except ActionParameterError as exc:
+            get_run_logger().warning("investigation's action not proposed: %s", exc)
+            return None
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        reason += f"; parameter values from the model: {shown}"
+    return Suggestion(action, reason)
 
 
 def _run_url() -> str | None:
@@ -182,11 +197,13 @@ async def decide_and_run(
     awaiting: Flag = Flag.AWAITING_APPROVAL,
     approval_key: str = ACTION_APPROVAL_KEY,
     always_gate: bool = False,
+    hypothesis: Hypothesis | None = None,
 ) -> ActionOutcome:
     """The gate (unless unattended and low risk), then the run under the service's limit.
 
     ``always_gate``: an action a model proposed goes through the gate even when the
-    catalog marks it unattended."""
+    catalog marks it unattended. ``hypothesis``: the investigation's leading hypothesis,
+    shown on the form for the approver to judge."""
     logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
     if always_gate or not action.unattended:
@@ -203,10 +220,13 @@ async def decide_and_run(
         waiting = [awaiting, tag(Key.RISK, proposal.risk)]
         await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
         model = approval_input(catalog.approval.approvers, base=ActionApproval)
-        description = approval_description(proposal, issue.url if issue else None)
+        description = approval_description(
+            proposal, issue.url if issue else None
+        ) + judgement_request(hypothesis, catalog.redactor())
         approval, source = await suspend_for_decision(model, description, catalog, approval_key)
         verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
         await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])
+        await record_judgement(approval, hypothesis, "action", catalog, note)
         base = base.model_copy(
             update={
                 "gate": verdict.value,

@@ -6,6 +6,7 @@ its own suspension key so one run can wait for several decisions in turn.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from prefect import get_run_logger
@@ -15,16 +16,12 @@ from prefect.runtime import flow_run
 from remediate.approval.attestation import DecisionSource, decision_source
 from remediate.approval.form import Approval, refusal, refused_description
 from remediate.catalog import Catalog
+from remediate.investigation.models import Hypothesis
+from remediate.investigation.text import judgement_comment
+from remediate.runs.tags import Judged, Key, retag, tag
 
 MAX_APPROVAL_ROUNDS = 20
 A = TypeVar("A", bound=Approval)
-
-
-async def suspend_for_approval(
-    model: type[A], description: str, catalog: Catalog, base_key: str
-) -> A:
-    decision, _ = await suspend_for_decision(model, description, catalog, base_key)
-    return decision
 
 
 async def suspend_for_decision(
@@ -64,3 +61,39 @@ async def suspend_for_decision(
         logger.warning("decision refused: %s", reason)
         shown = refused_description(reason, description)
     raise RuntimeError(f"no decision from a listed approver after {MAX_APPROVAL_ROUNDS} rounds")
+
+
+async def record_judgement(
+    approval: Approval,
+    hypothesis: Hypothesis | None,
+    stage: str,
+    catalog: Catalog,
+    note: Callable[[str, str], None],
+) -> None:
+    """What the approver said of the investigation's leading hypothesis (shown on the
+    form): a run tag, a log line and a note on the issue. Nothing when it was not judged;
+    a judgement given on a form that showed no hypothesis is logged and not counted."""
+    if approval.hypothesis == "not judged":
+        return
+    logger = get_run_logger()
+    if hypothesis is None:
+        logger.warning(
+            "%s marked the hypothesis %s, but this form showed none: not recorded",
+            approval.approver,
+            approval.hypothesis,
+        )
+        return
+    verdict = Judged(approval.hypothesis)
+    redactor = catalog.redactor()
+    await retag([tag(Key.INVESTIGATION_JUDGED, verdict)], replace=[Key.INVESTIGATION_JUDGED])
+    logger.info(
+        "investigation's leading hypothesis judged %s by %s at the %s approval: %s",
+        verdict.value,
+        approval.approver,
+        stage,
+        redactor(approval.hypothesis_reason) or "no reason given",
+    )
+    comment = judgement_comment(
+        verdict.value, approval.approver, approval.hypothesis_reason, hypothesis, stage, redactor
+    )
+    note(f"investigation-judged-{stage}", comment)

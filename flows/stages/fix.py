@@ -8,7 +8,7 @@ from typing import NamedTuple
 from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
-from flows.stages.approval import suspend_for_decision
+from flows.stages.approval import record_judgement, suspend_for_decision
 from flows.stages.notices import tell
 from remediate.approval.attestation import DecisionSource
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
@@ -19,6 +19,7 @@ from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
+from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.markdown import inline
 from remediate.notifications import events
 from remediate.runs.occurrences import alert_resolved
@@ -76,7 +77,7 @@ async def _decision(
     )
     description = approval_description(
         proposal, issue.url if issue else None, artifact_key="fix-diff"
-    )
+    ) + judgement_request(leading_hypothesis(incident.investigation), catalog.redactor())
     return await suspend_for_decision(form, description, catalog, APPROVAL_KEY)
 
 
@@ -128,6 +129,8 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         ),
         catalog,
     )
+    hypothesis = leading_hypothesis(incident.investigation)
+    await record_judgement(approval, hypothesis, "fix", catalog, note)
     if not approval.approved:
         logger.info("fix rejected by %s", approval.approver)
         return FixReview(proposal, approval, None, source=source)

@@ -197,6 +197,16 @@ class RunbookAction(_Strict):
                 raise ActionParameterError(f"action {self.name}: {exc}") from None
         return checked
 
+    def bound(self, values: dict[str, ParameterValue]) -> RunbookAction:
+        """This action with ``values`` as its parameter defaults, each checked like any value
+        (``ActionParameterError`` for an unknown parameter or a refused value)."""
+        self.arguments(values)
+        parameters = [
+            p.model_copy(update={"default": values[p.name]}) if p.name in values else p
+            for p in self.parameters
+        ]
+        return self.model_copy(update={"parameters": parameters})
+
     def argv(self, values: dict[str, ParameterValue] | None = None) -> list[str]:
         if self.run is None:
             raise ValueError(f"action {self.name} is an HTTP call, not a command")

@@ -1,4 +1,5 @@
-"""``remediate approve RUN_ID [--approver NAME] [--reject] [--comment TEXT] [--diff-sha256 H]``.
+"""``remediate approve RUN_ID [--approver NAME] [--reject] [--comment TEXT] [--diff-sha256 H]
+[--hypothesis right|wrong [--hypothesis-reason TEXT]]``.
 
 Resumes a run waiting for approval through Prefect's REST API, with the API credential
 (``PREFECT_API_AUTH_STRING``). The approver defaults to the operating-system user. The
@@ -61,6 +62,8 @@ def resume(
     comment: str,
     credential: str | None = None,
     diff_sha256: str | None = None,
+    hypothesis: str | None = None,
+    hypothesis_reason: str = "",
 ) -> tuple[bool, str]:
     """(accepted, explanation). ``credential`` defaults to ``PREFECT_API_AUTH_STRING``."""
     headers = auth_headers(credential or auth_string())
@@ -79,6 +82,8 @@ def resume(
             "approver": approver,
             "comment": comment,
         }
+        if hypothesis is not None:
+            run_input |= {"hypothesis": hypothesis, "hypothesis_reason": hypothesis_reason}
         field = _form_schema(client, run_id, state).get("properties", {}).get("diff_sha256")
         if diff_sha256 is not None:
             run_input["diff_sha256"] = diff_sha256
@@ -102,7 +107,7 @@ def resume(
     reason = str((body.get("details") or {}).get("reason") or "")
     if status == "ACCEPT":
         verdict = "approved" if approved else "rejected"
-        return True, f"run {run_id} resumed: fix {verdict} by {approver}"
+        return True, f"run {run_id} resumed: {verdict} by {approver}"
     return False, f"the server refused the decision ({status}): {reason or 'no reason given'}"
 
 
@@ -117,6 +122,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--comment", default="", help="why (shown on the issue)")
     parser.add_argument(
         "--diff-sha256", default=None, help="sha256 of the fix diff you approve (from the form)"
+    )
+    parser.add_argument(
+        "--hypothesis",
+        choices=["right", "wrong"],
+        default=None,
+        help="your judgement of the investigation's leading hypothesis (shown in the form)",
+    )
+    parser.add_argument(
+        "--hypothesis-reason", default="", help="why the hypothesis was right or wrong"
     )
     parser.add_argument("--api-url", default=None, help="Prefect API (default PREFECT_API_URL)")
 
@@ -135,6 +149,8 @@ def run(args: argparse.Namespace, credential: str | None = None) -> int:
             args.comment,
             credential=credential,
             diff_sha256=args.diff_sha256,
+            hypothesis=args.hypothesis,
+            hypothesis_reason=args.hypothesis_reason,
         )
     except APIAuthError as exc:
         print(f"remediate approve: {exc}", file=sys.stderr)

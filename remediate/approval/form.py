@@ -24,6 +24,7 @@ SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
 Decision = Literal["approve", "reject"]
+HypothesisJudgement = Literal["not judged", "right", "wrong"]
 
 
 class Approval(RunInput):
@@ -36,6 +37,16 @@ class Approval(RunInput):
     )
     approver: str = Field(min_length=1, max_length=100, description="Who decides.")
     comment: str = Field(default="", max_length=2000, description="Why (shown on the issue).")
+    hypothesis: HypothesisJudgement = Field(
+        default="not judged",
+        description=(
+            "Optional: was the investigation's leading hypothesis (shown above, when there is"
+            " one) right or wrong? Recorded on the run and the issue, counted by the report."
+        ),
+    )
+    hypothesis_reason: str = Field(
+        default="", max_length=500, description="Optional: why, in a sentence."
+    )
 
     @property
     def approved(self) -> bool:

@@ -30,14 +30,7 @@ class MetricAction(BaseModel):
 
     def bind(self, action: RunbookAction) -> RunbookAction:
         """``action`` whose parameter defaults are these values, checked like any default."""
-        action.arguments(self.parameters)
-        parameters = [
-            p.model_copy(update={"default": self.parameters[p.name]})
-            if p.name in self.parameters
-            else p
-            for p in action.parameters
-        ]
-        return action.model_copy(update={"parameters": parameters})
+        return action.bound(self.parameters)
 
 
 class MetricSpec(BaseModel):

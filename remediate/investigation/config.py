@@ -23,3 +23,12 @@ class InvestigationConfig(BaseModel):
     max_output_chars: int = Field(
         default=8_000, ge=500, le=200_000, description="Most characters one tool answer holds."
     )
+    max_range_minutes: int = Field(
+        default=1_440, ge=1, le=43_200, description="Longest metric range one call may ask for."
+    )
+    max_range_points: int = Field(
+        default=120, ge=2, le=11_000, description="Most points per series a metric range holds."
+    )
+    max_commits: int = Field(
+        default=20, ge=1, le=200, description="Most recent commits one call may list."
+    )

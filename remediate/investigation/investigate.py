@@ -12,7 +12,7 @@ from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
 from remediate.evidence.ssh_connect import KeyLoader, load_client_key
 from remediate.investigation.models import Investigation, InvestigationStatus, skipped
-from remediate.investigation.prompt import SYSTEM_PROMPT, build_prompt
+from remediate.investigation.prompt import SYSTEM_PROMPT, action_line, build_prompt
 from remediate.investigation.submission import checked
 from remediate.investigation.tools import Toolbox
 from remediate.redaction import Redactor
@@ -47,7 +47,7 @@ async def investigate(
     credential = os.environ.get(config.credential_env, "")
     toolbox = Toolbox(service, catalog, config, redactor, load_key)
     prompt = build_prompt(
-        alert, verification, diagnosis, logs, [a.name for a in service.actions], redactor
+        alert, verification, diagnosis, logs, [action_line(a) for a in service.actions], redactor
     )
     # Imported here: the SDK takes about a second to import, and most runs never get here.
     from remediate.investigation.session import run_investigation_session

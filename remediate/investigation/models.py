@@ -35,8 +35,13 @@ NextStepKind = Literal["action", "repository-fix", "human-check"]
 class NextStep(_Frozen):
     kind: NextStepKind
     action: str | None = None
-    parameters: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[str, str | int] = Field(
+        default_factory=dict, description="Values for the action's parameters, checked"
+    )
     description: str = ""
+    refused: str = Field(
+        default="", description="Why the model's parameters were refused (then nothing is proposed)"
+    )
 
 
 class Hypothesis(_Frozen):
@@ -86,8 +91,17 @@ class Investigation(_Frozen):
         if top is None:
             return None
         if self.next_step is not None and self.next_step.kind == "action":
-            return self.next_step.action
+            return None if self.next_step.refused else self.next_step.action
         return top.action
+
+    @property
+    def suggested_parameters(self) -> dict[str, str | int]:
+        """The checked parameter values for ``suggested_action`` the model gave (the
+        catalog's defaults stand for the others)."""
+        step = self.next_step
+        if self.suggested_action is None or step is None or step.kind != "action":
+            return {}
+        return dict(step.parameters)
 
 
 def skipped(reason: str) -> Investigation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
+from remediate.actions.config import ActionParameter, RunbookAction
 from remediate.alerts import Alert
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
@@ -24,10 +25,29 @@ Every tool answer starts with its call id in brackets, e.g. [call-3]. When you a
 call submit_investigation exactly once: a summary, hypotheses ranked by confidence (0 to \
 1), each with quotes copied verbatim from a tool answer (source: its call id) or from a \
 collected log (source: log:<host>/<source>), what would confirm or refute it, and the \
-next step (a catalog action of the service, a fix in the repository, or a human check). \
+next step (a catalog action of the service with values for its parameters, a fix in \
+the repository, or a human check). \
 Quotes are checked against the record: a hypothesis whose quotes are not found verbatim \
 is marked unsupported.
 """
+
+
+def _parameter(parameter: ActionParameter) -> str:
+    if parameter.kind == "enum":
+        shape = "one of " + "|".join(parameter.choices)
+    elif parameter.kind == "int":
+        low = "" if parameter.minimum is None else f" from {parameter.minimum}"
+        high = "" if parameter.maximum is None else f" to {parameter.maximum}"
+        shape = f"integer{low}{high}"
+    else:
+        shape = f"string matching {parameter.pattern}"
+    return f"{parameter.name}: {shape}, default {parameter.default}"
+
+
+def action_line(action: RunbookAction) -> str:
+    """An action as the model sees it: name, risk and its typed parameters."""
+    parameters = ", ".join(_parameter(p) for p in action.parameters) or "no parameters"
+    return f"{action.name} (risk {action.risk}; {parameters})"
 
 
 def build_prompt(
@@ -56,6 +76,6 @@ def build_prompt(
     collected = evidence_text(logs)
     if collected:
         parts.append(data_block(nonce, "collected logs (redacted)", redactor(collected)))
-    parts.append("Catalog actions of this service: " + (", ".join(actions) or "none") + ".")
+    parts.append("Catalog actions of this service: " + ("; ".join(actions) or "none") + ".")
     parts.append("Finish by calling submit_investigation.")
     return "\n\n".join(parts)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from remediate.actions.config import ActionParameterError
 from remediate.catalog import Service
 from remediate.evidence.models import LogBundle
 from remediate.investigation.models import Hypothesis, NextStep, NextStepKind, Quote, ToolCall
@@ -43,7 +44,11 @@ class SubmittedHypothesis(_Input):
 class SubmittedNextStep(_Input):
     kind: NextStepKind
     action: str | None = Field(default=None, max_length=100)
-    parameters: dict[str, str] = Field(default_factory=dict, max_length=20)
+    parameters: dict[str, StrictStr | StrictInt] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Values for the action's declared parameters (string or integer)",
+    )
     description: str = Field(default="", max_length=2_000)
 
 
@@ -98,22 +103,34 @@ def checked(
         )
     hypotheses.sort(key=lambda h: (not h.supported, -h.confidence))
     step = submission.next_step
-    next_step = None
-    if step is not None:
-        known = step.action is not None and service.action(step.action) is not None
-        if step.kind == "action" and not known:
-            next_step = NextStep(
-                kind="human-check",
-                description=redactor(
-                    f"the model suggested action {step.action!r}, which is not a catalog "
-                    f"action of {service.name}: {step.description}"
-                ),
-            )
-        else:
-            next_step = NextStep(
-                kind=step.kind,
-                action=step.action if known and step.kind == "action" else None,
-                parameters={redactor(k): redactor(v) for k, v in step.parameters.items()},
-                description=redactor(step.description),
-            )
-    return hypotheses, next_step
+    return hypotheses, None if step is None else _next_step(step, service, redactor)
+
+
+def _next_step(step: SubmittedNextStep, service: Service, redactor: Redactor) -> NextStep:
+    """The next step with its action and parameters checked against the catalog.
+
+    Parameters go with an action step only, and each must be a declared parameter of that
+    action whose value passes the parameter's check. When any is refused the step keeps the
+    action for the record, holds no parameters and says why: nothing is proposed then,
+    since the catalog's defaults are not what the model asked for."""
+    action = service.action(step.action) if step.action is not None else None
+    description = redactor(step.description)
+    if step.kind != "action":
+        return NextStep(kind=step.kind, description=description)
+    if action is None:
+        return NextStep(
+            kind="human-check",
+            description=redactor(
+                f"the model suggested action {step.action!r}, which is not a catalog "
+                f"action of {service.name}: {step.description}"
+            ),
+        )
+    try:
+        action.arguments(step.parameters)
+    except ActionParameterError as exc:
+        return NextStep(
+            kind="action", action=action.name, description=description, refused=redactor(str(exc))
+        )
+    return NextStep(
+        kind="action", action=action.name, parameters=dict(step.parameters), description=description
+    )

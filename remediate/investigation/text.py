@@ -56,7 +56,15 @@ def investigation_section(investigation: Investigation | None, redactor: Redacto
     step = investigation.next_step
     if step is not None:
         what = f"action {inline(step.action, 100)}" if step.action else step.kind
+        if step.parameters:
+            values = ", ".join(f"{k}={v}" for k, v in step.parameters.items())
+            what += f", parameters {inline(redact(values), 500)}"
         lines += ["", f"Next step ({what}): {inline(redact(step.description), 500)}"]
+        if step.refused:
+            lines.append(
+                f"**Parameters refused:** {inline(redact(step.refused), 500)}; "
+                "no action is proposed."
+            )
     if investigation.calls:
         rows = [
             [
@@ -84,3 +92,37 @@ def investigation_data(investigation: Investigation | None) -> str | None:
     if not supported:
         parts.append("no hypothesis is supported by the recorded evidence")
     return "\n".join(parts)
+
+
+def leading_hypothesis(investigation: Investigation | None) -> Hypothesis | None:
+    """The hypothesis an approver is asked to judge: the first of a completed analysis."""
+    if investigation is None or investigation.status is not InvestigationStatus.COMPLETED:
+        return None
+    return investigation.hypotheses[0] if investigation.hypotheses else None
+
+
+def judgement_request(hypothesis: Hypothesis | None, redactor: Redactor) -> str:
+    """The lines of an approval form that show the leading hypothesis to judge."""
+    if hypothesis is None:
+        return ""
+    mark = "supported" if hypothesis.supported else "unsupported"
+    return (
+        "\n\n## The investigation's leading hypothesis\n\n"
+        f"{inline(redactor(hypothesis.statement), 500)} "
+        f"(confidence {hypothesis.confidence:.2f}, {mark}).\n\n"
+        "If it was right or wrong, say so in `hypothesis` (and why in `hypothesis_reason`);"
+        " this does not change what approving does."
+    )
+
+
+def judgement_comment(
+    verdict: str, approver: str, reason: str, hypothesis: Hypothesis, stage: str, redactor: Redactor
+) -> str:
+    """The issue note recording an approver's judgement of the leading hypothesis."""
+    text = (
+        f"**Investigation judged {verdict}** by {inline(approver, 100)} at the {stage} approval."
+        f"\n\nLeading hypothesis: {inline(redactor(hypothesis.statement), 500)}"
+    )
+    if reason:
+        text += f"\n\nWhy: {inline(redactor(reason), 500)}"
+    return text

@@ -24,7 +24,10 @@ from remediate.evidence.config import NAME_PATTERN, LogSource, SSHHost
 from remediate.evidence.logs import collect_host, sources_on
 from remediate.evidence.models import LogSourceResult
 from remediate.evidence.ssh_connect import KeyLoader, load_client_key
+from remediate.fixer.pull_request import clone_token
+from remediate.investigation.commits import Commit, CommitsError, recent_commits
 from remediate.investigation.config import InvestigationConfig
+from remediate.investigation.metric_range import RangeError, read_range
 from remediate.investigation.models import ToolCall
 from remediate.redaction import Redactor
 from remediate.rollback.github_releases import read_service_deployments
@@ -52,6 +55,16 @@ class ProbeInput(_Input):
 
 class MetricInput(_Input):
     metric: str = Field(pattern=NAME_PATTERN, description="metric name (string)")
+
+
+class MetricRangeInput(_Input):
+    metric: str = Field(pattern=NAME_PATTERN, description="metric name (string)")
+    minutes: int = Field(default=60, ge=1, description="how many minutes back (integer)")
+    step_s: int = Field(default=60, ge=1, le=86_400, description="seconds per point (integer)")
+
+
+class CommitsInput(_Input):
+    count: int = Field(default=10, ge=1, description="how many recent commits (integer)")
 
 
 class NoInput(_Input):
@@ -119,7 +132,9 @@ class Toolbox:
         self.redactor = redactor
         self.load_key = load_key
         self.calls: list[ToolCall] = []
+        self._commits: list[Commit] | None = None
         targets = [e.name for e in service.health] + [d.name for d in service.dependencies]
+        ranged = [m.name for m in service.metrics if m.kind == "prometheus"]
         self.handlers: dict[str, tuple[str, type[_Input], Handler]] = {
             "run_command": (
                 "Run a catalog evidence command on a host of the service. "
@@ -150,6 +165,26 @@ class Toolbox:
                 f"Metrics: {', '.join(m.name for m in service.metrics) or 'none'}.",
                 MetricInput,
                 self._read_metric,
+            ),
+            "read_metric_range": (
+                "Read a catalog Prometheus metric of the service over a recent range. "
+                "Input: metric (string), minutes (integer, 1 to "
+                f"{config.max_range_minutes}), step_s (integer seconds per point; at most "
+                f"{config.max_range_points} points: minutes*60/step_s). Metrics: "
+                f"{', '.join(ranged) or 'none'}.",
+                MetricRangeInput,
+                self._read_metric_range,
+            ),
+            "recent_commits": (
+                "List the newest commits of the service's repository (subject, author, date, "
+                f"files changed). Input: count (integer, 1 to {config.max_commits}). "
+                + (
+                    f"Repository: {service.repository.full_name}."
+                    if service.repository is not None
+                    else "This service has no repository."
+                ),
+                CommitsInput,
+                self._recent_commits,
             ),
             "list_releases": (
                 "List the service's recent releases and which one is live (no input).",
@@ -275,6 +310,51 @@ class Toolbox:
             f"metric {metric.name} on {sample.host} at {sample.at.isoformat()}: "
             f"{sample.value:g} (threshold {metric.threshold:g})"
         )
+
+    async def _read_metric_range(self, raw: dict[str, Any]) -> str:
+        args = MetricRangeInput.model_validate(raw)
+        metric = self.service.metric(args.metric)
+        if metric is None:
+            raise Refused(f"unknown metric {args.metric!r} for service {self.service.name}")
+        if metric.kind != "prometheus":
+            raise Refused(
+                f"metric {metric.name} is read over SSH ({metric.kind}): only its current "
+                "value can be read (read_metric)"
+            )
+        if args.minutes > self.config.max_range_minutes:
+            raise Refused(f"minutes must be at most {self.config.max_range_minutes}")
+        points = args.minutes * 60 // args.step_s
+        if points > self.config.max_range_points:
+            least = -(-args.minutes * 60 // self.config.max_range_points)
+            raise Refused(
+                f"{points} points asked; at most {self.config.max_range_points}: "
+                f"use step_s of at least {least} for {args.minutes} minutes"
+            )
+        try:
+            return await read_range(metric, args.minutes, args.step_s, self.config.max_range_points)
+        except RangeError as exc:
+            return f"failed: metric {metric.name}: {exc}"
+
+    async def _recent_commits(self, raw: dict[str, Any]) -> str:
+        args = CommitsInput.model_validate(raw)
+        repository = self.service.repository
+        if repository is None:
+            raise Refused(f"service {self.service.name} has no repository")
+        if args.count > self.config.max_commits:
+            raise Refused(f"count must be at most {self.config.max_commits}")
+        if self._commits is None:
+            token = clone_token(self.catalog, self.service)
+            try:
+                self._commits = await recent_commits(repository, self.config.max_commits, token)
+            except CommitsError as exc:
+                return f"failed: repository {repository.full_name}: {exc}"
+        commits = self._commits[: args.count]
+        lines = [
+            f"{len(commits)} newest commits of {repository.full_name} "
+            f"branch {repository.default_branch}, newest first"
+        ]
+        lines += [commit.text() for commit in commits]
+        return "\n".join(lines)
 
     async def _list_releases(self, raw: dict[str, Any]) -> str:
         NoInput.model_validate(raw)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
-from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
+from remediate.runs.tags import Flag, Judged, Key, Publish, tag, tag_value
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0
@@ -106,8 +106,9 @@ def _cost(record: RunRecord) -> float:
 
 
 def investigation_figures(records: list[RunRecord]) -> list[Figure]:
-    """How many investigations ran, what they cost, and how often the catalog action they
-    proposed was the one a person approved."""
+    """How many investigations ran, what they cost, how often the catalog action they
+    proposed was the one a person approved, and how approvers judged their leading
+    hypothesis."""
     statuses = [tag_value(r.tags, Key.INVESTIGATION) for r in records]
     ran = sum(status in ("completed", "failed") for status in statuses)
     completed = sum(status == "completed" for status in statuses)
@@ -117,6 +118,7 @@ def investigation_figures(records: list[RunRecord]) -> list[Figure]:
         and tag_value(r.tags, Key.ACTION_APPROVAL) == "approved"
         for r in suggested
     )
+    judged = [tag_value(r.tags, Key.INVESTIGATION_JUDGED) for r in records]
     return [
         _count("investigations", "investigations run", ran, "model sessions started"),
         _count("investigations_completed", "investigations completed", completed),
@@ -132,6 +134,18 @@ def investigation_figures(records: list[RunRecord]) -> list[Figure]:
             "investigation actions approved",
             approved,
             f"of {len(suggested)} runs where the investigation named a catalog action",
+        ),
+        _count(
+            "investigations_judged_right",
+            "investigations judged right",
+            judged.count(Judged.RIGHT),
+            "leading hypothesis marked right on an approval form",
+        ),
+        _count(
+            "investigations_judged_wrong",
+            "investigations judged wrong",
+            judged.count(Judged.WRONG),
+            "leading hypothesis marked wrong on an approval form",
         ),
     ]
 

@@ -47,6 +47,7 @@ class Key(StrEnum):
     INVESTIGATION = "investigation"
     INVESTIGATION_ACTION = "investigation-action"
     INVESTIGATION_COST = "investigation-cost-usd"
+    INVESTIGATION_JUDGED = "investigation-judged"
     PUBLISH = "publish"
     RISK = "risk"
 
@@ -67,6 +68,14 @@ class Verdict(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     TIMED_OUT = "timed-out"
+
+
+class Judged(StrEnum):
+    """Values of the ``investigation-judged:`` tag: what an approver said of the
+    investigation's leading hypothesis."""
+
+    RIGHT = "right"
+    WRONG = "wrong"
 
 
 class Publish(StrEnum):
