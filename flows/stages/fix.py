@@ -9,11 +9,13 @@ from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import suspend_for_approval
+from flows.stages.controls import held_back
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import keep_decision, kept_decision
 from remediate.catalog import Catalog
+from remediate.controls.breakers import fix_budget
 from remediate.fixer.git import diff_sha256
-from remediate.fixer.models import FixProposal, PullRequestRef
+from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
@@ -85,6 +87,13 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         await retag([tag(Key.PUBLISH, Publish.FAILED)], replace=[Key.PUBLISH])
         return cause
 
+    per_day = catalog.controls.breakers.fix_proposals_per_day
+    stop = await held_back(
+        "fix-proposal", "Fix proposal", catalog, fix_budget(per_day) if per_day else None
+    )
+    if stop is not None:
+        note("fix-stopped", f"**{stop}**")
+        return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None)
     proposal = await propose_fix_task(incident, catalog)
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
@@ -113,6 +122,10 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         cause = f"the approval is for diff {approval.diff_sha256}, the proposal is {shown}"
         text = mismatch_comment(approval, shown)
         return FixReview(proposal, approval, None, await not_published(cause, "fix-pull", text))
+    stop = await held_back("fix-publish", "Approved fix", catalog, None)
+    if stop is not None:
+        note("fix-publish-stopped", f"**{stop}** Nothing was pushed.")
+        return FixReview(proposal, approval, None)
     try:
         pull = open_pull_request(incident, service, catalog, proposal, approval)
     except PublishError as exc:

@@ -39,6 +39,13 @@ class GatewayMetrics:
             "result",
             ("posted", "no_issue", "failed", "retried"),
         )
+        self.silenced = self._counter(
+            "silenced",
+            "Alerts that started a run inside a maintenance window or silence, by kind: the run "
+            "is recorded and tagged but starts no investigation, fix proposal or action.",
+            "kind",
+            ("maintenance", "silence"),
+        )
         self.delivered = self._counter("delivered", "Alerts that started a remediation run.")
         self.delivery_failures = self._counter(
             "delivery_failures",
