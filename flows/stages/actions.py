@@ -184,7 +184,7 @@ async def decide_and_run(
     catalog marks it unattended."""
     logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
-    what = f"Runbook action `{action.name}`"
+    what = f"Runbook action {action.name}"
 
     async def stopped(outcome: ActionOutcome, reason: str) -> ActionOutcome:
         outcome = outcome.model_copy(update={"reason": reason})

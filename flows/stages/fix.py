@@ -92,7 +92,7 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         "fix-proposal", "Fix proposal", catalog, fix_budget(per_day) if per_day else None
     )
     if stop is not None:
-        note("fix-stopped", f"**{stop}**")
+        note("fix-stopped", f"**Fix proposal: not started.** {inline(stop, 1500)}")
         return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None)
     proposal = await propose_fix_task(incident, catalog)
     await retag([tag(Key.FIX, proposal.status.value)])
@@ -124,7 +124,7 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         return FixReview(proposal, approval, None, await not_published(cause, "fix-pull", text))
     stop = await held_back("fix-publish", "Approved fix", catalog, None)
     if stop is not None:
-        note("fix-publish-stopped", f"**{stop}** Nothing was pushed.")
+        note("fix-publish-stopped", f"**Approved fix not published.** {inline(stop, 1500)}")
         return FixReview(proposal, approval, None)
     try:
         pull = open_pull_request(incident, service, catalog, proposal, approval)
