@@ -72,13 +72,9 @@ def test_catalog_refuses_a_bad_window_naming_the_key(tmp_path: Path) -> None:
 
 
 def cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "REMEDIATE_DATA_DIR": str(data_dir),
-        **env,
-    }
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "REMEDIATE_DATA_DIR": str(data_dir)}
     environment.pop("REMEDIATE_OUTBOX_URL", None)
+    environment.update(env)
     return subprocess.run(
         [sys.executable, "-m", "remediate.cli", *args],
         env=environment,
@@ -198,6 +194,29 @@ async def test_a_silence_survives_a_gateway_restart_and_expires_by_hand(
     for check in (f"S2-{prefix}-other", f"S1-{prefix}-c"):
         run = await only_run(prefect_server, check)
         assert "silenced" not in run["tags"]
+
+
+async def test_silences_live_in_the_postgresql_outbox_database_when_the_outbox_does(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    shared = {"REMEDIATE_OUTBOX_URL": postgres_outbox_url}
+    added = cli(
+        tmp_path / "elsewhere",
+        *("silence", "add", "--check", f"PG-{prefix}-*", "--duration", "10m", "--reason", "pg"),
+        *("--json",),
+        **shared,
+    )
+    assert added.returncode == 0, added.stderr
+    assert not (tmp_path / "elsewhere" / "gateway-outbox.sqlite3").exists()
+    async with running_gateway(
+        config(tmp_path, prefect_server, outbox_url=postgres_outbox_url)
+    ) as gw:
+        response = await gw.post_signed("/v1/alerts/sentinel", sentinel_check(f"PG-{prefix}-a"))
+        assert response.status_code == 202
+        await gw.drained()
+    run = await only_run(prefect_server, f"PG-{prefix}-a")
+    assert f"silence:silence.{json.loads(added.stdout)['id']}" in run["tags"]
 
 
 # --- the flow: windows, the pause, the breaker ------------------------------------------------
