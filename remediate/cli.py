@@ -279,6 +279,10 @@ def _channels(catalog_file: str | None) -> list[NotifyChannel]:
 
 
 async def _pause(args: argparse.Namespace) -> int:
+    if not args.reason.strip() or len(args.reason) > 500:
+        raise UsageError("--reason: give a reason of 1 to 500 characters")
+    if args.by is not None and (not args.by.strip() or len(args.by) > 100):
+        raise UsageError("--by: give a name of 1 to 100 characters")
     target = prefect_api()
     async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
         await pause_automation(

@@ -347,3 +347,33 @@ async def test_the_action_over_the_hourly_budget_is_refused_recorded_and_announc
     assert text.count("breaker actions-per-hour tripped (at most 1 per hour") == 2
     notices = [b for b in webhook_sink.bodies("/hook") if b["event"] == "remediate.breaker-tripped"]
     assert len(notices) == 1 and notices[0]["breaker"] == "actions-per-hour"
+
+
+@pytest.mark.timeout(900)
+async def test_the_fix_proposal_over_the_daily_budget_is_refused_and_recorded(
+    fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = f"fixbudget-{uuid.uuid4().hex[:6]}"
+    data = flow_catalog(check, sim_service, [])
+    data["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "gone",
+        "clone_url": f"file:///nonexistent/{check}.git",
+    }
+    data["policy"]["critical"]["propose_fix"] = True
+    data["controls"] = {"breakers": {"fix_proposals_per_day": 1}}
+    fix_runner.write_catalog(data)
+
+    runs = []
+    for n in range(2):
+        run_id = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-{n}"}))
+        runs.append(fix_runner.wait_for(run_id, "Completed"))
+
+    first, second = (run["tags"] for run in runs)
+    assert "fix:failed" in first and not any(t.startswith("stopped-by") for t in first)
+    assert "stopped-by:fix-proposals-per-day" in second
+    assert not any(t.startswith("fix:") for t in second)
+    text = "\n".join(notes(fix_runner, check))
+    assert "cannot clone the repository" in text
+    assert text.count("**Fix proposal: not started.**") == 1
+    assert "breaker fix-proposals-per-day tripped (at most 1 per day" in text

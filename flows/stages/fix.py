@@ -16,6 +16,7 @@ from remediate.catalog import Catalog
 from remediate.controls.breakers import fix_budget
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
+from remediate.fixer.propose import skip_reason
 from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
@@ -87,10 +88,11 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         await retag([tag(Key.PUBLISH, Publish.FAILED)], replace=[Key.PUBLISH])
         return cause
 
+    # only a proposal that would start a model session spends the daily budget
     per_day = catalog.controls.breakers.fix_proposals_per_day
-    stop = await held_back(
-        "fix-proposal", "Fix proposal", catalog, fix_budget(per_day) if per_day else None
-    )
+    spends = per_day is not None and skip_reason(incident.alert, service, catalog.fixer) is None
+    budget = fix_budget(per_day) if per_day is not None and spends else None
+    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget)
     if stop is not None:
         note("fix-stopped", f"**Fix proposal: not started.** {inline(stop, 1500)}")
         return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None)
