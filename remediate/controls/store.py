@@ -75,10 +75,6 @@ class SilenceStore(ABC):
         """Silences that had not ended by ``since``, plus every one ending later, oldest first."""
 
     @abstractmethod
-    async def active(self, at: float) -> list[Silence]:
-        """Silences in force at ``at``."""
-
-    @abstractmethod
     async def expire(self, silence_id: str, at: float) -> Silence | None:
         """End a silence at ``at``; None when no silence has that id. Expiring one that has
         already ended changes nothing."""
@@ -129,14 +125,6 @@ class SQLiteSilences(SilenceStore):
         )
         return [_silence(row) for row in rows]
 
-    async def active(self, at: float) -> list[Silence]:
-        rows = await self._run(
-            SQLITE_SELECT + " WHERE starts_at <= ? AND ends_at > ?"
-            " AND (expired_at IS NULL OR expired_at > ?) ORDER BY starts_at, id",
-            (at, at, at),
-        )
-        return [_silence(row) for row in rows]
-
     async def expire(self, silence_id: str, at: float) -> Silence | None:
         await self._run(
             "UPDATE silences SET expired_at = ? WHERE id = ? AND expired_at IS NULL"
@@ -172,14 +160,6 @@ class PostgresSilences(SilenceStore):
             POSTGRES_SELECT + " WHERE ends_at > $1 AND"
             " (expired_at IS NULL OR expired_at > $1) ORDER BY starts_at, id",
             since,
-        )
-        return [_silence(row) for row in rows]
-
-    async def active(self, at: float) -> list[Silence]:
-        rows = await self._fetch(
-            POSTGRES_SELECT + " WHERE starts_at <= $1 AND ends_at > $1"
-            " AND (expired_at IS NULL OR expired_at > $1) ORDER BY starts_at, id",
-            at,
         )
         return [_silence(row) for row in rows]
 

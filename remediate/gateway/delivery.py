@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from remediate.alerts import Alert, AlertStatus
 from remediate.controls.config import ControlsConfig
-from remediate.controls.silences import Suppression, suppression_for
+from remediate.controls.silences import Silence, suppression_for
 from remediate.controls.store import SilenceStore
 from remediate.gateway.decision import (
     WINDOW_S,
@@ -76,6 +76,8 @@ class _Batch:
     error: str = ""
     history: dict[str, list[Seen]] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    silences: list[Silence] = field(default_factory=list)
+    """Every silence not ended before the oldest row was received."""
 
     def record(self, row: Row, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -166,6 +168,10 @@ class Deliverer:
             return 1.0
         batch = _Batch()
         batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
+        if self.silences is not None:
+            # a store that cannot be read raises: the alerts wait rather than start runs
+            # that may act
+            batch.silences = await self.silences.listing(min(r.received_at for r in rows))
         horizon = self.policy.horizon_s()
         if horizon > 0:
             since = min(r.received_at for r in rows) - horizon
@@ -304,7 +310,9 @@ class Deliverer:
         self, alert: Alert, row: Row, batch: _Batch, start: Start, starts: list[float], now: float
     ) -> bool:
         window = flapping_window(self.policy.rules)
-        suppression = await self._suppression(alert, row)
+        suppression = suppression_for(
+            alert.service, alert.check_id, row.received_at, self.policy.controls, batch.silences
+        )
         label = suppression.label if suppression is not None else None
         tags = tuple(creation_tags(start.occurrences, start.transitions, window, label))
         try:
@@ -346,14 +354,6 @@ class Deliverer:
         else:
             log.info("alert %s started flow run %s", row.delivery_key, created.id)
         return True
-
-    async def _suppression(self, alert: Alert, row: Row) -> Suppression | None:
-        """The maintenance window or silence the alert was received in, if any. A store that
-        cannot be read raises: the alert waits rather than start a run that may act."""
-        silences = await self.silences.active(row.received_at) if self.silences else []
-        return suppression_for(
-            alert.service, alert.check_id, row.received_at, self.policy.controls, silences
-        )
 
     @staticmethod
     def _count_held(
