@@ -27,6 +27,7 @@ from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
+from remediate.controls.silences import silenced_note
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
@@ -42,7 +43,7 @@ from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
 from remediate.runs.names import run_name
 from remediate.runs.occurrences import alert_resolved, occurrences_of
-from remediate.runs.tags import Key, Stage, alert_tags, retag, tag
+from remediate.runs.tags import Flag, Key, Stage, alert_tags, retag, tag, tag_value
 from remediate.settings import get_settings
 from remediate.trackers.models import IssueAction
 from tasks.diagnosis import diagnose, verify
@@ -106,6 +107,15 @@ async def _act(
     return await act_on_alert(incident, catalog), rollback
 
 
+def _silenced_by() -> str | None:
+    """The maintenance window or silence the gateway found this alert inside, from the tags
+    it created the run with."""
+    tags = flow_run.get_tags() or []
+    if Flag.SILENCED not in tags:
+        return None
+    return tag_value(tags, Key.SILENCE) or "silence.unknown"
+
+
 class FixNotPublished(Exception):
     """Ends a run whose approved fix did not reach its repository (the run is Failed)."""
 
@@ -167,6 +177,12 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         )
     alert = incident.alert
     policy = catalog.policy_for(alert.severity)
+    silenced_by = _silenced_by()
+    if silenced_by is not None:
+        logger.warning(
+            "alert received inside %s: recorded only; no investigation, fix or action",
+            silenced_by,
+        )
 
     if policy.verify:
         verification = await _verification(incident, catalog)
@@ -198,11 +214,15 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         logger.info("logs: %s", logs.summary)
 
     if policy.investigate:
-        reason = skip_reason(incident.service, incident.alert, catalog)
+        reason = (
+            f"the alert arrived inside {silenced_by}"
+            if silenced_by is not None
+            else skip_reason(incident.service, incident.alert, catalog)
+        )
         if reason is not None:
             incident = incident.model_copy(update={"investigation": skipped(reason)})
 
-    if policy.open_issue:
+    if policy.open_issue and (silenced_by is None or policy.open_issue_when_silenced):
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
         if resumed:
@@ -231,8 +251,17 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if incident.investigation is not None:
         await _tag_investigation(incident.investigation)
 
+    if silenced_by is not None and incident.issue is not None:
+        record_on_issue(
+            catalog,
+            incident.service,
+            incident.issue,
+            incident.key("silenced"),
+            silenced_note(silenced_by, catalog.controls),
+        )
+
     fix = decision = pull = not_published = decision_input = None
-    if policy.propose_fix:
+    if policy.propose_fix and silenced_by is None:
         review = await fix_and_review(incident, catalog)
         fix, decision_input, pull, not_published = review[:4]
         if decision_input is not None:
@@ -245,7 +274,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             )
 
     action = rollback = None
-    if policy.run_actions:
+    if policy.run_actions and silenced_by is None:
         action, rollback = await _act(incident, catalog)
 
     await acreate_markdown_artifact(
@@ -280,6 +309,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         pull_request=pull,
         action=action,
         rollback=rollback,
+        silenced_by=silenced_by,
     )
     if not_published is not None:
         # an approved fix that is not in its repository must not look like success

@@ -14,6 +14,7 @@ from remediate.actions.config import RunbookAction, check_service_actions, sugge
 from remediate.alerts import Alert, Severity, describe_validation_error
 from remediate.approval.config import ApprovalConfig
 from remediate.capacity.config import MetricSpec, check_service_metrics
+from remediate.controls.config import ControlsConfig
 from remediate.diagnosis.config import Dependency, DiagnosisConfig, JsonCheck, check_names
 from remediate.diagnosis.findings import Finding
 from remediate.evidence.config import EvidenceConfig, LogSource, SSHHost, check_service_evidence
@@ -111,6 +112,11 @@ class StepPolicy(_Strict):
     investigate: bool = Field(
         default=True, description="Run the model investigation (needs the model credential)."
     )
+    open_issue_when_silenced: bool = Field(
+        default=True,
+        description="Whether an alert inside a maintenance window or silence still opens or "
+        "updates its issue (it never starts an investigation, a fix proposal or an action).",
+    )
 
 
 class Verification(_Strict):
@@ -146,6 +152,19 @@ class Catalog(_Strict):
     investigation: InvestigationConfig = InvestigationConfig()
     approval: ApprovalConfig = ApprovalConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    controls: ControlsConfig = ControlsConfig()
+
+    @model_validator(mode="after")
+    def _maintenance_services(self) -> Self:
+        known = {s.name for s in self.services}
+        for window in self.controls.maintenance:
+            unknown = [name for name in window.services if name not in known]
+            if unknown:
+                raise ValueError(
+                    f"maintenance window {window.name!r} names unknown service(s): "
+                    + ", ".join(unknown)
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Self:

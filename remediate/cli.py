@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -17,7 +18,10 @@ from pydantic import ValidationError
 from remediate.alerts import Alert, NotAnAlert, describe_validation_error
 from remediate.approval import cli as approve_cli
 from remediate.approval import retry as retry_cli
+from remediate.approval.config import NotifyChannel
 from remediate.catalog import CatalogError, load_catalog
+from remediate.controls import cli as silence_cli
+from remediate.controls.pause_cli import pause_automation, resume_automation
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
@@ -104,6 +108,16 @@ def _fix_state(tags: list[str]) -> str:
     return tag_value(tags, Key.APPROVAL) or "-"
 
 
+def _control(tags: list[str]) -> str:
+    """What a trust control did to the run: the window or silence it arrived in, or what
+    stopped its steps (the pause, a breaker)."""
+    if Flag.SILENCED in tags:
+        return f"silenced ({tag_value(tags, Key.SILENCE) or '?'})"
+    prefix = f"{Key.STOPPED_BY.value}:"
+    stopped = sorted({t.removeprefix(prefix) for t in tags if t.startswith(prefix)})
+    return "stopped: " + ", ".join(stopped) if stopped else "-"
+
+
 async def _runs(args: argparse.Namespace) -> int:
     tags = [Flag.REMEDIATE.value] + ([tag(Key.SERVICE, args.service)] if args.service else [])
     target = prefect_api()
@@ -118,6 +132,7 @@ async def _runs(args: argparse.Namespace) -> int:
                 "service": tag_value(r["tags"], Key.SERVICE),
                 "state": r.get("state_name"),
                 "fix": _fix_state(r["tags"]),
+                "control": _control(r["tags"]),
                 "issue": issues.get(str(r["id"])),
                 "start_time": r.get("start_time"),
                 "duration": _duration(r),
@@ -128,7 +143,7 @@ async def _runs(args: argparse.Namespace) -> int:
         return EXIT_OK
     header = (
         f"{'started':<20} {'state':<10} {'duration':>9}  {'alert':<36} {'service':<12}"
-        f" {'fix':<13} issue"
+        f" {'fix':<13} {'control':<28} issue"
     )
     print(header)
     for r in runs:
@@ -137,7 +152,7 @@ async def _runs(args: argparse.Namespace) -> int:
             f"{started:<20} {r.get('state_name') or '-':<10} {_duration(r):>9}  "
             f"{tag_value(r['tags'], Key.ALERT) or '-':<36} "
             f"{tag_value(r['tags'], Key.SERVICE) or '-':<12} {_fix_state(r['tags']):<13} "
-            f"{issues.get(str(r['id']), '-')}"
+            f"{_control(r['tags']):<28} {issues.get(str(r['id']), '-')}"
         )
     return EXIT_OK
 
@@ -251,6 +266,38 @@ def _retry_publish(args: argparse.Namespace) -> int:
     return retry_cli.run(target.url, args.run_id, target.credential)
 
 
+def _silence(args: argparse.Namespace) -> Any:
+    return silence_cli.run(args, stack.StackConfig.from_env().data_dir)
+
+
+def _channels(catalog_file: str | None) -> list[NotifyChannel]:
+    try:
+        return load_catalog(catalog_file).approval.notify
+    except CatalogError as exc:
+        _err(f"{exc}; nobody is notified")
+        return []
+
+
+async def _pause(args: argparse.Namespace) -> int:
+    if not args.reason.strip() or len(args.reason) > 500:
+        raise UsageError("--reason: give a reason of 1 to 500 characters")
+    if args.by is not None and (not args.by.strip() or len(args.by) > 100):
+        raise UsageError("--by: give a name of 1 to 100 characters")
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        await pause_automation(
+            api, args.by or getpass.getuser(), args.reason, _channels(args.catalog)
+        )
+    return EXIT_OK
+
+
+async def _resume(args: argparse.Namespace) -> int:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        await resume_automation(api, args.by or getpass.getuser(), _channels(args.catalog))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="remediate", description="Turn monitoring alerts into auditable remediation runs."
@@ -296,6 +343,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retry_cli.add_arguments(retry_publish)
     retry_publish.set_defaults(handler=_retry_publish)
+
+    silence = commands.add_parser(
+        "silence", help="silence alerts for a while: add, list, expire (--help)"
+    )
+    silence_cli.add_arguments(silence)
+    silence.set_defaults(handler=_silence)
+
+    pause = commands.add_parser(
+        "pause-automation",
+        help="stop every fix and action at once (runs waiting for approval included)",
+    )
+    pause.add_argument("--reason", required=True)
+    pause.add_argument("--by", help="who pauses (default: the OS user)")
+    pause.add_argument("--catalog", help="catalog whose approval.notify channels are told")
+    pause.set_defaults(handler=_pause)
+    resume = commands.add_parser("resume-automation", help="let fixes and actions run again")
+    resume.add_argument("--by", help="who resumes (default: the OS user)")
+    resume.add_argument("--catalog", help="catalog whose approval.notify channels are told")
+    resume.set_defaults(handler=_resume)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

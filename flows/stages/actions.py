@@ -17,12 +17,14 @@ from prefect.runtime import deployment, flow_run
 from prefect.transactions import atransaction
 
 from flows.stages.approval import record_judgement, suspend_for_decision
+from flows.stages.controls import held_back
 from flows.stages.notices import tell
 from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
+from remediate.controls.breakers import actions_budget
 from remediate.diagnosis.findings import findings_of
 from remediate.incident.models import Incident
 from remediate.investigation.models import Hypothesis
@@ -206,6 +208,17 @@ async def decide_and_run(
     shown on the form for the approver to judge."""
     logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
+    what = f"Runbook action {action.name}"
+
+    async def stopped(outcome: ActionOutcome, reason: str) -> ActionOutcome:
+        outcome = outcome.model_copy(update={"reason": reason})
+        await retag([tag(Key.ACTION_STATUS, outcome.status.value)])
+        note("action-result", outcome_markdown(outcome))
+        return outcome
+
+    stop = await held_back(f"{approval_key}-ask", what, catalog, None)
+    if stop is not None:
+        return await stopped(base.model_copy(update={"gate": "unavailable"}), stop)
     if always_gate or not action.unattended:
         reason = ""
         if not catalog.approval.approvers:
@@ -256,6 +269,11 @@ async def decide_and_run(
             return outcome
     else:
         logger.info("runbook action %s is unattended and low risk: no approval gate", action.name)
+    per_hour = catalog.controls.breakers.actions_per_service_per_hour
+    budget = actions_budget(service.name, per_hour) if per_hour else None
+    stop = await held_back(f"{approval_key}-run", what, catalog, budget)
+    if stop is not None:
+        return await stopped(base, stop)
     outcome = await run_under_limit(service, action, catalog, base)
     logger.info("runbook action %s: %s", action.name, outcome.status.value)
     await retag([tag(Key.ACTION_STATUS, outcome.status.value)])

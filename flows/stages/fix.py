@@ -9,13 +9,16 @@ from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import record_judgement, suspend_for_decision
+from flows.stages.controls import held_back
 from flows.stages.notices import tell
 from remediate.approval.attestation import DecisionSource
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import keep_decision, kept_decision
 from remediate.catalog import Catalog
+from remediate.controls.breakers import fix_budget
 from remediate.fixer.git import diff_sha256
-from remediate.fixer.models import FixProposal, PullRequestRef
+from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
+from remediate.fixer.propose import skip_reason
 from remediate.fixer.publish import PublishError
 from remediate.fixer.text import decision_comment, mismatch_comment, proposal_comment
 from remediate.incident.models import Incident
@@ -97,6 +100,14 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         await retag([tag(Key.PUBLISH, Publish.FAILED)], replace=[Key.PUBLISH])
         return cause
 
+    # only a proposal that would start a model session spends the daily budget
+    per_day = catalog.controls.breakers.fix_proposals_per_day
+    spends = per_day is not None and skip_reason(incident.alert, service, catalog.fixer) is None
+    budget = fix_budget(per_day) if per_day is not None and spends else None
+    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget)
+    if stop is not None:
+        note("fix-stopped", f"**Fix proposal: not started.** {inline(stop, 1500)}")
+        return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None)
     proposal = await propose_fix_task(incident, catalog)
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
@@ -142,6 +153,10 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         return FixReview(
             proposal, approval, None, await not_published(cause, "fix-pull", text), source
         )
+    stop = await held_back("fix-publish", "Approved fix", catalog, None)
+    if stop is not None:
+        note("fix-publish-stopped", f"**Approved fix not published.** {inline(stop, 1500)}")
+        return FixReview(proposal, approval, None, source=source)
     try:
         pull = open_pull_request(incident, service, catalog, proposal, approval)
     except PublishError as exc:

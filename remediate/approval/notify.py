@@ -75,7 +75,15 @@ def _url(channel: NotifyChannel) -> str | None:
     return os.environ.get(channel.url_env or "") or None
 
 
-async def notify(channels: list[NotifyChannel], payload: dict[str, Any]) -> list[Delivery]:
+def control_payload(event: str, text: str, **fields: Any) -> dict[str, Any]:
+    """A trust-control event (automation paused or resumed, a breaker tripped)."""
+    return {"event": event, "text": text, **fields}
+
+
+async def notify(
+    channels: list[NotifyChannel], payload: dict[str, Any], slack_text: str | None = None
+) -> list[Delivery]:
+    """``slack_text``: what a Slack channel shows; by default the fix-approval message."""
     deliveries = []
     async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
         for channel in channels:
@@ -87,7 +95,9 @@ async def notify(channels: list[NotifyChannel], payload: dict[str, Any]) -> list
                     )
                 )
                 continue
-            body = slack_payload(payload) if channel.kind == "slack" else payload
+            body = payload
+            if channel.kind == "slack":
+                body = {"text": _slack_escape(slack_text)} if slack_text else slack_payload(payload)
             try:
                 response = await client.post(url, json=body)
             except httpx.HTTPError as exc:

@@ -53,6 +53,19 @@ def offered_tools(config: FixerConfig) -> tuple[list[str], str]:
     return tools, f"Bash ran only in the OS sandbox ({check.detail})"
 
 
+def skip_reason(alert: Alert, service: Service | None, config: FixerConfig) -> str | None:
+    """Why no fix proposal can start for ``alert``; None when a model session would."""
+    if not config.enabled:
+        return "fix proposals are disabled in the catalog"
+    if service is None:
+        return f"check {alert.check_id} matches no catalog service"
+    if service.repository is None:
+        return f"service {service.name} has no repository in the catalog"
+    if not os.environ.get(config.credential_env, ""):
+        return f"no model credential: {config.credential_env} is not set"
+    return None
+
+
 async def propose_fix(
     alert: Alert,
     service: Service | None,
@@ -63,16 +76,12 @@ async def propose_fix(
     investigation: str | None = None,
     git_token: str | None = None,
 ) -> FixProposal:
-    if not config.enabled:
-        return skipped("fix proposals are disabled in the catalog")
-    if service is None:
-        return skipped(f"check {alert.check_id} matches no catalog service")
+    reason = skip_reason(alert, service, config)
+    if reason is not None:
+        return skipped(reason)
+    assert service is not None and service.repository is not None
     repository = service.repository
-    if repository is None:
-        return skipped(f"service {service.name} has no repository in the catalog")
-    credential = os.environ.get(config.credential_env, "")
-    if not credential:
-        return skipped(f"no model credential: {config.credential_env} is not set")
+    credential = os.environ[config.credential_env]
 
     branch = branch_name(alert.id)
     with tempfile.TemporaryDirectory(prefix="remediate-fix-") as scratch:

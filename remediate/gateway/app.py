@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
+from remediate.controls.store import SilenceStore, open_silences
 from remediate.gateway.approvals import add_approval_routes, add_github_route
 from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
@@ -173,6 +174,7 @@ class Gateway:
         self.freeze_gc = False
         self.metrics = GatewayMetrics()
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
+        self.silences: SilenceStore = open_silences(config.outbox_url, config.sqlite_path)
         self.prefect = PrefectAPI(config.prefect_api_url)
         self.intake = Intake(config, self.metrics, self.accept, clock)
         self.notes = IssueNotes(
@@ -198,15 +200,18 @@ class Gateway:
                 deployment=config.deployment,
                 publish_interval_s=config.publish_interval_s,
                 rules=catalog.gateway,
+                controls=catalog.controls,
             ),
             clock=clock,
             redactor=catalog_redactor(catalog),
             notes_wake=self.notes.wake,
+            silences=self.silences,
         )
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         await self.outbox.open()
+        await self.silences.open()
         tasks = {
             asyncio.create_task(self.deliverer.run_forever(), name="remediate-delivery"),
             asyncio.create_task(self.deliverer.publish_forever(), name="remediate-publish"),
@@ -231,6 +236,7 @@ class Gateway:
                 await asyncio.wait_for(self.deliverer.flush(), timeout=5)
             await self.prefect.aclose()
             await self.outbox.close()
+            await self.silences.close()
 
     async def accept(self, fmt: str, credential: Credential, alerts: list[Alert]) -> Accepted:
         now = self.clock()

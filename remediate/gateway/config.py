@@ -34,6 +34,9 @@ def _split(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
+OUTBOX_FILE = "gateway-outbox.sqlite3"
+
+
 class GatewayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
@@ -120,7 +123,7 @@ class GatewayConfig(BaseModel):
 
     @property
     def sqlite_path(self) -> Path:
-        return self.data_dir / "gateway-outbox.sqlite3"
+        return self.data_dir / OUTBOX_FILE
 
     @classmethod
     def from_env(

@@ -10,6 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from remediate.alerts import Alert, AlertStatus
+from remediate.controls.config import ControlsConfig
+from remediate.controls.silences import Silence, suppression_for
+from remediate.controls.store import SilenceStore
 from remediate.gateway.decision import (
     WINDOW_S,
     Defer,
@@ -46,6 +49,7 @@ class DeliveryPolicy:
     deployment: str = DEPLOYMENT
     publish_interval_s: float = 5.0
     rules: GatewayPolicy = field(default_factory=GatewayPolicy)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
 
     def horizon_s(self) -> float:
         """The longest window any threshold or the flapping rule looks back."""
@@ -72,6 +76,8 @@ class _Batch:
     error: str = ""
     history: dict[str, list[Seen]] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    silences: list[Silence] = field(default_factory=list)
+    """Every silence not ended before the oldest row was received."""
 
     def record(self, row: Row, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
@@ -90,8 +96,10 @@ class Deliverer:
         clock: Callable[[], float] = time.time,
         redactor: Redactor | None = None,
         notes_wake: asyncio.Event | None = None,
+        silences: SilenceStore | None = None,
     ) -> None:
         self.outbox = outbox
+        self.silences = silences
         self.redactor = redactor or Redactor()
         self.notes_wake = notes_wake
         self.prefect = prefect
@@ -160,6 +168,10 @@ class Deliverer:
             return 1.0
         batch = _Batch()
         batch.remediations = await self.outbox.remediations([r.fingerprint for r in rows])
+        if self.silences is not None:
+            # a store that cannot be read raises: the alerts wait rather than start runs
+            # that may act
+            batch.silences = await self.silences.listing(min(r.received_at for r in rows))
         horizon = self.policy.horizon_s()
         if horizon > 0:
             since = min(r.received_at for r in rows) - horizon
@@ -298,7 +310,11 @@ class Deliverer:
         self, alert: Alert, row: Row, batch: _Batch, start: Start, starts: list[float], now: float
     ) -> bool:
         window = flapping_window(self.policy.rules)
-        tags = tuple(creation_tags(start.occurrences, start.transitions, window))
+        suppression = suppression_for(
+            alert.service, alert.check_id, row.received_at, self.policy.controls, batch.silences
+        )
+        label = suppression.label if suppression is not None else None
+        tags = tuple(creation_tags(start.occurrences, start.transitions, window, label))
         try:
             created = await self.prefect.submit_alert(alert, self.policy.deployment, tags)
         except PrefectAPIError as exc:
@@ -327,7 +343,16 @@ class Deliverer:
         self._run_states[created.id] = (done, "SCHEDULED")
         self.metrics.delivered.inc()
         self.metrics.latency.observe(max(0.0, done - row.received_at))
-        log.info("alert %s started flow run %s", row.delivery_key, created.id)
+        if suppression is not None:
+            self.metrics.silenced.labels(suppression.kind.value).inc()
+            log.info(
+                "alert %s started flow run %s inside %s: nothing will act on it",
+                row.delivery_key,
+                created.id,
+                suppression.label,
+            )
+        else:
+            log.info("alert %s started flow run %s", row.delivery_key, created.id)
         return True
 
     @staticmethod

@@ -45,6 +45,13 @@ class GatewayMetrics:
             " and resolve nothing.",
             "format",
         )
+        self.silenced = self._counter(
+            "silenced",
+            "Alerts that started a run inside a maintenance window or silence, by kind: the run "
+            "is recorded and tagged but starts no investigation, fix proposal or action.",
+            "kind",
+            ("maintenance", "silence"),
+        )
         self.delivered = self._counter("delivered", "Alerts that started a remediation run.")
         self.delivery_failures = self._counter(
             "delivery_failures",

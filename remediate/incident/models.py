@@ -45,6 +45,8 @@ class RemediationOutcome(_Frozen):
     pull_request: PullRequestRef | None = None
     action: ActionOutcome | None = None
     rollback: RollbackOutcome | None = None
+    silenced_by: str | None = None
+    """``maintenance.<window>`` or ``silence.<id>`` when the alert arrived inside one."""
 
 
 class Occurrences(BaseModel):

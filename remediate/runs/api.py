@@ -263,3 +263,30 @@ class PrefectAPI:
         response = await self._request("POST", "/logs/", json=[entry])
         if response.status_code not in (200, 201, 204):
             raise PrefectAPIError(response.status_code, _detail(response))
+
+    async def variable(self, name: str) -> Any | None:
+        """The value of the Prefect variable ``name``; None when it does not exist."""
+        response = await self._request("GET", f"/variables/name/{name}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        return response.json().get("value")
+
+    async def create_variable(self, name: str, value: Any) -> bool:
+        """Create ``name``; False when it already exists (its value unchanged)."""
+        response = await self._request("POST", "/variables/", json={"name": name, "value": value})
+        if response.status_code == 409:
+            return False
+        if response.status_code not in (200, 201):
+            raise PrefectAPIError(response.status_code, _detail(response))
+        return True
+
+    async def delete_variable(self, name: str) -> bool:
+        """Delete ``name``; False when it did not exist."""
+        response = await self._request("DELETE", f"/variables/name/{name}")
+        if response.status_code == 404:
+            return False
+        if response.status_code not in (200, 204):
+            raise PrefectAPIError(response.status_code, _detail(response))
+        return True

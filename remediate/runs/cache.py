@@ -16,3 +16,12 @@ def per_flow_run(context: TaskRunContext, parameters: dict[str, Any]) -> str:
 
 PER_FLOW_RUN = CachePolicy.from_cache_key_fn(per_flow_run)
 """A task with this policy persists its result, which later calls in the run return."""
+
+
+def per_flow_run_step(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """One cached result per task, ``step`` parameter and flow run: a decision taken the
+    first time a run reaches a step is the one its resumed attempts see there."""
+    return f"{context.task.name}-{parameters['step']}-{context.task_run.flow_run_id}"
+
+
+PER_FLOW_RUN_STEP = CachePolicy.from_cache_key_fn(per_flow_run_step)

@@ -50,6 +50,8 @@ class Key(StrEnum):
     INVESTIGATION_JUDGED = "investigation-judged"
     PUBLISH = "publish"
     RISK = "risk"
+    SILENCE = "silence"
+    STOPPED_BY = "stopped-by"
 
 
 class Flag(StrEnum):
@@ -60,6 +62,7 @@ class Flag(StrEnum):
     FLAPPING = "flapping"
     AWAITING_APPROVAL = "awaiting-approval"
     AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
+    SILENCED = "silenced"
 
 
 class Verdict(StrEnum):
@@ -83,6 +86,14 @@ class Publish(StrEnum):
 
     PUBLISHED = "published"
     FAILED = "failed"
+
+
+class Control(StrEnum):
+    """Values of the ``stopped-by:`` tag: the control that kept a step from running."""
+
+    PAUSED = "automation-paused"
+    ACTIONS_PER_HOUR = "actions-per-hour"
+    FIX_PROPOSALS_PER_DAY = "fix-proposals-per-day"
 
 
 class Stage(StrEnum):
@@ -159,9 +170,14 @@ async def retag(
             await client.update_flow_run(run.id, tags=tags)
 
 
-def creation_tags(occurrences: int, transitions: int, window_s: float) -> list[str]:
-    """What the gateway adds to a run it creates; ``transitions`` is 0 unless flapping."""
+def creation_tags(
+    occurrences: int, transitions: int, window_s: float, silence: str | None = None
+) -> list[str]:
+    """What the gateway adds to a run it creates; ``transitions`` is 0 unless flapping;
+    ``silence`` labels the maintenance window or silence the alert arrived in."""
     tags = [tag(Key.OCCURRENCES, occurrences)] if occurrences > 1 else []
+    if silence is not None:
+        tags += [Flag.SILENCED.value, tag(Key.SILENCE, silence)]
     if transitions:
         tags += [
             Flag.FLAPPING.value,

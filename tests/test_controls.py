@@ -1,0 +1,379 @@
+"""Trust controls end to end: maintenance windows and silences, the automation pause, the
+action breaker (real Prefect server, real gateway, the flow served by a runner, real sshd)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from remediate.catalog import Catalog, CatalogError, load_catalog
+from remediate.controls.config import MaintenanceWindow
+from remediate.controls.pause import PAUSE_VARIABLE
+from tests.support.fix_runner import DEPLOYMENT, FixRunner
+from tests.support.gateway import (
+    ROOT,
+    config,
+    running_gateway,
+    runs_with_tag,
+    sentinel_check,
+    signed_headers,
+    start_gateway_process,
+    wait_drained,
+    wait_healthy,
+)
+from tests.support.processes import free_port, stop
+from tests.support.sim_service import SimService
+from tests.support.webhook_sink import WebhookSink
+from tests.test_fix_approval import submit
+from tests.test_runbook_actions import alert, flow_catalog, notes, restart, restore
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+# --- maintenance windows in the catalog -----------------------------------------------------
+
+
+def test_a_window_covers_from_each_cron_time_for_its_duration() -> None:
+    window = MaintenanceWindow(name="sunday", cron="0 2 * * 0", duration_s=3600, reason="deploys")
+    assert window.opened_at(at("2026-11-29T02:00:00")) == at("2026-11-29T02:00:00")
+    assert window.opened_at(at("2026-11-29T02:59:59")) == at("2026-11-29T02:00:00")
+    assert window.opened_at(at("2026-11-29T03:00:00")) is None
+    assert window.opened_at(at("2026-11-29T01:59:59")) is None
+    assert window.opened_at(at("2026-11-30T02:30:00")) is None  # a Monday
+    paris = window.model_copy(update={"timezone": "Europe/Paris"})
+    assert paris.opened_at(at("2026-11-29T01:30:00")) == at("2026-11-29T01:00:00")
+
+
+def test_catalog_refuses_a_bad_window_naming_the_key(tmp_path: Path) -> None:
+    file = tmp_path / "catalog.yaml"
+    window = {"name": "w", "cron": "0 2 * *", "duration_s": 60, "reason": "r"}
+    file.write_text(yaml.safe_dump({"controls": {"maintenance": [window]}}))
+    with pytest.raises(CatalogError, match=r"controls\.maintenance\.0\.cron.*cron"):
+        load_catalog(file)
+    window |= {"cron": "0 2 * * *", "services": ["nope"]}
+    file.write_text(yaml.safe_dump({"controls": {"maintenance": [window]}}))
+    with pytest.raises(CatalogError, match=r"unknown service.*nope"):
+        load_catalog(file)
+
+
+# --- silences: the CLI and the store beside the outbox ---------------------------------------
+
+
+def cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "REMEDIATE_DATA_DIR": str(data_dir)}
+    environment.pop("REMEDIATE_OUTBOX_URL", None)
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "remediate.cli", *args],
+        env=environment,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def listed(data_dir: Path, *flags: str) -> list[dict[str, Any]]:
+    done = cli(data_dir, "silence", "list", "--json", *flags)
+    assert done.returncode == 0, done.stderr
+    rows: list[dict[str, Any]] = json.loads(done.stdout)
+    return rows
+
+
+def test_silence_cli_adds_lists_and_expires(tmp_path: Path) -> None:
+    added = cli(
+        tmp_path,
+        *("silence", "add", "--service", "api", "--check", "disk-*", "--duration", "2h"),
+        *("--reason", "disk migration", "--by", "alice", "--json"),
+    )
+    assert added.returncode == 0, added.stderr
+    silence = json.loads(added.stdout)
+    assert silence["state"] == "active" and silence["created_by"] == "alice"
+    assert silence["ends_at"] - silence["starts_at"] == 7200
+    assert (tmp_path / "gateway-outbox.sqlite3").exists()
+
+    rows = listed(tmp_path)
+    assert [(r["id"], r["service"], r["check"], r["reason"]) for r in rows] == [
+        (silence["id"], "api", "disk-*", "disk migration")
+    ]
+    table = cli(tmp_path, "silence", "list")
+    assert silence["id"] in table.stdout and "disk migration" in table.stdout
+
+    expired = cli(tmp_path, "silence", "expire", silence["id"])
+    assert expired.returncode == 0, expired.stderr
+    assert "expired" in expired.stdout
+    assert listed(tmp_path) == []
+    history = listed(tmp_path, "--all")
+    assert [(r["id"], r["state"]) for r in history] == [(silence["id"], "expired")]
+
+    missing = cli(tmp_path, "silence", "expire", "0123456789ab")
+    assert missing.returncode == 2 and "silence_id: no silence" in missing.stderr
+    for duration in ("soon", "0m", "31d"):
+        bad = cli(tmp_path, "silence", "add", "--duration", duration, "--reason", "x")
+        assert bad.returncode == 2 and "--duration" in bad.stderr, bad.stderr
+    bad_service = cli(
+        tmp_path, "silence", "add", "--service", "Bad Name!", "--duration", "1h", "--reason", "x"
+    )
+    assert bad_service.returncode == 2 and "service" in bad_service.stderr
+
+
+async def post_alert(url: str, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=30) as client:
+        response = await client.post(
+            "/v1/alerts/sentinel", content=raw, headers=signed_headers(raw)
+        )
+    assert response.status_code == 202, response.text
+
+
+async def only_run(api_url: str, check_id: str) -> dict[str, Any]:
+    runs = await runs_with_tag(api_url, f"check:{check_id}")
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+async def silenced_count(url: str, kind: str) -> float:
+    async with httpx.AsyncClient(base_url=url, trust_env=False) as client:
+        text = (await client.get("/metrics")).text
+    line = f'remediate_gateway_silenced_total{{kind="{kind}"}} '
+    return float(next(x for x in text.splitlines() if x.startswith(line)).split()[-1])
+
+
+@pytest.mark.timeout(600)
+async def test_a_silence_survives_a_gateway_restart_and_expires_by_hand(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    added = cli(
+        tmp_path,
+        *("silence", "add", "--check", f"S1-{prefix}-*", "--duration", "1h"),
+        *("--reason", "planned failover", "--json"),
+    )
+    assert added.returncode == 0, added.stderr
+    silence_id = json.loads(added.stdout)["id"]
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_gateway_process(tmp_path, prefect_server, port)
+    try:
+        await wait_healthy(url)
+        await post_alert(url, sentinel_check(f"S1-{prefix}-a"))
+        await wait_drained(url)
+        assert await silenced_count(url, "silence") == 1
+        stop(process)
+        process = start_gateway_process(tmp_path, prefect_server, port)
+        await wait_healthy(url)
+        await post_alert(url, sentinel_check(f"S1-{prefix}-b"))
+        await post_alert(url, sentinel_check(f"S2-{prefix}-other"))
+        await wait_drained(url)
+        assert await silenced_count(url, "silence") == 1
+
+        assert cli(tmp_path, "silence", "expire", silence_id).returncode == 0
+        await post_alert(url, sentinel_check(f"S1-{prefix}-c"))
+        await wait_drained(url)
+        assert await silenced_count(url, "silence") == 1
+    finally:
+        stop(process)
+
+    for check in (f"S1-{prefix}-a", f"S1-{prefix}-b"):
+        run = await only_run(prefect_server, check)
+        assert "silenced" in run["tags"] and f"silence:silence.{silence_id}" in run["tags"]
+    for check in (f"S2-{prefix}-other", f"S1-{prefix}-c"):
+        run = await only_run(prefect_server, check)
+        assert "silenced" not in run["tags"]
+
+
+async def test_silences_live_in_the_postgresql_outbox_database_when_the_outbox_does(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str, postgres_outbox_url: str
+) -> None:
+    prefix = uuid.uuid4().hex[:8]
+    shared = {"REMEDIATE_OUTBOX_URL": postgres_outbox_url}
+    added = cli(
+        tmp_path / "elsewhere",
+        *("silence", "add", "--check", f"PG-{prefix}-*", "--duration", "10m", "--reason", "pg"),
+        *("--json",),
+        **shared,
+    )
+    assert added.returncode == 0, added.stderr
+    assert not (tmp_path / "elsewhere" / "gateway-outbox.sqlite3").exists()
+    async with running_gateway(
+        config(tmp_path, prefect_server, outbox_url=postgres_outbox_url)
+    ) as gw:
+        response = await gw.post_signed("/v1/alerts/sentinel", sentinel_check(f"PG-{prefix}-a"))
+        assert response.status_code == 202
+        await gw.drained()
+    run = await only_run(prefect_server, f"PG-{prefix}-a")
+    assert f"silence:silence.{json.loads(added.stdout)['id']}" in run["tags"]
+
+
+# --- the flow: windows, the pause, the breaker ------------------------------------------------
+
+
+@pytest.mark.timeout(600)
+async def test_an_alert_inside_a_maintenance_window_is_recorded_but_starts_no_action(
+    tmp_path: Path, fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = f"maint-{uuid.uuid4().hex[:6]}"
+    actions = [restart(sim_service.script, check), restore(sim_service.script)]
+    service_name = f"sim-{check}"
+    window = {
+        "name": "always",
+        "cron": "* * * * *",
+        "duration_s": 120,
+        "services": [service_name],
+        "reason": "database upgrade",
+    }
+    data = flow_catalog(check, sim_service, actions) | {"controls": {"maintenance": [window]}}
+    data["policy"]["critical"]["propose_fix"] = True
+    sim_service.break_it()
+    fix_runner.write_catalog(data)
+    catalog = Catalog.model_validate(data)
+    body = {
+        "id": f"{check}-1",
+        "check_id": check,
+        "service": service_name,
+        "severity": "critical",
+        "summary": "service down",
+    }
+    gateway_config = config(tmp_path, fix_runner.api_url, deployment=DEPLOYMENT)
+    async with running_gateway(gateway_config, catalog) as gw:
+        response = await gw.post_token("/v1/alerts/generic", body)
+        assert response.status_code == 202, response.text
+        await gw.drained()
+        metrics = (await gw.client.get("/metrics")).text
+    assert 'remediate_gateway_silenced_total{kind="maintenance"} 1.0' in metrics
+
+    created = await only_run(fix_runner.api_url, check)
+    run = fix_runner.wait_for(str(created["id"]), "Completed")
+    assert "silenced" in run["tags"] and "silence:maintenance.always" in run["tags"]
+    assert not any(t.startswith(("action", "fix:", "awaiting")) for t in run["tags"])
+    assert sim_service.actions() == []
+    text = "\n".join(notes(fix_runner, check))
+    assert "**Silenced.**" in text and "maintenance window always" in text
+    assert "database upgrade" in text
+    assert "Runbook action" not in text and "Fix proposal" not in text
+
+
+@pytest.fixture
+def paused_cleanup(fix_runner: FixRunner) -> Any:
+    """Whatever a test does, automation is not left paused for the tests after it."""
+    yield
+    httpx.delete(f"{fix_runner.api_url}/variables/name/{PAUSE_VARIABLE}", trust_env=False)
+
+
+@pytest.mark.timeout(600)
+async def test_the_kill_switch_stops_an_action_already_waiting_for_approval(
+    fix_runner: FixRunner, sim_service: SimService, webhook_sink: WebhookSink, paused_cleanup: Any
+) -> None:
+    check = f"paused-{uuid.uuid4().hex[:6]}"
+    actions = [restart(sim_service.script, check), restore(sim_service.script)]
+    data = flow_catalog(check, sim_service, actions)
+    data["approval"]["notify"] = [{"kind": "webhook", "url": webhook_sink.url("/hook")}]
+    fix_runner.write_catalog(data)
+    run_id = await submit(fix_runner, alert(check))
+    fix_runner.wait_for(run_id, "Suspended")
+
+    env = {"PREFECT_API_URL": fix_runner.api_url, "REMEDIATE_CATALOG": str(fix_runner.catalog)}
+    home = fix_runner.data_dir
+    paused = cli(home, "pause-automation", "--reason", "bad deploy", "--by", "oncall", **env)
+    assert paused.returncode == 0, paused.stderr
+    assert "paused by oncall" in paused.stdout
+    again = cli(home, "pause-automation", "--reason", "again", **env)
+    assert again.returncode == 0 and "already paused by oncall" in again.stdout
+    events = [body["event"] for body in webhook_sink.bodies("/hook")]
+    assert events == ["remediate.automation-paused"]
+
+    accepted = fix_runner.resume(run_id, {"decision": "approve", "approver": "alice"})
+    assert accepted["status"] == "ACCEPT"
+    run = fix_runner.wait_for(run_id, "Completed")
+    assert sim_service.actions() == []
+    assert "stopped-by:automation-paused" in run["tags"]
+    assert "action-approval:approved" in run["tags"] and "action-status:not-run" in run["tags"]
+    result = notes(fix_runner, check)[-1]
+    assert "Runbook action `restart`: not-run." in result
+    assert "automation is paused by oncall" in result and "bad deploy" in result
+
+    resumed = cli(home, "resume-automation", "--by", "oncall", **env)
+    assert resumed.returncode == 0 and "resumed by oncall" in resumed.stdout
+    events = [body["event"] for body in webhook_sink.bodies("/hook")]
+    assert events == ["remediate.automation-paused", "remediate.automation-resumed"]
+    assert cli(home, "resume-automation", **env).stdout.strip() == "automation is not paused"
+
+
+@pytest.mark.timeout(900)
+async def test_the_action_over_the_hourly_budget_is_refused_recorded_and_announced_once(
+    fix_runner: FixRunner, sim_service: SimService, webhook_sink: WebhookSink
+) -> None:
+    check = f"budget-{uuid.uuid4().hex[:6]}"
+    action = {
+        "name": "clear-cache",
+        "description": "Clear the cache and start the service",
+        "risk": "low",
+        "unattended": True,
+        "run": [sim_service.script, "clear-cache"],
+        "post_condition": {"healthy_within_s": 3, "interval_s": 0.5},
+        "suggested_by": [check],
+    }
+    data = flow_catalog(check, sim_service, [action])
+    data["controls"] = {"breakers": {"actions_per_service_per_hour": 1}}
+    data["approval"]["notify"] = [{"kind": "webhook", "url": webhook_sink.url("/hook")}]
+    fix_runner.write_catalog(data)
+
+    runs = []
+    for n in range(3):
+        sim_service.kill()  # each alert finds the service down again
+        run_id = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-{n}"}))
+        runs.append(fix_runner.wait_for(run_id, "Completed"))
+
+    assert sim_service.actions() == ["clear-cache"]
+    assert ["action-status:succeeded" in r["tags"] for r in runs] == [True, False, False]
+    for refused in runs[1:]:
+        assert "stopped-by:actions-per-hour" in refused["tags"]
+        assert "action-status:not-run" in refused["tags"]
+    text = "\n".join(notes(fix_runner, check))
+    assert text.count("breaker actions-per-hour tripped (at most 1 per hour") == 2
+    notices = [b for b in webhook_sink.bodies("/hook") if b["event"] == "remediate.breaker-tripped"]
+    assert len(notices) == 1 and notices[0]["breaker"] == "actions-per-hour"
+
+
+@pytest.mark.timeout(900)
+async def test_the_fix_proposal_over_the_daily_budget_is_refused_and_recorded(
+    fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = f"fixbudget-{uuid.uuid4().hex[:6]}"
+    data = flow_catalog(check, sim_service, [])
+    data["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "gone",
+        "clone_url": f"file:///nonexistent/{check}.git",
+    }
+    data["policy"]["critical"]["propose_fix"] = True
+    data["controls"] = {"breakers": {"fix_proposals_per_day": 1}}
+    fix_runner.write_catalog(data)
+
+    runs = []
+    for n in range(2):
+        run_id = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-{n}"}))
+        runs.append(fix_runner.wait_for(run_id, "Completed"))
+
+    first, second = (run["tags"] for run in runs)
+    assert "fix:failed" in first and not any(t.startswith("stopped-by") for t in first)
+    assert "stopped-by:fix-proposals-per-day" in second
+    assert not any(t.startswith("fix:") for t in second)
+    text = "\n".join(notes(fix_runner, check))
+    assert "cannot clone the repository" in text
+    assert text.count("**Fix proposal: not started.**") == 1
+    assert "breaker fix-proposals-per-day tripped (at most 1 per day" in text
