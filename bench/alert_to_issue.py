@@ -50,7 +50,12 @@ def set_mode(api: httpx.Client, deployment_id: str, declared: dict[str, Any], mo
     variables = dict(declared)
     if mode == "cold":
         variables["command"] = job_command(False)
-    api.patch(f"/deployments/{deployment_id}", json={"job_variables": variables}).raise_for_status()
+    for delay in (0.2, 0.5, 1, 2, 4, 8):  # the stack's SQLite server answers 503 while locked
+        answer = api.patch(f"/deployments/{deployment_id}", json={"job_variables": variables})
+        if answer.status_code != 503:
+            break
+        time.sleep(delay)
+    answer.raise_for_status()
 
 
 def load() -> str:

@@ -39,6 +39,9 @@ GATEWAY_SECRET_NAMES = ("REMEDIATE_HMAC_SECRETS", "REMEDIATE_INGEST_TOKENS")
 MARKER_KEY = "REMEDIATE_MARKER_KEY"
 SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY)
 API_USER = "remediate"
+# Prefect's own variable: a PostgreSQL URL here keeps the stack's server answering under an
+# alert storm, where SQLite answers 503 while its database is locked.
+DATABASE_URL_ENV = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
 class StackError(Exception):
@@ -194,7 +197,8 @@ def _env(config: StackConfig, credential: str) -> dict[str, str]:
             "PREFECT_HOME": str(config.data_dir / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_API_DATABASE_CONNECTION_URL": (
-                f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
+                os.environ.get(DATABASE_URL_ENV)
+                or f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
             ),
             "REMEDIATE_DATA_DIR": str(config.data_dir),
             "REMEDIATE_CATALOG": str(config.catalog),
