@@ -181,6 +181,7 @@ def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
         if process.poll() is not None:
             raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
         if time.monotonic() > deadline:
+            _terminate(process.pid)
             raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
         time.sleep(0.2)
     return process.pid
@@ -348,12 +349,20 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             port_url=f"{config.gateway_url}/healthz",
         ),
     ]
-    for component in components:
-        if component.before:
-            component.before()
-        if component.name in pids and alive(pids[component.name]):
-            continue
-        pids[component.name] = _start(component, config.log(component.name), echo)
+    started: list[int] = []
+    try:
+        for component in components:
+            if component.before:
+                component.before()
+            if component.name in pids and alive(pids[component.name]):
+                continue
+            pids[component.name] = _start(component, config.log(component.name), echo)
+            started.append(pids[component.name])
+    except BaseException:
+        # No stack.json records them yet: stop what this call started rather than leave it.
+        for pid in reversed(started):
+            _terminate(pid)
+        raise
 
     state = StackState(
         prefect_api_url=config.api_url,
