@@ -5,14 +5,16 @@ Needs the local stack with a per-minute cap above the alert count:
 Usage: .venv/bin/python bench/alert_to_issue.py [--alerts 20] [--modes warm,cold]
 
 Alerts alternate between modes. "cold" sets the remediate-alert deployment's job command to
-a plain `python -m prefect.engine` for that alert (restored afterwards); "warm" uses the
-pool's default, the warm launcher.
+a plain `python -m prefect.engine` for that alert (its other job variables kept, restored
+afterwards); "warm" uses the pool's default, the warm launcher. Prints the machine's load
+average before and after, since the figures depend on it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -43,9 +45,22 @@ def issue_for(issues_dir: Path, check_id: str) -> bool:
     return False
 
 
-def set_mode(api: httpx.Client, deployment_id: str, mode: str) -> None:
-    variables: dict[str, Any] = {} if mode == "warm" else {"command": job_command(False)}
-    api.patch(f"/deployments/{deployment_id}", json={"job_variables": variables}).raise_for_status()
+def set_mode(api: httpx.Client, deployment_id: str, declared: dict[str, Any], mode: str) -> None:
+    """The deployment's declared job variables, plus a cold engine as command for "cold"."""
+    variables = dict(declared)
+    if mode == "cold":
+        variables["command"] = job_command(False)
+    for delay in (0.2, 0.5, 1, 2, 4, 8):  # the stack's SQLite server answers 503 while locked
+        answer = api.patch(f"/deployments/{deployment_id}", json={"job_variables": variables})
+        if answer.status_code != 503:
+            break
+        time.sleep(delay)
+    answer.raise_for_status()
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def summary(mode: str, timings: list[float]) -> str:
@@ -80,17 +95,20 @@ def main() -> int:
         trust_env=False,
         timeout=30,
     )
-    deployment_id = api.get(f"/deployments/name/{DEPLOYMENT}").raise_for_status().json()["id"]
+    deployment = api.get(f"/deployments/name/{DEPLOYMENT}").raise_for_status().json()
+    deployment_id = deployment["id"]
+    declared = {k: v for k, v in (deployment["job_variables"] or {}).items() if k != "command"}
     demo_flag = Path(state.data_dir) / "demo" / "broken"
     demo_flag.parent.mkdir(parents=True, exist_ok=True)
     demo_flag.touch()
     issues_dir = Path(state.data_dir) / "issues"
     run_tag = int(time.time())
+    print(f"before: {load()}", flush=True)
     timings: dict[str, list[float]] = {mode: [] for mode in modes}
     try:
         for n in range(args.alerts * len(modes)):
             mode = modes[n % len(modes)]
-            set_mode(api, deployment_id, mode)
+            set_mode(api, deployment_id, declared, mode)
             check_id = f"demo-bench-{run_tag}-{n}"
             body = json.dumps(
                 {
@@ -125,8 +143,9 @@ def main() -> int:
             print(f"alert {n + 1:>2} {mode}: {timings[mode][-1]:.2f} s", flush=True)
             time.sleep(2)  # let the run finish before the next one
     finally:
-        set_mode(api, deployment_id, "warm")
+        set_mode(api, deployment_id, declared, "warm")
         demo_flag.unlink(missing_ok=True)
+    print(f"after: {load()}")
     for mode in modes:
         print(summary(mode, timings[mode]))
     return 0

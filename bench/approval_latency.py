@@ -1,9 +1,16 @@
-"""Time from alert to "waiting for approval", and from approval to the PR being recorded.
+"""Time from alert to "waiting for approval", and from approval to the PR being recorded,
+through the `make up` stack: the gateway, the worker on the `remediate` pool, warm starts.
 
 The model is the scripted stand-in (Read, Edit, answer), so this measures remediate's own
-overhead: Prefect scheduling, the clone, the Claude Code CLI, suspend/resume, the push.
-Starts its own Prefect server, runner and scripted model; local tracker and a local bare
-repository. Usage: .venv/bin/python bench/approval_latency.py [--alerts 5]
+overhead: the worker, the warm (or cold) start, the clone, the Claude Code CLI,
+suspend/resume, the push. It brings up its own stack with `remediate up`'s code (temporary
+data directory, free ports, a catalog with one service whose repository is a local bare
+repository, the local tracker), posts signed alerts to its gateway, approves each run with
+the diff it shows, and stops the stack at the end. Alerts alternate between warm starts (the
+pool's launcher) and cold ones (the deployment's job command set to `python -m
+prefect.engine` until that alert's PR is recorded).
+
+Usage: .venv/bin/python bench/approval_latency.py [--alerts 5] [--modes warm,cold]
 """
 
 from __future__ import annotations
@@ -11,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -25,17 +31,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from remediate.runs.auth import auth_headers  # noqa: E402
-from tests.support.fix_runner import DEPLOYMENT  # noqa: E402
+from remediate.devstack import stack  # noqa: E402
+from remediate.devstack.workers import job_command  # noqa: E402
+from remediate.gateway.auth import SIGNATURE_HEADER, sign  # noqa: E402
+from remediate.runs.auth import CLIENT_AUTH_ENV, auth_headers  # noqa: E402
 from tests.support.model_server import ModelServer, Turn, text, tool  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    free_port,
-    http_ok,
-    start,
-    start_prefect_server,
-    stop,
-    wait_until,
-)
+from tests.support.processes import free_port  # noqa: E402
 from tests.support.repos import make_bare_repo  # noqa: E402
 
 SCRIPT = [
@@ -43,138 +44,209 @@ SCRIPT = [
     Turn([tool("Edit", file_path="app.py", old_string="0.001", new_string="5.0")]),
     Turn([text("SUMMARY: raise the timeout\nRISK: low\nRATIONALE: -\nCHECKED: -")]),
 ]
-CREDENTIAL = f"bench:{secrets.token_urlsafe(24)}"
-AUTH = auth_headers(CREDENTIAL)
+DEPLOYMENT = "remediate-alert/remediate-alert"
+APPROVER = "bench"
 
 
-def state_of(api: str, run_id: str) -> str:
-    run = httpx.get(f"{api}/flow_runs/{run_id}", headers=AUTH, trust_env=False).json()
-    return str((run.get("state") or {}).get("name"))
-
-
-def wait_state(api: str, run_id: str, name: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = state_of(api, run_id)
-        if current == name:
-            return
-        if current in ("Failed", "Crashed", "Completed") and current != name:
-            raise RuntimeError(f"run {run_id} ended {current} while waiting for {name}")
-        time.sleep(0.05)
-    raise TimeoutError(f"run {run_id} not {name} after {timeout} s")
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p95 = ordered[max(0, round(0.95 * len(ordered)) - 1)]
     return (
-        f"mean {statistics.mean(values):.2f} s, median {statistics.median(values):.2f} s,"
-        f" min {min(values):.2f} s, max {max(values):.2f} s (n={len(values)})"
+        f"median {statistics.median(ordered):.2f} s, p95 {p95:.2f} s,"
+        f" min {ordered[0]:.2f} s, max {ordered[-1]:.2f} s (n={len(ordered)})"
     )
+
+
+def catalog(repo: Path) -> dict[str, Any]:
+    return {
+        "services": [
+            {
+                "name": "bench",
+                "checks": ["bench-*"],
+                "repository": {"owner": "acme", "name": "bench", "clone_url": str(repo)},
+            }
+        ],
+        "policy": {
+            severity: {"verify": False, "diagnose": False, "open_issue": True}
+            for severity in ("critical", "error", "warning")
+        },
+        "approval": {"approvers": [APPROVER]},
+        "investigation": {"enabled": False},
+        "tracker": {"kind": "local"},
+    }
+
+
+class Bench:
+    def __init__(self, state: stack.StackState, secrets: dict[str, str]) -> None:
+        self.state = state
+        self.secret = secrets["REMEDIATE_HMAC_SECRETS"].split(",")[0]
+        self.api = httpx.Client(
+            base_url=state.prefect_api_url,
+            headers=auth_headers(secrets[CLIENT_AUTH_ENV]),
+            trust_env=False,
+            timeout=30,
+        )
+        deployment = self.call("GET", f"/deployments/name/{DEPLOYMENT}").json()
+        self.deployment_id = deployment["id"]
+        self.declared = {
+            k: v for k, v in (deployment["job_variables"] or {}).items() if k != "command"
+        }
+        self.pulls = Path(state.data_dir) / "pulls"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The stack's SQLite-backed server answers 503 while its database is locked."""
+        for delay in (0.2, 0.5, 1, 2, 4, 8):
+            answer = self.api.request(method, path, **kwargs)
+            if answer.status_code != 503:
+                break
+            time.sleep(delay)
+        answer.raise_for_status()
+        return answer
+
+    def set_mode(self, mode: str) -> None:
+        variables = dict(self.declared)
+        if mode == "cold":
+            variables["command"] = job_command(False)
+        self.call("PATCH", f"/deployments/{self.deployment_id}", json={"job_variables": variables})
+
+    def post_alert(self, check_id: str) -> None:
+        body = json.dumps(
+            {
+                "check_id": check_id,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+                "status": "fail",
+                "latency_ms": 1.0,
+                "message": "benchmark alert",
+            }
+        ).encode()
+        answer = httpx.post(
+            f"{self.state.gateway_url}/v1/alerts/sentinel",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(self.secret, int(time.time()), body),
+            },
+            trust_env=False,
+        )
+        if answer.status_code != 202:
+            raise RuntimeError(f"gateway answered {answer.status_code}: {answer.text}")
+
+    def run_of(self, check_id: str) -> dict[str, Any] | None:
+        query = {"flow_runs": {"tags": {"all_": [f"check:{check_id}"]}}}
+        runs = self.call("POST", "/flow_runs/filter", json=query).json()
+        return runs[0] if runs else None
+
+    def wait_state(self, check_id: str, name: str, timeout: float) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run_of(check_id)
+            state = (run or {}).get("state") or {}
+            if run is not None and state.get("name") == name:
+                return run
+            if state.get("type") in ("FAILED", "CRASHED", "COMPLETED", "CANCELLED"):
+                raise RuntimeError(f"{check_id}: run ended {state.get('name')}: {state}")
+            time.sleep(0.05)
+        raise TimeoutError(f"{check_id}: no run {name} after {timeout} s")
+
+    def shown_sha256(self, run_id: str) -> str:
+        value = self.call("GET", f"/flow_runs/{run_id}/input/suspended-fix-approval-schema").json()
+        schema = json.loads(value) if isinstance(value, str) else value
+        return str(schema["properties"]["diff_sha256"]["default"])
+
+    def approve(self, run_id: str, sha256: str) -> None:
+        run_input = {"decision": "approve", "approver": APPROVER, "diff_sha256": sha256}
+        answer = self.call("POST", f"/flow_runs/{run_id}/resume", json={"run_input": run_input})
+        if answer.json().get("status") != "ACCEPT":
+            raise RuntimeError(f"resume refused: {answer.json()}")
+
+    def pull_for(self, check_id: str) -> bool:
+        for path in self.pulls.glob("*.json"):
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue  # being written
+            if str(record["branch"]).startswith(f"remediate/{check_id}"):
+                return True
+        return False
+
+
+def measure(bench: Bench, model: ModelServer, modes: list[str], alerts: int) -> int:
+    to_waiting: dict[str, list[float]] = {m: [] for m in modes}
+    to_pull: dict[str, list[float]] = {m: [] for m in modes}
+    tag = int(time.time())
+    print(f"before: {load()}", flush=True)
+    try:
+        for n in range(alerts * len(modes)):
+            mode = modes[n % len(modes)]
+            bench.set_mode(mode)
+            model.play(*SCRIPT)
+            check_id = f"bench-{tag}-{n}"
+            bench.post_alert(check_id)
+            acknowledged = time.perf_counter()
+            run = bench.wait_state(check_id, "Suspended", 300)
+            to_waiting[mode].append(time.perf_counter() - acknowledged)
+            sha256 = bench.shown_sha256(run["id"])
+            approved = time.perf_counter()
+            bench.approve(run["id"], sha256)
+            while not bench.pull_for(check_id):
+                if time.perf_counter() - approved > 300:
+                    raise TimeoutError(f"{check_id}: no PR recorded")
+                time.sleep(0.02)
+            to_pull[mode].append(time.perf_counter() - approved)
+            bench.wait_state(check_id, "Completed", 300)
+            print(
+                f"alert {n + 1} {mode}: waiting after {to_waiting[mode][-1]:.2f} s,"
+                f" PR {to_pull[mode][-1]:.2f} s after approval",
+                flush=True,
+            )
+    finally:
+        bench.set_mode("warm")
+    print(f"after: {load()}")
+    for mode in modes:
+        print(f"{mode}: alert -> waiting for approval: {summary(to_waiting[mode])}")
+        print(f"{mode}: approval -> PR recorded:       {summary(to_pull[mode])}")
+    return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--alerts", type=int, default=5)
+    parser.add_argument("--alerts", type=int, default=5, help="per mode")
+    parser.add_argument("--modes", default="warm,cold")
     args = parser.parse_args()
+    modes = [m for m in args.modes.split(",") if m]
+    if not modes or not set(modes) <= {"warm", "cold"}:
+        print("--modes takes warm and/or cold", file=sys.stderr)
+        return 2
     home = Path(tempfile.mkdtemp(prefix="remediate-bench-approval-"))
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    server = start_prefect_server(
-        port,
-        home / "server",
-        f"sqlite+aiosqlite:///{home}/prefect.db",
-        dict(os.environ),
-        home / "server.log",
-        credential=CREDENTIAL,
-    )
+    repo = make_bare_repo(home, "bench")
+    (home / "catalog.yaml").write_text(yaml.safe_dump(catalog(repo)))
     model = ModelServer()
     model.start()
-    runner = None
-    try:
-        wait_until(http_ok(f"{api}/health"), 180, "Prefect server")
-        repo = make_bare_repo(home, "bench")
-        catalog = {
-            "services": [
-                {
-                    "name": "bench",
-                    "checks": ["bench-*"],
-                    "repository": {"owner": "acme", "name": "bench", "clone_url": str(repo)},
-                }
-            ],
-            "policy": {"critical": {"verify": False, "diagnose": False}},
-            "approval": {"approvers": ["bench"]},
-            "tracker": {"kind": "local"},
-        }
-        (home / "catalog.yaml").write_text(yaml.safe_dump(catalog))
-        runner_env = {
-            **os.environ,
-            "PREFECT_API_URL": api,
-            "PREFECT_API_AUTH_STRING": CREDENTIAL,
-            "PREFECT_HOME": str(home / "client"),
+    os.environ.update(
+        {
+            "REMEDIATE_DATA_DIR": str(home / "stack"),
             "REMEDIATE_CATALOG": str(home / "catalog.yaml"),
-            "REMEDIATE_DATA_DIR": str(home / "data"),
+            "REMEDIATE_PREFECT_PORT": str(free_port()),
+            "REMEDIATE_DEMO_PORT": str(free_port()),
+            "REMEDIATE_GATEWAY_PORT": str(free_port()),
+            "REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE": "600",
             "ANTHROPIC_API_KEY": "sk-bench",
             "ANTHROPIC_BASE_URL": model.url,
-            "PYTHONPATH": str(ROOT),
         }
-        runner = start(
-            [sys.executable, "-m", "tests.support.fix_runner"],
-            runner_env,
-            home / "runner.log",
-            cwd=ROOT,
-        )
-        wait_until(http_ok(f"{api}/deployments/name/{DEPLOYMENT}", AUTH), 180, "deployment")
-        deployment_id = httpx.get(
-            f"{api}/deployments/name/{DEPLOYMENT}", headers=AUTH, trust_env=False
-        ).json()["id"]
-        to_waiting, to_pull = [], []
-        for n in range(args.alerts):
-            model.play(*SCRIPT)
-            alert: dict[str, Any] = {
-                "id": f"bench-{n}",
-                "source": "bench",
-                "check_id": f"bench-{n}",
-                "severity": "critical",
-                "summary": "benchmark",
-                "fired_at": "2026-01-01T00:00:00Z",
-            }
-            started = time.perf_counter()
-            created = httpx.post(
-                f"{api}/deployments/{deployment_id}/create_flow_run",
-                json={"parameters": {"alert": alert}},
-                headers=AUTH,
-                trust_env=False,
-            ).json()
-            run_id = created["id"]
-            wait_state(api, run_id, "Suspended")
-            to_waiting.append(time.perf_counter() - started)
-            approved = time.perf_counter()
-            answer = httpx.post(
-                f"{api}/flow_runs/{run_id}/resume",
-                json={"run_input": {"approved": True, "approver": "bench"}},
-                headers=AUTH,
-                trust_env=False,
-            ).json()
-            if answer.get("status") != "ACCEPT":
-                raise RuntimeError(f"resume refused: {answer}")
-            pulls = home / "data" / "pulls"
-            while True:
-                records = [json.loads(p.read_text()) for p in pulls.glob("*.json")]
-                if any(r["branch"] == f"remediate/bench-{n}" for r in records):
-                    break
-                if time.perf_counter() - approved > 300:
-                    raise TimeoutError("no PR recorded")
-                time.sleep(0.05)
-            to_pull.append(time.perf_counter() - approved)
-            wait_state(api, run_id, "Completed")
-            print(f"alert {n}: waiting after {to_waiting[-1]:.2f} s, PR {to_pull[-1]:.2f} s")
-        print(f"alert -> waiting for approval: {summary(to_waiting)}")
-        print(f"approval -> PR recorded:       {summary(to_pull)}")
+    )
+    config = stack.StackConfig.from_env()
+    try:
+        state = stack.up(config)
+        bench = Bench(state, stack.ensure_dev_secrets(config.secrets_file))
+        return measure(bench, model, modes, args.alerts)
     finally:
-        if runner is not None:
-            stop(runner)
+        stack.down(config)
         model.stop()
-        stop(server)
-    return 0
 
 
 if __name__ == "__main__":

@@ -3,8 +3,14 @@
 Starts its own Prefect server (temporary database), a deployment of remediate_alert that no
 worker serves, and the gateway as `remediate gateway` runs it; every request is signed.
 
+With --stack, only the storm, sent to the gateway of the running `make up` stack, whose
+worker runs every alert: the time from the last acknowledgement to the last issue on disk.
+The stack needs no rate limit and a cap on new runs above the fingerprint count:
+    REMEDIATE_GATEWAY_RATE_LIMIT=0 REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE=600 make up
+
 Usage: .venv/bin/python bench/gateway_load.py [--sustained 5000] [--rounds 1] [--storm 10000]
        [--fingerprints 100] [--concurrency 32] [--outbox-url postgresql://...]
+       .venv/bin/python bench/gateway_load.py --stack [--storm 10000] [--fingerprints 100]
 """
 
 from __future__ import annotations
@@ -75,9 +81,9 @@ def wait_ok(url: str, timeout: float) -> None:
     raise TimeoutError(url)
 
 
-def request_bytes(port: int, body: dict[str, Any]) -> bytes:
+def request_bytes(port: int, body: dict[str, Any], secret: str = SECRET) -> bytes:
     raw = json.dumps(body).encode()
-    signature = sign(SECRET, int(time.time()), raw)
+    signature = sign(secret, int(time.time()), raw)
     head = (
         f"POST /v1/alerts/sentinel HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n"
@@ -186,6 +192,97 @@ def check(check_id: str, stamp: int) -> dict[str, Any]:
     }
 
 
+def storm_bodies(prefix: str, count: int, fingerprints: int, now: int) -> list[dict[str, Any]]:
+    """N posts over F new fingerprints; each fingerprint gets 20 distinct occurrences, each
+    delivered several times, all shuffled."""
+    bodies = [
+        check(f"{prefix}-{n % fingerprints}", now - (n // fingerprints) % 20) for n in range(count)
+    ]
+    random.Random(1).shuffle(bodies)
+    return bodies
+
+
+def issues_for(issues_dir: Path, prefix: str) -> set[str]:
+    """The checks of ``prefix`` that have an issue on disk."""
+    found = set()
+    for path in issues_dir.glob("*.json"):
+        try:
+            labels = json.loads(path.read_text())["labels"]
+        except (OSError, ValueError, KeyError):
+            continue  # being written
+        found.update(label[6:] for label in labels if label.startswith(f"check:{prefix}-"))
+    return found
+
+
+def storm_on_stack(args: argparse.Namespace) -> int:
+    """The storm through the running stack's gateway and worker, up to the issues on disk."""
+    from remediate.devstack.stack import StackConfig, read_secrets, read_state
+    from remediate.runs.auth import CLIENT_AUTH_ENV
+
+    config = StackConfig.from_env()
+    state = read_state(config.data_dir)
+    if state is None or state.gateway_url is None:
+        print("no local stack: run `make up` first", file=sys.stderr)
+        return 1
+    stored = read_secrets(config.secrets_file)
+    secret = stored["REMEDIATE_HMAC_SECRETS"].split(",")[0]
+    headers = auth_headers(stored[CLIENT_AUTH_ENV])
+    port = int(state.gateway_url.rsplit(":", 1)[1])
+    demo_flag = Path(state.data_dir) / "demo" / "broken"
+    demo_flag.parent.mkdir(parents=True, exist_ok=True)
+    demo_flag.touch()
+    prefix = f"demo-storm-{uuid.uuid4().hex[:6]}"
+    issues_dir = Path(state.data_dir) / "issues"
+    storm = [
+        request_bytes(port, body, secret)
+        for body in storm_bodies(prefix, args.storm, args.fingerprints, int(time.time()))
+    ]
+    print(f"before: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    try:
+        elapsed, latencies, statuses, accepted = asyncio.run(blast(port, storm, args.concurrency))
+        acknowledged = time.perf_counter()
+        print(f"storm: {len(storm)} posts over {args.fingerprints} fingerprints to {prefix}-*")
+        print(f"  statuses {statuses}; {len(storm) / elapsed:.0f} posts/s in {elapsed:.1f} s")
+        print(
+            f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+        )
+        print(f"  accepted (new deliveries) {accepted}", flush=True)
+        seen = 0
+        while (count := len(issues_for(issues_dir, prefix))) < args.fingerprints:
+            if count != seen:
+                seen = count
+                print(f"  {time.perf_counter() - acknowledged:6.1f} s: {count} issues", flush=True)
+            if time.perf_counter() - acknowledged > args.timeout:
+                print(f"  only {count} issues after {args.timeout:.0f} s")
+                return 1
+            time.sleep(0.2)
+        drained = time.perf_counter() - acknowledged
+    finally:
+        demo_flag.unlink(missing_ok=True)
+    runs = [
+        len(_runs(state.prefect_api_url, headers, f"check:{prefix}-{f}"))
+        for f in range(args.fingerprints)
+    ]
+    print(f"  last ack -> issue {args.fingerprints} of {args.fingerprints}: {drained:.1f} s")
+    print(f"  flow runs per fingerprint: {sorted(set(runs))} (total {sum(runs)})")
+    print(f"  outbox {outbox(state.gateway_url)}")
+    print(f"after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0 if runs == [1] * args.fingerprints else 1
+
+
+def _runs(api: str, headers: dict[str, str], tag: str) -> list[dict[str, Any]]:
+    answer = httpx.post(
+        f"{api}/flow_runs/filter",
+        json={"flow_runs": {"tags": {"all_": [tag]}}},
+        headers=headers,
+        trust_env=False,
+    )
+    answer.raise_for_status()
+    runs: list[dict[str, Any]] = answer.json()
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sustained", type=int, default=5000)
@@ -194,7 +291,11 @@ def main() -> int:
     parser.add_argument("--fingerprints", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--outbox-url", default=None)
+    parser.add_argument("--stack", action="store_true", help="storm through `make up`")
+    parser.add_argument("--timeout", type=float, default=900, help="--stack: seconds to wait")
     args = parser.parse_args()
+    if args.stack:
+        return storm_on_stack(args)
 
     home = Path(tempfile.mkdtemp(prefix="remediate-gateway-bench-"))
     prefect_port, gateway_port = free_port(), free_port()
@@ -299,14 +400,8 @@ def main() -> int:
         if args.storm == 0:
             return 0
 
-        # Storm: N posts over F new fingerprints; each fingerprint gets 20 distinct
-        # occurrences, each delivered several times, all shuffled.
         storm_id = uuid.uuid4().hex[:6]
-        bodies = [
-            check(f"storm-{storm_id}-{n % args.fingerprints}", now - (n // args.fingerprints) % 20)
-            for n in range(args.storm)
-        ]
-        random.Random(1).shuffle(bodies)
+        bodies = storm_bodies(f"storm-{storm_id}", args.storm, args.fingerprints, now)
         storm = [request_bytes(gateway_port, body) for body in bodies]
         before = sum(outbox(gateway).values())
         elapsed, latencies, statuses, accepted = asyncio.run(

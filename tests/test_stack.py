@@ -102,10 +102,15 @@ def test_up_send_down(tmp_path: Path) -> None:
         run = api.get(f"/flow_runs/{sent['flow_run_id']}").json()
         assert run["work_pool_name"] == "remediate"
         assert run["state"]["type"] in ("RUNNING", "COMPLETED")
-        logs = api.post(
-            "/logs/filter", json={"logs": {"flow_run_id": {"any_": [sent["flow_run_id"]]}}}
-        ).json()
-        assert any(log["message"].startswith("warm start: forked") for log in logs)
+
+        def started_warm() -> bool:
+            # The line is sent in the background with the run's other lines.
+            logs = api.post(
+                "/logs/filter", json={"logs": {"flow_run_id": {"any_": [sent["flow_run_id"]]}}}
+            ).json()
+            return any(log["message"].startswith("warm start: forked") for log in logs)
+
+        wait_for(started_warm, timeout=60)
 
         assert len(read_secrets(secrets_file)["REMEDIATE_MARKER_KEY"]) == 64
         secret = read_secrets(secrets_file)["REMEDIATE_HMAC_SECRETS"].split(",")[0]

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,38 @@ def test_malformed_hand_offs_are_refused_with_the_reason() -> None:
         socket.send_fds(left, [b"\xff\xff\xff\xff"], [0, 1, 2])
         with pytest.raises(ProtocolError, match="exceeds"):
             receive_handoff(right)
+
+
+def test_a_run_gets_the_logging_level_of_its_own_environment(tmp_path: Path) -> None:
+    """The parent configured Prefect's logging at INFO; a run whose environment says WARNING
+    gets WARNING, one that says INFO keeps the parent's configuration."""
+    sock = tmp_path / "warm.sock"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_LOGGING_LEVEL": "INFO"}
+    env.pop("PREFECT__FLOW_RUN_ID", None)
+    args = ["--socket", str(sock), "--module", "tests.support.warm_logging_probe"]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "remediate.warm.parent", *args, "--prefect-yaml", os.devnull],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not sock.exists():
+            assert parent.poll() is None and time.monotonic() < deadline, "no warm parent"
+            time.sleep(0.2)
+        for level, expected in (("WARNING", 30), ("INFO", 20)):
+            launched = subprocess.run(
+                [sys.executable, "-m", "remediate.warm.launcher"],
+                env=env | {"PREFECT_LOGGING_LEVEL": level, "REMEDIATE_WARM_SOCKET": str(sock)},
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert launched.returncode == 0, launched.stderr
+            assert WARM in launched.stderr
+            assert f"flow-run logger level {expected}" in launched.stderr
+    finally:
+        parent.terminate()
+        parent.wait(timeout=30)

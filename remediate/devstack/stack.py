@@ -46,6 +46,9 @@ MARKER_KEY = "REMEDIATE_MARKER_KEY"
 DECISION_KEY = "REMEDIATE_DECISION_KEY"
 SECRET_NAMES = (*GATEWAY_SECRET_NAMES, CLIENT_AUTH_ENV, MARKER_KEY, DECISION_KEY)
 API_USER = "remediate"
+# Prefect's own variable: a PostgreSQL URL here keeps the stack's server answering under an
+# alert storm, where SQLite answers 503 while its database is locked.
+DATABASE_URL_ENV = "PREFECT_API_DATABASE_CONNECTION_URL"
 
 
 class StackError(Exception):
@@ -185,6 +188,7 @@ def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
         if process.poll() is not None:
             raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
         if time.monotonic() > deadline:
+            _terminate(process.pid)
             raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
         time.sleep(0.2)
     return process.pid
@@ -201,7 +205,8 @@ def _env(config: StackConfig, credential: str) -> dict[str, str]:
             "PREFECT_HOME": str(config.data_dir / "prefect"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_API_DATABASE_CONNECTION_URL": (
-                f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
+                os.environ.get(DATABASE_URL_ENV)
+                or f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
             ),
             "REMEDIATE_DATA_DIR": str(config.data_dir),
             "REMEDIATE_CATALOG": str(config.catalog),
@@ -352,12 +357,20 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
             port_url=f"{config.gateway_url}/healthz",
         ),
     ]
-    for component in components:
-        if component.before:
-            component.before()
-        if component.name in pids and alive(pids[component.name]):
-            continue
-        pids[component.name] = _start(component, config.log(component.name), echo)
+    started: list[int] = []
+    try:
+        for component in components:
+            if component.before:
+                component.before()
+            if component.name in pids and alive(pids[component.name]):
+                continue
+            pids[component.name] = _start(component, config.log(component.name), echo)
+            started.append(pids[component.name])
+    except BaseException:
+        # No stack.json records them yet: stop what this call started rather than leave it.
+        for pid in reversed(started):
+            _terminate(pid)
+        raise
 
     state = StackState(
         prefect_api_url=config.api_url,

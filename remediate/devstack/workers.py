@@ -18,7 +18,9 @@ import httpx
 POOL = "remediate"
 WARM_STARTS_ENV = "REMEDIATE_WARM_STARTS"
 LAUNCHER_MODULE = "remediate.warm.launcher"
-QUERY_SECONDS = "1"
+# How often the worker asks for scheduled runs: half of it is the mean wait of a new run.
+QUERY_SECONDS = "0.25"
+PREFETCH_SECONDS = "1"
 
 
 class RegistrationError(Exception):
@@ -86,7 +88,7 @@ def worker_args(limit: int = 8) -> list[str]:
         "--limit",
         str(limit),
         "--prefetch-seconds",
-        QUERY_SECONDS,
+        PREFETCH_SECONDS,
     ]
 
 

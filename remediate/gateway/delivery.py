@@ -36,6 +36,9 @@ log = logging.getLogger("remediate.gateway.delivery")
 
 TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 BATCH = 200
+# A 503 comes from a server that answers but is busy (Prefect on SQLite answers 503 while its
+# database is locked): retry within this, however many came before.
+BUSY_RETRY_MAX_S = 2.0
 EXPIRY_BATCH = 500
 
 
@@ -325,6 +328,9 @@ class Deliverer:
             self.metrics.delivery_failures.labels("permanent").inc()
             return True
         self.prefect_reachable = True
+        # Progress: a busy moment (a 503 from a server whose database was locked) between
+        # successful starts waits the first step again, not a doubled one.
+        self._backoff = 0.0
         self._deferred.discard(row.seq)
         done = self.clock()
         starts.append(done)
@@ -387,6 +393,8 @@ class Deliverer:
         batch.failed_seqs.append(row.seq)
         batch.error = str(error)
         batch.retry_in = self._next_backoff()
+        if error.status == 503:
+            batch.retry_in = min(batch.retry_in, BUSY_RETRY_MAX_S)
         log.warning("delivery postponed %.1f s: %s", batch.retry_in, error)
         return False
 

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
 import sys
 import warnings
-from datetime import UTC, datetime
-from uuid import UUID
 
 LOGGER_NAME = "remediate.warm"
 
 
 def record(message: str, level: int) -> None:
-    """One line in the flow run's logs in the API, before the engine takes over."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import LogCreate
+    """One line in the flow run's logs in the API, before the engine takes over. It goes
+    through Prefect's API log handler, so it is sent in the background with the run's other
+    lines and flushed at exit like them."""
+    from prefect.logging.handlers import APILogHandler
 
     run_id = os.environ.get("PREFECT__FLOW_RUN_ID")
+    print(f"{LOGGER_NAME}: {message}", file=sys.stderr, flush=True)
     if not run_id:
         return
-    log = LogCreate(
-        name=LOGGER_NAME,
-        level=level,
-        message=message,
-        timestamp=datetime.now(UTC),
-        flow_run_id=UUID(run_id),
+    line = logging.getLogger(LOGGER_NAME).makeRecord(
+        LOGGER_NAME, level, __file__, 0, message, (), None, extra={"flow_run_id": run_id}
     )
-    try:
-        with get_client(sync_client=True) as client:
-            client.create_logs([log])
-    except Exception as exc:  # the run must start even if this line is lost
-        print(f"{LOGGER_NAME}: could not record {message!r}: {exc}", file=sys.stderr)
+    APILogHandler().handle(line)
 
 
 def run_engine() -> int:

@@ -45,6 +45,7 @@ class ChildJob:
     parent_pid: int
     launcher_pid: int
     accepted: float
+    logging_inputs: tuple[object, ...] | None
 
 
 def flow_modules(prefect_yaml: Path) -> list[str]:
@@ -85,6 +86,7 @@ class WarmParent:
     children: dict[int, socket.socket] = field(default_factory=dict)
     draining: str | None = None
     stopping: bool = False
+    logging_inputs: tuple[object, ...] | None = None
 
     def preload(self, modules: list[str]) -> None:
         for name in (*ENGINE_MODULES, *modules):
@@ -93,6 +95,7 @@ class WarmParent:
             names = [t.name for t in threading.enumerate()]
             raise WarmParentError(f"importing the flows started threads: {names}")
         self.stamps = project_files()
+        self.logging_inputs = logging_inputs()
 
     def serve(self) -> ChildJob | None:
         """Accept hand-offs until stopped (``None``) or, in a forked child, its job."""
@@ -172,7 +175,7 @@ class WarmParent:
             for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, signal.SIG_DFL)
             signal.set_wakeup_fd(-1)
-            return ChildJob(handoff, fds, parent_pid, launcher_pid, accepted)
+            return ChildJob(handoff, fds, parent_pid, launcher_pid, accepted, self.logging_inputs)
         for fd in fds:
             os.close(fd)
         self.children[pid] = conn
@@ -213,6 +216,24 @@ class WarmParent:
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606
 
 
+def logging_inputs() -> tuple[object, ...] | None:
+    """What Prefect builds its logging configuration from: the logging settings, the levels
+    its default configuration file names, and the ``PREFECT_LOGGING_*`` overrides. ``None``
+    with a custom configuration file, which may name any setting."""
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.logging.config_path.exists():
+        return None
+    overrides = sorted((k, v) for k, v in os.environ.items() if k.startswith("PREFECT_LOGGING_"))
+    return (
+        settings.logging.model_dump(),
+        settings.server.logging_level,
+        settings.internal.logging_level,
+        overrides,
+    )
+
+
 def peer_pid(conn: socket.socket) -> int:
     credentials = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, _uid, _gid = struct.unpack("3i", credentials)
@@ -248,7 +269,9 @@ def run_child(job: ChildJob) -> int:
     from prefect.logging.configuration import setup_logging
 
     prefect.context.refresh_global_settings_context()
-    setup_logging(incremental=False)
+    inputs = logging_inputs()
+    if inputs is None or inputs != job.logging_inputs:
+        setup_logging(incremental=False)
     waited = time.perf_counter() - job.accepted
     record(
         f"warm start: forked from warm parent {job.parent_pid} in {waited * 1000:.0f} ms "
