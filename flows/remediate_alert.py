@@ -29,7 +29,6 @@ from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
-from remediate.fixer.models import FixDecision
 from remediate.fixer.text import report_section
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import investigation_comment, issue_body
@@ -226,15 +225,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if incident.investigation is not None:
         await _tag_investigation(incident.investigation)
 
-    fix = decision = pull = not_published = decision_input = None
+    fix = decision = pull = not_published = None
     if policy.propose_fix:
-        fix, decision_input, pull, not_published = await fix_and_review(incident, catalog)
-        if decision_input is not None:
-            decision = FixDecision(
-                approved=decision_input.approved,
-                approver=decision_input.approver,
-                comment=decision_input.comment,
-            )
+        fix, _, decision, pull, not_published = await fix_and_review(incident, catalog)
 
     action = rollback = None
     if policy.run_actions:
@@ -248,7 +241,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             + (action_section(action) if action is not None else "")
             + (
                 report_section(
-                    fix, decision_input, pull.url if pull else None, not_published, incident.run_id
+                    fix, decision, pull.url if pull else None, not_published, incident.run_id
                 )
                 if fix is not None
                 else ""

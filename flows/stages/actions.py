@@ -20,7 +20,6 @@ from flows.stages.approval import suspend_for_approval
 from remediate.actions.config import ActionParameterError, RunbookAction, Suggestion, suggest
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, ActionStatus
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
-from remediate.approval.channel import CHANNEL
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
 from remediate.diagnosis.findings import findings_of
@@ -38,6 +37,7 @@ from tasks.actions import (
     undo_result,
     verify_after_undo,
 )
+from tasks.approval import record_decision
 from tasks.trackers import record_on_issue
 
 ACTION_APPROVAL_KEY = "action-approval"
@@ -197,20 +197,15 @@ async def decide_and_run(
         await retag([*waiting, *([tag(Key.ISSUE, issue.number)] if issue else [])])
         model = approval_input(catalog.approval.approvers, base=ActionApproval)
         description = approval_description(proposal, issue.url if issue else None)
-        approval = await suspend_for_approval(model, description, catalog, approval_key)
+        approval, decision = await suspend_for_approval(model, description, catalog, approval_key)
         verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
         await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])
-        base = base.model_copy(
-            update={
-                "gate": verdict.value,
-                "approver": approval.approver,
-                "approval_channel": CHANNEL,
-                "comment": approval.comment,
-            }
-        )
+        logger.info("runbook action %s %s", action.name, decision.line())
+        subject = f"Runbook action `{action.name}`"
+        await record_decision("action-decision", approval_key, subject, decision)
+        base = base.model_copy(update={"gate": verdict.value, "decision": decision})
         if not approval.approved:
             outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
-            logger.info("runbook action rejected by %s", approval.approver)
             note("action-result", outcome_markdown(outcome))
             return outcome
     else:

@@ -10,8 +10,10 @@ from typing import TypeVar
 
 from prefect import get_run_logger
 from prefect.flow_runs import asuspend_flow_run
+from prefect.runtime import flow_run
 
 from remediate.approval.form import Approval, refusal, refused_description
+from remediate.approval.record import DecisionRecord, decided, decision_time
 from remediate.catalog import Catalog
 
 MAX_APPROVAL_ROUNDS = 20
@@ -20,8 +22,9 @@ A = TypeVar("A", bound=Approval)
 
 async def suspend_for_approval(
     model: type[A], description: str, catalog: Catalog, base_key: str
-) -> A:
-    """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides.
+) -> tuple[A, DecisionRecord]:
+    """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides;
+    returns the decision and its record (who, channel, when the server received it).
 
     The server refuses input that does not fit the form (its answer names the reason). A
     decision the server accepted but the flow refuses (an approver removed from the catalog
@@ -40,7 +43,9 @@ async def suspend_for_approval(
         )
         reason = refusal(decision, approvers)
         if reason is None:
-            return decision
+            run_id = flow_run.get_id()
+            assert run_id is not None  # only a flow run can suspend
+            return decision, decided(decision, await decision_time(run_id, key))
         logger.warning("decision refused: %s", reason)
         shown = refused_description(reason, description)
     raise RuntimeError(f"no decision from a listed approver after {MAX_APPROVAL_ROUNDS} rounds")
