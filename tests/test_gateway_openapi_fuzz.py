@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,8 +22,12 @@ from schemathesis.specs.openapi.checks import (
 
 from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
+from remediate.trackers import IssueDraft
+from remediate.trackers.local import LocalTracker
 from tests.support.gateway import bearer, signed_headers, start_gateway_process
 from tests.support.processes import free_port, http_ok, stop, wait_until
+
+ISSUE_READER = "reader:fuzz-pass"
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +35,17 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("gateway-fuzz")
     port = free_port()
     unreachable_prefect = f"http://127.0.0.1:{free_port()}/api"
+    tracker = LocalTracker(data_dir / "issues")
+    for n in range(3):
+        key = f"fuzz-{n}"
+        draft = IssueDraft(fingerprint=key, occurrence_key=key, title="t", body="b", comment="c")
+        tracker.open_or_update(draft, datetime(2026, 1, 1, tzinfo=UTC))
     process = start_gateway_process(
-        data_dir, unreachable_prefect, port, REMEDIATE_GATEWAY_RATE_LIMIT="0"
+        data_dir,
+        unreachable_prefect,
+        port,
+        REMEDIATE_GATEWAY_RATE_LIMIT="0",
+        PREFECT_API_AUTH_STRING=ISSUE_READER,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,6 +89,10 @@ def test_gateway_api_never_fails_on_generated_requests(
                 timeout=30,
             )
             case.validate_response(response, checks=CHECKS)
+        elif case.path.startswith("/issues/"):
+            reader = base64.b64encode(ISSUE_READER.encode()).decode()
+            headers = {"Authorization": f"Basic {reader}"}
+            response = case.call_and_validate(base_url=gateway_url, headers=headers, checks=CHECKS)
         else:
             response = case.call_and_validate(base_url=gateway_url, headers=bearer(), checks=CHECKS)
         statuses.add(response.status_code)
