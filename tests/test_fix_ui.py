@@ -314,7 +314,7 @@ def test_resume_without_a_decision_decides_nothing(
     choose(page, dialog, "Approver", "alice")
     dialog.get_by_role("button", name="Resume").click()
     # the UI says why nothing happened; the server refused the input without a decision
-    expect(page.get_by_text("'decision' is a required property")).to_be_visible()
+    expect(page.get_by_text("'decision' is a required property")).to_be_visible(timeout=30_000)
     expect(dialog).to_be_visible()
     shot(page, tmp_path, "form-no-decision")
     assert fix_runner.run(run_id)["state"]["name"] == "Suspended"
