@@ -73,12 +73,14 @@ async def notify_publish_failed(
 
 
 @task(name="record-decision", cache_policy=per_flow_run_and("key", "suspension"))
-async def record_decision(key: str, suspension: str, subject: str, record: DecisionRecord) -> None:
+async def record_decision(key: str, suspension: str, subject: str, record: DecisionRecord) -> str:
     """The decision as the run's ``key`` artifact (``fix-decision``, ``action-decision``),
-    once per suspension: a resumed run adds no second version."""
-    await acreate_markdown_artifact(
+    once per suspension: a resumed run finds the returned artifact id cached and adds no
+    second version."""
+    artifact_id = await acreate_markdown_artifact(
         key=key, markdown=record.markdown(subject), description=f"{subject}: {record.line()}"[:500]
     )
+    return str(artifact_id)
 
 
 @task(name="record-decision-on-run")

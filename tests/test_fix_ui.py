@@ -440,3 +440,4 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
     failures = [b for b in webhook_sink.bodies("/hook") if b["event"] == "remediate.publish-failed"]
     assert len(failures) == 1
     assert f"at {decided_at(fix_runner, run_id)}" in fix_part
+    assert len(run_artifact(fix_runner, run_id, "fix-decision")) == 1  # the retry added none
