@@ -12,7 +12,6 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
 from remediate.devstack.runner import read_deployments, runner_deployments
-from remediate.runs.tags import Flag
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
@@ -73,11 +72,16 @@ def test_expired_approvals_are_recorded_by_an_event_trigger() -> None:
     assert event_trigger.expect == {"prefect.flow-run.Failed"}
     assert event_trigger.posture == Posture.Reactive and event_trigger.threshold == 1
     assert event_trigger.for_each == {"prefect.resource.id"}
+    # the state message Prefect's pause_expirations service sets; an event's related tags
+    # are the run's tags at creation, so the awaiting-approval tag cannot be matched there
+    assert event_trigger.match.model_dump() == {
+        "prefect.state-message": "The flow was paused and never resumed."
+    }
     related = event_trigger.match_related
     assert isinstance(related, ResourceSpecification)
     assert related.model_dump() == {
-        "prefect.resource.role": "tag",
-        "prefect.resource.id": f"prefect.tag.{Flag.AWAITING_APPROVAL.value}",
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "remediate-alert",
     }
     [action] = automation.actions
     assert isinstance(action, RunDeployment) and action.deployment_id == UUID(int=1)
