@@ -2,10 +2,11 @@
 
 The Prefect server fails a suspended run when its approval timeout passes; no flow code
 runs then. An automation (the deployment's trigger in ``prefect.yaml``) starts this flow
-for exactly that run when its ``prefect.flow-run.Failed`` event carries the
-``awaiting-approval`` tag; a daily schedule without a run id sweeps every such run the
-events missed. Either way the flow says so on the issue and on the run, and retags it
-``approval:timed-out`` (or ``action-approval:timed-out`` when a runbook action was waiting).
+for exactly that run on its ``prefect.flow-run.Failed`` event with the expired-pause state
+message; the flow records it only if the run still carries ``awaiting-approval``. A daily
+schedule without a run id sweeps every such run the events missed. Either way the flow
+says so on the issue and on the run, and retags it ``approval:timed-out`` (or
+``action-approval:timed-out`` when a runbook action was waiting).
 """
 
 from __future__ import annotations
