@@ -282,12 +282,14 @@ def test_approve_from_the_printed_link(
     assert any("Fix approved" in n and "approved in the UI" in n for n in notes)
 
     # who, through which channel and when: the same record everywhere
-    record = f"approved by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
-    assert sum(record in n for n in notes) == 2  # the decision and the pull request notes
-    assert record in pull["body"]
-    assert record in incident_report(fix_runner, run_id).split("## Fix")[1]
+    who = f"by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
+    assert sum(who in n for n in notes) == 2  # the decision and the pull request notes
+    assert any(f"**Fix approved** {who}." in n for n in notes)
+    assert f"**Fix approved** {who}." in pull["body"]
+    report_fix = incident_report(fix_runner, run_id).split("## Fix")[1]
+    assert f"**Decision:** approved {who}." in report_fix
     [artifact] = run_artifact(fix_runner, run_id, "fix-decision")
-    assert record in artifact and "approved in the UI" in artifact
+    assert f"**Fix approved** {who}." in artifact and "approved in the UI" in artifact
 
     # following the form's links: the diff artifact, then the issue behind the UI's credential
     diff_page = browser.new_page()
@@ -327,10 +329,10 @@ def test_resume_without_a_decision_decides_nothing(
     assert "remediate/" not in branches(fix_runner, check_id)
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert any("Fix rejected" in n and "wrong layer" in n for n in notes)
-    record = f"rejected by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
-    assert any(record in n for n in notes)
-    assert record in incident_report(fix_runner, run_id).split("## Fix")[1]
-    assert [record in a for a in run_artifact(fix_runner, run_id, "fix-decision")] == [True]
+    who = f"by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
+    assert any(f"**Fix rejected** {who}." in n for n in notes)
+    assert f"**Decision:** rejected {who}." in incident_report(fix_runner, run_id)
+    assert [who in a for a in run_artifact(fix_runner, run_id, "fix-decision")] == [True]
 
 
 def test_an_approver_no_longer_listed_sees_why_and_the_run_keeps_waiting(
