@@ -294,7 +294,8 @@ def test_approve_from_the_printed_link(
     # following the form's links: the diff artifact, then the issue behind the UI's credential
     diff_page = browser.new_page()
     diff_page.goto(diff_href)
-    expect(diff_page.get_by_text("+TIMEOUT_S = 5.0")).to_be_visible(timeout=60_000)
+    shown_diff = diff_page.get_by_test_id("markdown-display")
+    expect(shown_diff).to_contain_text("+TIMEOUT_S = 5.0", timeout=60_000)
     shot(diff_page, tmp_path, "fix-diff-artifact")
     diff_page.close()
     assert httpx.get(issue_href, trust_env=False).status_code == 401
