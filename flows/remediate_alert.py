@@ -31,7 +31,6 @@ from remediate.controls.silences import silenced_note
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
-from remediate.fixer.models import FixDecision
 from remediate.fixer.text import report_section
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import investigation_comment, issue_body
@@ -260,18 +259,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             silenced_note(silenced_by, catalog.controls),
         )
 
-    fix = decision = pull = not_published = decision_input = None
+    fix = decision = pull = not_published = None
     if policy.propose_fix and silenced_by is None:
-        review = await fix_and_review(incident, catalog)
-        fix, decision_input, pull, not_published = review[:4]
-        if decision_input is not None:
-            decision = FixDecision(
-                approved=decision_input.approved,
-                approver=decision_input.approver,
-                channel=review.source.channel,
-                identity=review.source.identity,
-                comment=decision_input.comment,
-            )
+        fix, _, decision, pull, not_published = await fix_and_review(incident, catalog)
 
     action = rollback = None
     if policy.run_actions and silenced_by is None:
@@ -285,7 +275,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             + (action_section(action) if action is not None else "")
             + (
                 report_section(
-                    fix, decision_input, pull.url if pull else None, not_published, incident.run_id
+                    fix, decision, pull.url if pull else None, not_published, incident.run_id
                 )
                 if fix is not None
                 else ""

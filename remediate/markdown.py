@@ -94,3 +94,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     return "\n".join(lines)
+
+
+def own_link(url: str, text: str) -> str:
+    """A Markdown link to an address the project built itself (http or https); anything
+    else is shown as inert text. ``text`` is ours, not untrusted."""
+    if not url.startswith(("http://", "https://")) or any(c in url for c in " <>()[]`\n"):
+        return inline(url, 500)
+    return f"[{text}]({url})"

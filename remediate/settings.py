@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from remediate.runs.links import flow_run_link
+from remediate.runs.links import artifact_link, flow_run_link
 
 
 class Settings(BaseSettings):
@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".remediate")
     ui_url: str | None = None
+    issues_url: str | None = None
+    """Where the gateway serves the local tracker's issues (``<gateway>/issues``); issue
+    links are ``file://`` paths without it."""
     outbox_url: str | None = None
 
     def prefect_ui_url(self) -> str | None:
@@ -29,6 +32,10 @@ class Settings(BaseSettings):
     def flow_run_url(self, flow_run_id: str) -> str | None:
         base = self.prefect_ui_url()
         return flow_run_link(base, flow_run_id) if base else None
+
+    def artifact_url(self, artifact_id: str) -> str | None:
+        base = self.prefect_ui_url()
+        return artifact_link(base, artifact_id) if base else None
 
 
 def get_settings() -> Settings:

@@ -11,6 +11,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 
 from remediate.approval.form import FixApproval
+from remediate.approval.record import DecisionRecord
 from remediate.catalog import Catalog, Service
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.prompt import evidence_text
@@ -49,13 +50,15 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
 
 
 @task(name="publish-diff-artifact", cache_policy=PER_FLOW_RUN)
-async def publish_diff_artifact(proposal: FixProposal) -> None:
-    """Once per run, so a resumed run adds no second version of the artifact."""
-    await acreate_markdown_artifact(
+async def publish_diff_artifact(proposal: FixProposal) -> str | None:
+    """Once per run, so a resumed run adds no second version of the artifact. Returns the
+    artifact's page in the UI (the approval form links it), when the UI's address is known."""
+    artifact_id = await acreate_markdown_artifact(
         key="fix-diff",
         markdown=fenced(proposal.diff, "diff"),
         description=f"proposed fix: {proposal.summary[:200]}",
     )
+    return get_settings().artifact_url(str(artifact_id))
 
 
 @task(name="open-pull-request", cache_policy=PER_FLOW_RUN)
@@ -65,6 +68,7 @@ def open_pull_request(
     catalog: Catalog,
     proposal: FixProposal,
     approval: FixApproval,
+    decision: DecisionRecord,
 ) -> PullRequestRef:
     return publish_fix(
         incident.alert,
@@ -72,6 +76,7 @@ def open_pull_request(
         catalog,
         proposal,
         approval,
+        decision,
         incident.issue,
         incident.run_url,
         get_settings(),

@@ -55,6 +55,20 @@ def record_on_issue(
     return make_tracker(catalog, service, get_settings()).add_comment(issue.number, key, text)
 
 
+@task(
+    name="comment-on-issue",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_condition_fn=worth_retrying,
+)
+def comment_on_issue(
+    catalog: Catalog, service: Service | None, number: int, key: str, text: str
+) -> bool:
+    """Comment once per ``key`` on issue ``number`` (known from a run's tags, not its
+    ``IssueRef``); a retry finds the comment and writes nothing."""
+    return make_tracker(catalog, service, get_settings()).add_comment(number, key, text)
+
+
 @task(name="write-charted-issue", task_run_name="write-{issue.kind}-issue", cache_policy=NO_CACHE)
 async def write_issue_with_chart(
     catalog: Catalog, service: Service | None, issue: ChartedIssue

@@ -353,7 +353,7 @@ async def test_forecast_inside_the_horizon_proposes_the_action_an_approver_runs_
     issue = spool_issue(fix_runner.data_dir)
     text = "\n".join(c.body for c in issue.comments)
     assert "Runbook action `clean-spool`: succeeded." in text
-    assert "Approval gate: approved by alice." in text
+    assert "**Approval gate: approved** by alice via `prefect-api` at 20" in text
     assert "`spool` on `app-1` after the action: 0 bytes" in text
 
     later = fix_runner.start_capacity_run()  # the next scheduled run does not ask again

@@ -19,7 +19,7 @@ from remediate.approval.cli import approve_main
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.trackers.markers import MarkerSigner
 from tests.github_standin import GitHubStandIn
-from tests.support.fix_runner import DEPLOYMENT, MODEL_KEY, TOKEN, FixRunner
+from tests.support.fix_runner import DEPLOYMENT, MODEL_KEY, TIMEOUTS_DEPLOYMENT, TOKEN, FixRunner
 from tests.support.git_remote import GitRemote
 from tests.support.model_server import Turn, text, tool
 from tests.support.repos import git
@@ -332,6 +332,8 @@ async def test_without_a_fix_the_flow_completes_and_the_issue_says_why(
 async def test_approval_timeout_counts_as_rejection_on_run_and_issue(
     fix_runner: FixRunner, service_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The server fails the run when its wait expires; the deployment's trigger starts
+    record-approval-timeouts for that run alone, with no schedule involved."""
     from flows.approval_timeouts import TIMED_OUT_TAG, record_approval_timeouts
 
     check_id = "fixflow-timeout"
@@ -345,21 +347,29 @@ async def test_approval_timeout_counts_as_rejection_on_run_and_issue(
     failed = fix_runner.wait_for(run_id, "Failed", timeout=60)
     assert "awaiting-approval" in failed["tags"]
 
+    tags = fix_runner.wait_for_tag(run_id, TIMED_OUT_TAG)["tags"]
+    assert "awaiting-approval" not in tags
+    [sweep] = [
+        r
+        for r in fix_runner.runs_of(TIMEOUTS_DEPLOYMENT)
+        if r["parameters"].get("flow_run_id") == f"prefect.flow-run.{run_id}"
+    ]
+    assert sweep["state"]["type"] in ("SCHEDULED", "PENDING", "RUNNING", "COMPLETED")
     monkeypatch.setenv("REMEDIATE_CATALOG", str(fix_runner.catalog))
     monkeypatch.setenv("REMEDIATE_DATA_DIR", str(fix_runner.data_dir))
-    assert await record_approval_timeouts() >= 1
-    assert await record_approval_timeouts() == 0
+    assert await record_approval_timeouts(run_id) == 0  # recorded once, nothing left
 
-    tags = fix_runner.run(run_id)["tags"]
-    assert TIMED_OUT_TAG in tags and "awaiting-approval" not in tags
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert len(notes) == 2 and "Fix not approved in time" in notes[1]
+    ended_at = failed["state"]["timestamp"][:19]
+    assert f"**Fix timed out** at {ended_at}Z" in notes[1]
     artifacts = httpx.post(
         f"{fix_runner.api_url}/artifacts/filter",
         json={"artifacts": {"flow_run_id": {"any_": [run_id]}, "key": {"any_": ["fix-decision"]}}},
         trust_env=False,
     ).json()
     assert len(artifacts) == 1 and "counts as rejected" in artifacts[0]["data"]
+    assert ended_at in artifacts[0]["data"] and "approval-timeout" in artifacts[0]["data"]
     bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
     assert not bare.exists()
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
 from remediate.alerts import Alert, Severity
 from remediate.approval.config import NotifyChannel
-from remediate.approval.notify import EVENT, notify, webhook_payload
+from remediate.approval.form import FixApproval
+from remediate.approval.notify import (
+    EVENT,
+    PUBLISH_FAILED,
+    notify,
+    publish_failed_payload,
+    webhook_payload,
+)
+from remediate.approval.record import decided, timed_out
 from remediate.fixer.models import FixProposal, FixStatus, Risk
 from tests.support.processes import free_port
 from tests.support.webhook_sink import WebhookSink
@@ -79,3 +87,68 @@ def test_a_channel_needs_exactly_one_url_source() -> None:
         NotifyChannel(kind="webhook")
     with pytest.raises(ValidationError, match="exactly one of url or url_env"):
         NotifyChannel(kind="slack", url="http://127.0.0.1/x", url_env="X")
+
+
+DECISION = decided(
+    FixApproval(decision="approve", approver="alice", diff_sha256="0" * 64),
+    datetime(2026, 11, 29, 12, 0, 3, 250000, tzinfo=UTC),
+)
+
+
+async def test_a_publish_failure_names_cause_retry_and_run_escaped(
+    webhook_sink: WebhookSink,
+) -> None:
+    failed = publish_failed_payload(
+        ALERT,
+        PROPOSAL,
+        DECISION,
+        "push refused: <b>remote</b> & hook said <!channel>",
+        "run-1",
+        "http://ui/v2/runs/flow-run/run-1",
+        "http://tracker/issues/1",
+    )
+    channels = [
+        NotifyChannel(kind="webhook", url=webhook_sink.url("/hook")),
+        NotifyChannel(kind="slack", url=webhook_sink.url("/slack")),
+    ]
+    assert [d.ok for d in await notify(channels, failed)] == [True, True]
+    [hook] = webhook_sink.bodies("/hook")
+    assert (
+        hook["event"] == PUBLISH_FAILED and hook["retry_command"] == "remediate retry-publish run-1"
+    )
+    assert hook["decision"]["approver"] == "alice"
+    assert hook["decision"]["decided_at"] == "2026-11-29T12:00:03Z"
+    [slack] = webhook_sink.bodies("/slack")
+    text = slack["text"]
+    assert "*Approved fix NOT published*" in text
+    assert "approved by alice at 2026-11-29T12:00:03Z" in text
+    assert "&lt;b&gt;remote&lt;/b&gt; &amp; hook said &lt;!channel&gt;" in text
+    assert "<!channel>" not in text
+    assert "<http://ui/v2/runs/flow-run/run-1|the run>" in text
+    assert "`remediate retry-publish run-1`" in text
+
+
+def test_the_record_says_who_how_and_when_in_utc() -> None:
+    record = DECISION.model_copy(
+        update={"decided_at": datetime(2026, 11, 29, 13, 0, 3, tzinfo=timezone(timedelta(hours=1)))}
+    )
+    assert record.when == "2026-11-29T12:00:03Z"
+    assert record.line() == "approved by alice via `prefect-api` at 2026-11-29T12:00:03Z"
+    assert record.markdown("Fix").startswith("**Fix approved** by alice via `prefect-api` at")
+    hostile = decided(
+        FixApproval(
+            decision="reject",
+            approver="@bob <img>",
+            comment="[x](http://e.vil)",
+            diff_sha256="0" * 64,
+        ),
+        record.decided_at,
+    )
+    text = hostile.markdown()
+    assert text.startswith("**Decision:** rejected by ") and "<img>" not in text
+    assert "@bob" not in text and "](http://" not in text
+    late = timed_out(record.decided_at)
+    assert late.markdown("Fix").startswith(
+        "**Fix timed out** at 2026-11-29T12:00:03Z: no decision came, so it counts as rejected."
+    )
+    assert "Channel: `approval-timeout`" in late.markdown()

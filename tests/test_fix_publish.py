@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from remediate.alerts import Alert, Severity
 from remediate.approval.form import FixApproval
+from remediate.approval.record import decided
 from remediate.catalog import Repository
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, FixStatus, Risk
@@ -67,6 +68,7 @@ PROPOSAL = FixProposal(
 )
 SHA = diff_sha256(DIFF)
 APPROVAL = FixApproval(decision="approve", approver="alice", comment="looks right", diff_sha256=SHA)
+DECIDED = decided(APPROVAL, datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC))
 MARKERS = MarkerSigner(b"k" * 32)
 ISSUE = IssueRef(tracker="github", number=1, url="http://x/issues/1", action=IssueAction.OPENED)
 
@@ -158,7 +160,8 @@ def test_pull_request_in_the_github_standin(
         git_remote.token,
         SHA,
     )
-    body = pull_body(ALERT, proposal, APPROVAL, ISSUE, "http://prefect/runs/flow-run/1", MARKERS)
+    run_url = "http://prefect/runs/flow-run/1"
+    body = pull_body(ALERT, proposal, APPROVAL, DECIDED, ISSUE, run_url, MARKERS)
     token = SecretStr(github_standin.token)
     unpaced = ClientSettings.unpaced()
     pull = open_github_pull(repository, token, "t", body, "remediate/a-3", commit, unpaced)
@@ -169,7 +172,7 @@ def test_pull_request_in_the_github_standin(
     pulls = github_standin.pulls("acme/service")
     assert len(pulls) == 1
     assert "Refs #1" in (pulls[0].body or "")
-    assert "alice" in (pulls[0].body or "")
+    assert "approved by alice via `prefect-api` at 2026-03-04T05:06:07Z" in (pulls[0].body or "")
     assert github_standin.violations == []
 
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,10 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from remediate.cli import main as remediate_main
 from tests.support.fix_runner import DEPLOYMENT, FixRunner
+from tests.support.gateway import start_gateway_process
+from tests.support.processes import free_port, http_ok, stop, wait_until
 from tests.support.repos import git
+from tests.support.webhook_sink import WebhookSink
 from tests.test_fix_approval import READ_EDIT, alert, local_catalog, local_issue
 
 CHROMIUM_ARGS = [
@@ -77,6 +81,26 @@ def browser() -> Iterator[Browser]:
             yield chromium
         finally:
             chromium.close()
+
+
+VIEWER = ("viewer", "issue-pages-test-pass")
+
+
+@pytest.fixture
+def issue_pages(fix_runner: FixRunner) -> Iterator[str]:
+    """A gateway serving the runner's local issues on the port its issue links name."""
+    process = start_gateway_process(
+        fix_runner.data_dir,
+        fix_runner.api_url,
+        fix_runner.issues_port,
+        PREFECT_API_AUTH_STRING=":".join(VIEWER),
+    )
+    url = f"http://127.0.0.1:{fix_runner.issues_port}"
+    try:
+        wait_until(http_ok(f"{url}/healthz"), 60, "gateway")
+        yield url
+    finally:
+        stop(process)
 
 
 @pytest.fixture
@@ -160,6 +184,29 @@ def incident_report(runner: FixRunner, run_id: str) -> str:
     return str(artifact["data"])
 
 
+def decided_at(runner: FixRunner, run_id: str) -> str:
+    """When the server received the fix decision (UTC, to the second, as the record says)."""
+    response = httpx.post(
+        f"{runner.api_url}/flow_runs/{run_id}/input/filter",
+        json={"prefix": "suspended-fix-approval-response", "limit": 1},
+        trust_env=False,
+    )
+    response.raise_for_status()
+    [found] = response.json()
+    created = datetime.fromisoformat(found["created"]).astimezone(UTC)
+    return created.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def run_artifact(runner: FixRunner, run_id: str, key: str) -> list[str]:
+    found = httpx.post(
+        f"{runner.api_url}/artifacts/filter",
+        json={"artifacts": {"key": {"any_": [key]}, "flow_run_id": {"any_": [run_id]}}},
+        trust_env=False,
+    )
+    found.raise_for_status()
+    return [str(a["data"]) for a in found.json()]
+
+
 def shot(page: Page, tmp_path: Path, name: str) -> None:
     page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
 
@@ -175,7 +222,12 @@ def branches(runner: FixRunner, check_id: str) -> str:
 
 
 def test_approve_from_the_printed_link(
-    fix_runner: FixRunner, service_repo: Path, page: Page, tmp_path: Path
+    fix_runner: FixRunner,
+    service_repo: Path,
+    browser: Browser,
+    page: Page,
+    tmp_path: Path,
+    issue_pages: str,
 ) -> None:
     check_id = "fixflow-ui"
     run_id = waiting_run(fix_runner, check_id, service_repo)
@@ -208,6 +260,14 @@ def test_approve_from_the_printed_link(
     expect(dialog.locator("button[aria-label='Select Diff Sha256']")).to_contain_text(shown)
     shot(page, tmp_path, "form-opened")
 
+    # the issue and the whole diff are one click away, as http links a browser follows
+    issue_href = dialog.get_by_role("link", name="open the issue").get_attribute("href")
+    assert issue_href is not None and issue_href.startswith(
+        f"http://127.0.0.1:{fix_runner.issues_port}/issues/"
+    )
+    diff_href = dialog.get_by_role("link", name="artifact fix-diff").get_attribute("href")
+    assert diff_href is not None and "/v2/artifacts/artifact/" in diff_href
+
     decide(page, dialog, "approve", "alice", "approved in the UI")
     shot(page, tmp_path, "form-approve-chosen")
     dialog.get_by_role("button", name="Resume").click()
@@ -216,9 +276,36 @@ def test_approve_from_the_printed_link(
     fix_runner.wait_for(run_id, "Completed")
     bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
     assert "TIMEOUT_S = 5.0" in git(bare, "show", f"remediate/{check_id}-1:app.py")
-    assert [p["branch"] for p in pulls_for(fix_runner, check_id)] == [f"remediate/{check_id}-1"]
+    [pull] = pulls_for(fix_runner, check_id)
+    assert pull["branch"] == f"remediate/{check_id}-1"
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert any("Fix approved" in n and "approved in the UI" in n for n in notes)
+
+    # who, through which channel and when: the same record everywhere
+    who = f"by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
+    assert sum(who in n for n in notes) == 2  # the decision and the pull request notes
+    assert any(f"**Fix approved** {who}." in n for n in notes)
+    assert f"**Fix approved** {who}." in pull["body"]
+    report_fix = incident_report(fix_runner, run_id).split("## Fix")[1]
+    assert f"**Decision:** approved {who}." in report_fix
+    [artifact] = run_artifact(fix_runner, run_id, "fix-decision")
+    assert f"**Fix approved** {who}." in artifact and "approved in the UI" in artifact
+
+    # following the form's links: the diff artifact, then the issue behind the UI's credential
+    diff_page = browser.new_page()
+    diff_page.goto(diff_href)
+    shown_diff = diff_page.get_by_test_id("markdown-display")
+    expect(shown_diff).to_contain_text("+TIMEOUT_S = 5.0", timeout=60_000)
+    shot(diff_page, tmp_path, "fix-diff-artifact")
+    diff_page.close()
+    assert httpx.get(issue_href, trust_env=False).status_code == 401
+    reader = browser.new_context(http_credentials={"username": VIEWER[0], "password": VIEWER[1]})
+    issue_page = reader.new_page()
+    issue_page.goto(issue_href)
+    expect(issue_page.get_by_role("heading", level=1)).to_contain_text(check_id)
+    expect(issue_page.get_by_text("approved in the UI").first).to_be_visible()
+    shot(issue_page, tmp_path, "issue-page")
+    reader.close()
 
 
 def test_resume_without_a_decision_decides_nothing(
@@ -230,7 +317,7 @@ def test_resume_without_a_decision_decides_nothing(
     choose(page, dialog, "Approver", "alice")
     dialog.get_by_role("button", name="Resume").click()
     # the UI says why nothing happened; the server refused the input without a decision
-    expect(page.get_by_text("'decision' is a required property")).to_be_visible()
+    expect(page.get_by_text("'decision' is a required property")).to_be_visible(timeout=30_000)
     expect(dialog).to_be_visible()
     shot(page, tmp_path, "form-no-decision")
     assert fix_runner.run(run_id)["state"]["name"] == "Suspended"
@@ -243,6 +330,10 @@ def test_resume_without_a_decision_decides_nothing(
     assert "remediate/" not in branches(fix_runner, check_id)
     notes = [c["body"] for c in local_issue(fix_runner, check_id)["comments"]]
     assert any("Fix rejected" in n and "wrong layer" in n for n in notes)
+    who = f"by alice via `prefect-api` at {decided_at(fix_runner, run_id)}"
+    assert any(f"**Fix rejected** {who}." in n for n in notes)
+    assert f"**Decision:** rejected {who}." in incident_report(fix_runner, run_id)
+    assert [who in a for a in run_artifact(fix_runner, run_id, "fix-decision")] == [True]
 
 
 def test_an_approver_no_longer_listed_sees_why_and_the_run_keeps_waiting(
@@ -270,10 +361,20 @@ def test_an_approver_no_longer_listed_sees_why_and_the_run_keeps_waiting(
 
 
 def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
-    fix_runner: FixRunner, service_repo: Path, page: Page, tmp_path: Path
+    fix_runner: FixRunner,
+    service_repo: Path,
+    page: Page,
+    tmp_path: Path,
+    webhook_sink: WebhookSink,
 ) -> None:
     check_id = "fixflow-ui-push"
-    run_id = waiting_run(fix_runner, check_id, service_repo)
+    channels = [
+        {"kind": "webhook", "url": webhook_sink.url("/hook")},
+        {"kind": "slack", "url": webhook_sink.url("/slack")},
+        {"kind": "webhook", "url": f"http://127.0.0.1:{free_port()}/nobody-listens"},
+    ]
+    approval = {"approvers": ["alice"], "notify": channels}
+    run_id = waiting_run(fix_runner, check_id, service_repo, approval=approval)
     # the receiving repository holds a stale lock on the branch: the push fails
     bare = fix_runner.data_dir / "git" / f"acme__{check_id}.git"
     git(fix_runner.data_dir, "init", "-q", "--bare", str(bare))
@@ -305,6 +406,17 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
     assert "**Not published:**" in failed_report
     assert failed_report.rstrip().endswith(f"`remediate retry-publish {run_id}`.")
 
+    # the channels hear of it once, with the cause, the retry command and the run link;
+    # the channel nobody listens on fails without failing anything else
+    [hook] = [b for b in webhook_sink.bodies("/hook") if b["event"] == "remediate.publish-failed"]
+    assert "lock" in hook["cause"] and hook["retry_command"] == f"remediate retry-publish {run_id}"
+    assert hook["run_url"] == link and hook["decision"]["approver"] == "alice"
+    assert hook["decision"]["decided_at"] == decided_at(fix_runner, run_id)
+    [slack] = [b["text"] for b in webhook_sink.bodies("/slack") if "NOT published" in b["text"]]
+    assert f"<{link}|the run>" in slack and f"`remediate retry-publish {run_id}`" in slack
+    dead = "publish failure to webhook (url in catalog) failed: ConnectError"
+    assert dead in recent_logs(fix_runner, run_id, dead)
+
     lock.unlink()
     assert remediate_main(["retry-publish", run_id, "--api-url", fix_runner.api_url]) == 0
     done = fix_runner.wait_for(run_id, "Completed")
@@ -327,3 +439,8 @@ def test_a_failed_push_fails_the_run_visibly_and_a_retry_publishes_once(
     # a second retry finds nothing to retry and publishes nothing more
     assert remediate_main(["retry-publish", run_id, "--api-url", fix_runner.api_url]) == 1
     assert len(pulls_for(fix_runner, check_id)) == 1
+    # the retry published: no second failure notice, and the approval kept its time
+    failures = [b for b in webhook_sink.bodies("/hook") if b["event"] == "remediate.publish-failed"]
+    assert len(failures) == 1
+    assert f"at {decided_at(fix_runner, run_id)}" in fix_part
+    assert len(run_artifact(fix_runner, run_id, "fix-decision")) == 1  # the retry added none

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
 from remediate.approval import github_comments, slack
 from remediate.gateway.app import create_app
 from remediate.gateway.config import GatewayConfig
+from remediate.trackers import IssueDraft
+from remediate.trackers.local import LocalTracker
 from tests.support.gateway import (
     DATADOG_TOKEN,
     OPSGENIE_TOKEN,
@@ -39,6 +43,7 @@ SLACK_SECRET = "fuzz-slack-signing-secret"
 SLACK_PATH = "/v1/approvals/slack"
 GITHUB_SECRET = "fuzz-github-webhook-secret"
 GITHUB_PATH = "/v1/approvals/github"
+ISSUE_READER = "reader:fuzz-pass"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +51,11 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("gateway-fuzz")
     port = free_port()
     unreachable_prefect = f"http://127.0.0.1:{free_port()}/api"
+    tracker = LocalTracker(data_dir / "issues")
+    for n in range(3):
+        key = f"fuzz-{n}"
+        draft = IssueDraft(fingerprint=key, occurrence_key=key, title="t", body="b", comment="c")
+        tracker.open_or_update(draft, datetime(2026, 1, 1, tzinfo=UTC))
     process = start_gateway_process(
         data_dir,
         unreachable_prefect,
@@ -54,6 +64,7 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         REMEDIATE_SLACK_SIGNING_SECRET=SLACK_SECRET,
         REMEDIATE_GITHUB_WEBHOOK_SECRET=GITHUB_SECRET,
         REMEDIATE_DECISION_KEY="fuzz-decision-key-0123456789abcdef",
+        PREFECT_API_AUTH_STRING=ISSUE_READER,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -146,6 +157,10 @@ def test_gateway_api_never_fails_on_generated_requests(
                 timeout=30,
             )
             case.validate_response(response, checks=CHECKS)
+        elif case.path.startswith("/issues/"):
+            reader = base64.b64encode(ISSUE_READER.encode()).decode()
+            headers = {"Authorization": f"Basic {reader}"}
+            response = case.call_and_validate(base_url=gateway_url, headers=headers, checks=CHECKS)
         else:
             response = case.call_and_validate(base_url=gateway_url, headers=bearer(), checks=CHECKS)
         statuses.add(response.status_code)

@@ -44,6 +44,7 @@ from tasks.actions import (
     undo_result,
     verify_after_undo,
 )
+from tasks.approval import record_decision
 from tasks.trackers import record_on_issue
 
 ACTION_APPROVAL_KEY = "action-approval"
@@ -236,19 +237,17 @@ async def decide_and_run(
         description = approval_description(
             proposal, issue.url if issue else None
         ) + judgement_request(hypothesis, catalog.redactor())
-        approval, source = await suspend_for_decision(model, description, catalog, approval_key)
+        approval, decision = await suspend_for_decision(model, description, catalog, approval_key)
         verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
         await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])
+        logger.info("runbook action %s %s", action.name, decision.line())
+        subject = f"Runbook action `{action.name}`"
+        await record_decision("action-decision", approval_key, subject, decision)
         await record_judgement(approval, hypothesis, "action", catalog, note)
-        base = base.model_copy(
-            update={
-                "gate": verdict.value,
-                "approver": approval.approver,
-                "approval_channel": source.channel,
-                "comment": approval.comment,
-            }
+        base = base.model_copy(update={"gate": verdict.value, "decision": decision})
+        channel = (
+            f"{decision.channel} ({decision.identity})" if decision.identity else decision.channel
         )
-        channel = f"{source.channel} ({source.identity})" if source.identity else source.channel
         await tell(
             events.decided(
                 f"Runbook action {action.name}",
@@ -264,7 +263,6 @@ async def decide_and_run(
         )
         if not approval.approved:
             outcome = base.model_copy(update={"status": ActionStatus.REJECTED})
-            logger.info("runbook action rejected by %s", approval.approver)
             note("action-result", outcome_markdown(outcome))
             return outcome
     else:

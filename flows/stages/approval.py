@@ -13,8 +13,9 @@ from prefect import get_run_logger
 from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run
 
-from remediate.approval.attestation import DecisionSource, decision_source
+from remediate.approval.attestation import decision_source
 from remediate.approval.form import Approval, refusal, refused_description
+from remediate.approval.record import DecisionRecord, decided, decision_time
 from remediate.catalog import Catalog
 from remediate.investigation.models import Hypothesis
 from remediate.investigation.text import judgement_comment
@@ -26,8 +27,9 @@ A = TypeVar("A", bound=Approval)
 
 async def suspend_for_decision(
     model: type[A], description: str, catalog: Catalog, base_key: str
-) -> tuple[A, DecisionSource]:
-    """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides.
+) -> tuple[A, DecisionRecord]:
+    """Suspend under ``base_key`` (then ``base_key-2``, ...) until a listed approver decides;
+    returns the decision and its record (who, channel, when the server received it).
 
     The server refuses input that does not fit the form (its answer names the reason). A
     decision the server accepted but the flow refuses (an approver removed from the catalog
@@ -50,14 +52,14 @@ async def suspend_for_decision(
         )
         reason = refusal(decision, approvers)
         if reason is None:
-            source = DecisionSource()
             run_id = flow_run.get_id()
-            if run_id:
-                source = await decision_source(run_id, key, decision)
+            assert run_id is not None  # only a flow run can suspend
+            source = await decision_source(run_id, key, decision)
             logger.info(
                 "decision %s by %s through %s", decision.decision, decision.approver, source.note
             )
-            return decision, source
+            at = await decision_time(run_id, key)
+            return decision, decided(decision, at, source.channel, source.identity)
         logger.warning("decision refused: %s", reason)
         shown = refused_description(reason, description)
     raise RuntimeError(f"no decision from a listed approver after {MAX_APPROVAL_ROUNDS} rounds")

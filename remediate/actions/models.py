@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from remediate.approval.record import DecisionRecord
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -101,9 +103,7 @@ class ActionOutcome(_Frozen):
     proposal: ActionProposal
     gate: Gate
     status: ActionStatus
-    approver: str | None = None
-    approval_channel: str | None = None
-    comment: str = ""
+    decision: DecisionRecord | None = None
     reason: str = ""
     run: ActionRun | None = None
     health: HealthCheck | None = None

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, HealthCheck
-from remediate.approval.channel import IDENTITY_NOTE
-from remediate.markdown import fenced, inline, table
+from remediate.markdown import fenced, inline, own_link, table
 
 HEADLINE = {
     "succeeded": "The action ran and health came back.",
@@ -67,7 +66,7 @@ def approval_description(proposal: ActionProposal, issue_url: str | None) -> str
         )
     lines = [effect, "", "## Runbook action awaiting approval", "", proposal_table(proposal), ""]
     if issue_url:
-        lines += [f"**Issue:** {issue_url}", ""]
+        lines += [f"**Issue:** {own_link(issue_url, 'open the issue')}", ""]
     return "\n".join(lines).rstrip()
 
 
@@ -95,11 +94,8 @@ def outcome_markdown(outcome: ActionOutcome) -> str:
     lines.append(HEADLINE[outcome.status.value])
     if outcome.gate == "unattended":
         lines += ["", "Approval gate: skipped (the catalog marks it unattended, risk low)."]
-    elif outcome.approver:
-        lines += ["", f"Approval gate: {outcome.gate} by {inline(outcome.approver, 100)}."]
-        lines.append(IDENTITY_NOTE)
-        if outcome.comment:
-            lines.append(f"Comment: {inline(outcome.comment, 2000)}")
+    elif outcome.decision is not None:
+        lines += ["", outcome.decision.markdown("Approval gate:")]
     else:
         lines += ["", f"Approval gate: {outcome.gate}."]
     if outcome.reason:

@@ -18,7 +18,7 @@ from pydantic import Field, create_model
 
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal
-from remediate.markdown import fenced, inline
+from remediate.markdown import fenced, inline, own_link
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -127,7 +127,10 @@ def fix_approval_input(approvers: list[str], shown_sha256: str) -> type[FixAppro
 
 
 def approval_description(
-    proposal: FixProposal, issue_url: str | None, artifact_key: str | None = None
+    proposal: FixProposal,
+    issue_url: str | None,
+    artifact_key: str | None = None,
+    artifact_url: str | None = None,
 ) -> str:
     files = ", ".join(f"`{inline(f, 200)}`" for f in proposal.files_changed) or "none"
     branch = inline(proposal.branch or "-", 200)
@@ -151,9 +154,12 @@ def approval_description(
         "",
     ]
     if issue_url:
-        lines += [f"**Issue:** {issue_url}", ""]
+        lines += [f"**Issue:** {own_link(issue_url, 'open the issue')}", ""]
     if artifact_key:
-        lines += [f"Full diff: artifact `{artifact_key}` of this run.", ""]
+        where = f"artifact `{artifact_key}`"
+        if artifact_url:
+            where = own_link(artifact_url, where)
+        lines += [f"Full diff: {where} of this run (also under the run's Artifacts tab).", ""]
     if proposal.denials:
         lines += [f"Tool calls denied during the session: {len(proposal.denials)}", ""]
     lines += [

@@ -1,5 +1,6 @@
-"""Tell people a fix waits for their approval: a generic JSON webhook, or Slack's incoming
-webhook format. A channel that fails is reported, never allowed to stop the run."""
+"""Tell people a fix waits for their approval, and that an approved fix could not be
+published: a generic JSON webhook, or Slack's incoming webhook format. A channel that fails
+is reported, never allowed to stop the run."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pydantic import BaseModel, ConfigDict
 
 from remediate.alerts import Alert
 from remediate.approval.config import NotifyChannel
+from remediate.approval.record import DecisionRecord
 from remediate.fixer.models import FixProposal
 
 EVENT = "remediate.approval-requested"
+PUBLISH_FAILED = "remediate.publish-failed"
 
 
 class Delivery(BaseModel):
@@ -52,11 +55,56 @@ def webhook_payload(
     }
 
 
+def publish_failed_payload(
+    alert: Alert,
+    proposal: FixProposal,
+    decision: DecisionRecord,
+    cause: str,
+    run_id: str,
+    run_url: str | None,
+    issue_url: str | None,
+) -> dict[str, Any]:
+    """An approved fix that did not reach its repository. ``cause`` must be redacted."""
+    return {
+        "event": PUBLISH_FAILED,
+        "flow_run_id": run_id,
+        "run_url": run_url,
+        "issue_url": issue_url,
+        "alert": {
+            "id": alert.id,
+            "check_id": alert.check_id,
+            "service": alert.service,
+            "severity": alert.severity.value,
+        },
+        "fix": {"summary": proposal.summary, "branch": proposal.branch},
+        "decision": decision.model_dump(mode="json") | {"decided_at": decision.when},
+        "cause": cause[:2000],
+        "retry_command": f"remediate retry-publish {run_id}",
+    }
+
+
 def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _slack_publish_failed(payload: dict[str, Any]) -> dict[str, Any]:
+    alert, fix, decision = payload["alert"], payload["fix"], payload["decision"]
+    link = f"<{payload['run_url']}|the run>" if payload["run_url"] else "the run"
+    lines = [
+        f"*Approved fix NOT published* for `{_slack_escape(alert['check_id'])}`"
+        f" on {_slack_escape(alert['service'] or 'unknown service')} ({alert['severity']})",
+        f"{_slack_escape(fix['summary'] or 'no summary')}"
+        f" (approved by {_slack_escape(decision['approver'] or 'unknown')}"
+        f" at {_slack_escape(str(decision['decided_at']))})",
+        f"Cause: {_slack_escape(payload['cause'])}",
+        f"{link} · retry without a new approval: `{_slack_escape(payload['retry_command'])}`",
+    ]
+    return {"text": "\n".join(lines)}
+
+
 def slack_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    if payload["event"] == PUBLISH_FAILED:
+        return _slack_publish_failed(payload)
     alert, fix = payload["alert"], payload["fix"]
     link = f"<{payload['run_url']}|review and decide>" if payload["run_url"] else "see the run"
     lines = [

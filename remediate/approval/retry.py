@@ -22,6 +22,9 @@ from remediate.runs.auth import UNAUTHORIZED_HINT, APIAuthError, auth_headers, a
 from remediate.runs.tags import Key, Publish, tag
 
 RETRY_DELAYS = (1.0, 2.0, 4.0, 0.0)
+RETRY_STATE = "AwaitingRetry"
+RETRY_MARK = "(remediate retry-publish)"
+"""Ends the message of the state a retry sets, so a run can count its publication attempts."""
 
 
 def _who() -> str:
@@ -52,8 +55,8 @@ def retry_publish(api_url: str, run_id: str, credential: str | None = None) -> t
             )
         new_state = {
             "type": "SCHEDULED",
-            "name": "AwaitingRetry",
-            "message": f"publication retried by {_who()} (remediate retry-publish)",
+            "name": RETRY_STATE,
+            "message": f"publication retried by {_who()} {RETRY_MARK}",
         }
         for delay in RETRY_DELAYS:
             answer = client.post(

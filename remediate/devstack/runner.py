@@ -15,12 +15,14 @@ from typing import Any
 import yaml
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events import DeploymentTriggerTypes
 from prefect.flows import Flow, load_flow_from_entrypoint
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.types.entrypoint import EntrypointType
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+TRIGGERS: TypeAdapter[DeploymentTriggerTypes] = TypeAdapter(DeploymentTriggerTypes)
 
 
 class ScheduleSpec(BaseModel):
@@ -48,6 +50,9 @@ class DeploymentSpec(BaseModel):
     tags: list[str] = Field(default_factory=list)
     parameters: dict[str, Any] = Field(default_factory=dict)
     schedules: list[ScheduleSpec] = Field(default_factory=list)
+    triggers: list[dict[str, Any]] = Field(
+        default_factory=list, description="Deployment triggers; each becomes an automation."
+    )
     concurrency_limit: int | None = None
     enforce_parameter_schema: bool = True
 
@@ -83,6 +88,7 @@ def runner_deployments(prefect_yaml: Path, only: list[str] | None = None) -> lis
             tags=spec.tags,
             parameters=spec.parameters,
             schedules=[s.to_schedule() for s in spec.schedules],
+            triggers=[TRIGGERS.validate_python(t) for t in spec.triggers],
             concurrency_limit=spec.concurrency_limit,
             enforce_parameter_schema=spec.enforce_parameter_schema,
             entrypoint_type=EntrypointType.MODULE_PATH,

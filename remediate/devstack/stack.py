@@ -209,6 +209,7 @@ def _env(config: StackConfig, credential: str) -> dict[str, str]:
                 or f"sqlite+aiosqlite:///{config.data_dir / 'prefect' / 'prefect.db'}"
             ),
             "REMEDIATE_DATA_DIR": str(config.data_dir),
+            "REMEDIATE_ISSUES_URL": f"{config.gateway_url}/issues",
             "REMEDIATE_CATALOG": str(config.catalog),
             "REMEDIATE_HOME": str(ROOT),
             "PYTHONPATH": str(ROOT),

@@ -1,4 +1,4 @@
-"""What a fix proposal produced, and what a person decided about it."""
+"""What a fix proposal produced and where it was published (decisions: `approval/record.py`)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from remediate.approval.channel import CHANNEL
 
 
 class FixStatus(StrEnum):
@@ -61,20 +59,6 @@ class FixProposal(BaseModel):
     @property
     def awaits_approval(self) -> bool:
         return self.status is FixStatus.PROPOSED
-
-
-class FixDecision(BaseModel):
-    """A person's decision on a proposal, as recorded in the outcome."""
-
-    model_config = ConfigDict(frozen=True)
-
-    approved: bool
-    approver: str
-    channel: str = CHANNEL
-    identity: str = ""
-    """The account the channel verified (Slack user id, GitHub login); empty for the
-    Prefect API, where the approver is a declared name."""
-    comment: str = ""
 
 
 class PullRequestRef(BaseModel):

@@ -19,8 +19,8 @@ from github import Auth, Consts, Github, GithubException
 from pydantic import SecretStr
 
 from remediate.alerts import Alert
-from remediate.approval.channel import IDENTITY_NOTE
 from remediate.approval.form import FixApproval
+from remediate.approval.record import DecisionRecord
 from remediate.catalog import Repository
 from remediate.fixer.git import (
     GitError,
@@ -57,6 +57,7 @@ def pull_body(
     alert: Alert,
     proposal: FixProposal,
     approval: FixApproval,
+    decision: DecisionRecord,
     issue: IssueRef | None,
     run_url: str | None,
     markers: MarkerSigner,
@@ -75,9 +76,8 @@ def pull_body(
         f"**Rationale:** {inline(proposal.rationale or '-', 2000)}",
         f"**How it was checked:** {inline(proposal.checked or '-', 1000)}",
         "",
-        f"**Approved by** {inline(approval.approver, 100)}"
-        + (f": {inline(approval.comment, 1000)}" if approval.comment else ""),
-        IDENTITY_NOTE,
+        decision.markdown("Fix"),
+        "",
         f"**Approved diff sha256:** `{approval.diff_sha256}`",
         f"**Run:** {run_url or 'not available'}",
         "",

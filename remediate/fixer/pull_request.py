@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from remediate.alerts import Alert
 from remediate.approval.form import FixApproval
+from remediate.approval.record import DecisionRecord
 from remediate.catalog import Catalog, Service
 from remediate.fixer.git import sends_token_safely
 from remediate.fixer.models import FixProposal, PullRequestRef
@@ -41,6 +42,7 @@ def publish_fix(
     catalog: Catalog,
     proposal: FixProposal,
     approval: FixApproval,
+    decision: DecisionRecord,
     issue: IssueRef | None,
     run_url: str | None,
     settings: Settings,
@@ -51,7 +53,7 @@ def publish_fix(
     title = pull_title(alert, proposal)
     message = commit_message(alert, proposal)
     tracker = make_tracker(catalog, service, settings)
-    body = pull_body(alert, proposal, approval, issue, run_url, tracker.markers)
+    body = pull_body(alert, proposal, approval, decision, issue, run_url, tracker.markers)
     approved = approval.diff_sha256
     if getattr(tracker, "kind", "local") == "github":
         token = resolve_token(catalog.tracker)

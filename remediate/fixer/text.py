@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from remediate.approval.channel import IDENTITY_NOTE
-from remediate.approval.form import Approval, FixApproval
+from remediate.approval.form import FixApproval
+from remediate.approval.record import DecisionRecord
 from remediate.fixer.models import FixProposal, FixStatus
 from remediate.fixer.review import showable
 from remediate.markdown import fenced, inline, table
@@ -51,12 +51,9 @@ def proposal_comment(proposal: FixProposal) -> str:
     return "\n".join(lines)
 
 
-def decision_comment(approval: Approval, identity: str = IDENTITY_NOTE) -> str:
-    verdict = "approved" if approval.approved else "rejected"
-    text = f"**Fix {verdict}** by {inline(approval.approver, 100)}.\n\n{identity}"
-    if approval.comment:
-        text += f"\n\nComment: {inline(approval.comment, 2000)}"
-    if not approval.approved:
+def decision_comment(record: DecisionRecord) -> str:
+    text = record.markdown("Fix")
+    if not record.approved:
         text += "\n\nNothing was pushed."
     return text
 
@@ -72,7 +69,7 @@ def mismatch_comment(approval: FixApproval, current_sha256: str) -> str:
 
 def report_section(
     proposal: FixProposal,
-    approval: Approval | None,
+    decision: DecisionRecord | None,
     pull_url: str | None,
     not_published: str | None,
     run_id: str | None,
@@ -81,12 +78,9 @@ def report_section(
     lines = ["", "## Fix", "", f"**{proposal.status.value}.** {HEADLINE[proposal.status]}"]
     if proposal.summary:
         lines.append(f"Summary: {inline(proposal.summary, 500)} (risk: {proposal.risk.value})")
-    if approval is None:
+    if decision is None:
         return "\n".join([*lines, "", "Decision: none."])
-    verdict = "approved" if approval.approved else "rejected"
-    lines += ["", f"**Decision:** {verdict} by {inline(approval.approver, 100)}. {IDENTITY_NOTE}"]
-    if approval.comment:
-        lines.append(f"Comment: {inline(approval.comment, 2000)}")
+    lines += ["", decision.markdown()]
     if pull_url:
         lines += ["", f"**Pull request:** {pull_url}"]
     elif not_published:

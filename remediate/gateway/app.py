@@ -26,6 +26,7 @@ from remediate.gateway.credentials import Credential, CredentialError
 from remediate.gateway.delivery import Deliverer, DeliveryPolicy
 from remediate.gateway.fastpath import Handler, IntakeFastPath
 from remediate.gateway.intake import Intake, IntakeFormat, Refused, not_permitted, over_limit
+from remediate.gateway.issues import add_issue_pages
 from remediate.gateway.limits import OverLimit
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import IssueNotes, catalog_redactor
@@ -40,6 +41,7 @@ from remediate.gateway.schemas import (
     component_schemas,
 )
 from remediate.runs.api import PrefectAPI
+from remediate.trackers.local import LocalTracker
 
 log = logging.getLogger("remediate.gateway")
 
@@ -336,6 +338,8 @@ def create_app(
     )
     async def dispatch(owner: str, repo: str, request: Request) -> Response:
         return await intake.handle(request, intake.formats["dispatch"])
+
+    add_issue_pages(app, LocalTracker(config.data_dir / "issues"), config.issues_credential)
 
     @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
     async def healthz() -> Health:

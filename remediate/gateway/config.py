@@ -51,6 +51,10 @@ class GatewayConfig(BaseModel):
     datadog_tokens: list[Credential] = Field(default_factory=list)
     opsgenie_tokens: list[Credential] = Field(default_factory=list)
     metrics_token: SecretStr | None = None
+    issues_credential: SecretStr | None = Field(
+        default=None,
+        description="user:password readers of /issues/{n} give (HTTP Basic); none: pages off.",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Addresses whose X-Forwarded-For is believed; empty: none is.",
@@ -152,6 +156,7 @@ class GatewayConfig(BaseModel):
             "max_alert_bytes": "REMEDIATE_GATEWAY_MAX_ALERT_BYTES",
             "max_request_alert_bytes": "REMEDIATE_GATEWAY_MAX_REQUEST_ALERT_BYTES",
             "metrics_token": "REMEDIATE_METRICS_TOKEN",
+            "issues_credential": "PREFECT_API_AUTH_STRING",
             "rate_per_s": "REMEDIATE_GATEWAY_RATE_LIMIT",
             "rate_burst": "REMEDIATE_GATEWAY_RATE_BURST",
             "grafana_signature_header": "REMEDIATE_GRAFANA_SIGNATURE_HEADER",

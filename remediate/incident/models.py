@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict
 
 from remediate.actions.models import ActionOutcome
 from remediate.alerts import Alert
+from remediate.approval.record import DecisionRecord
 from remediate.catalog import Service
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
-from remediate.fixer.models import FixDecision, FixProposal, PullRequestRef
+from remediate.fixer.models import FixProposal, PullRequestRef
 from remediate.investigation.models import Investigation
 from remediate.rollback.models import RollbackOutcome
 from remediate.trackers.models import IssueRef
@@ -41,7 +42,7 @@ class RemediationOutcome(_Frozen):
     issue: IssueRef | None = None
     flow_run_id: str | None = None
     fix: FixProposal | None = None
-    fix_decision: FixDecision | None = None
+    fix_decision: DecisionRecord | None = None
     pull_request: PullRequestRef | None = None
     action: ActionOutcome | None = None
     rollback: RollbackOutcome | None = None

@@ -25,3 +25,15 @@ def per_flow_run_step(context: TaskRunContext, parameters: dict[str, Any]) -> st
 
 
 PER_FLOW_RUN_STEP = CachePolicy.from_cache_key_fn(per_flow_run_step)
+
+
+def per_flow_run_and(*names: str) -> CachePolicy:
+    """One cached result per task, flow run and value of the parameters ``names``: a step
+    done once for each of several things in one run (one artifact per decision, one
+    notification per publication attempt)."""
+
+    def key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+        values = [str(parameters[name]) for name in names]
+        return "-".join([per_flow_run(context, parameters), *values])
+
+    return CachePolicy.from_cache_key_fn(key)

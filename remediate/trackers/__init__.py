@@ -28,7 +28,9 @@ def make_tracker(catalog: Catalog, service: Service | None, settings: Settings) 
     missing; ``auto``: GitHub when the service has a repository and a token exists."""
     config = catalog.tracker
     window = timedelta(hours=config.reopen_window_hours)
-    local = LocalTracker(settings.data_dir / "issues", reopen_window=window)
+    local = LocalTracker(
+        settings.data_dir / "issues", reopen_window=window, web_base=settings.issues_url
+    )
     if config.kind == "local":
         return local
     repository = service.repository if service is not None else None

@@ -60,9 +60,17 @@ class LocalIssue(BaseModel):
 class LocalTracker:
     kind: Literal["local"] = "local"
 
-    def __init__(self, root: Path, reopen_window: timedelta = timedelta(hours=72)) -> None:
+    def __init__(
+        self,
+        root: Path,
+        reopen_window: timedelta = timedelta(hours=72),
+        web_base: str | None = None,
+    ) -> None:
+        """``web_base``: where the gateway serves these issues (``http://…/issues``); issue
+        links are ``file://`` paths without it."""
         self.root = root
         self.reopen_window = reopen_window
+        self.web_base = web_base.rstrip("/") if web_base else None
         self._markers: MarkerSigner | None = None
 
     @property
@@ -106,7 +114,10 @@ class LocalTracker:
             os.replace(partial, target)
 
     def _ref(self, issue: LocalIssue, action: IssueAction) -> IssueRef:
-        url = (self.root / f"{issue.number}.md").resolve().as_uri()
+        if self.web_base:
+            url = f"{self.web_base}/{issue.number}"
+        else:
+            url = (self.root / f"{issue.number}.md").resolve().as_uri()
         return IssueRef(tracker="local", number=issue.number, url=url, action=action)
 
     def open_or_update(self, draft: IssueDraft, now: datetime) -> IssueRef:

@@ -1,5 +1,7 @@
 """A runner serving the remediate-alert flow as its own deployment, wired to the scripted
-model, for fix-approval tests. Run as a module it serves; imported it gives fixtures."""
+model, for fix-approval tests, and the ``record-approval-timeouts`` deployment of
+``prefect.yaml`` with its trigger (an automation on the test server). Run as a module it
+serves; imported it gives fixtures."""
 
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ import yaml
 
 from tests.support.admin_service import ADMIN_TOKEN, ADMIN_TOKEN_ENV
 from tests.support.model_server import ModelServer
-from tests.support.processes import http_ok, start, stop, wait_until
+from tests.support.processes import free_port, http_ok, start, stop, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENT_NAME = "fix-approval-test"
 DEPLOYMENT = f"remediate-alert/{DEPLOYMENT_NAME}"
 CAPACITY_DEPLOYMENT = f"capacity-forecast/{DEPLOYMENT_NAME}"
+TIMEOUTS_DEPLOYMENT = "record-approval-timeouts/record-approval-timeouts"
 TOKEN = "ghs_standin_token"  # the GitHub stand-in's default token
 MODEL_KEY = "sk-scripted-model-key"
 DECISION_KEY = "decision-key-for-tests-0123456789abcdef"  # REMEDIATE_DECISION_KEY
@@ -36,6 +39,8 @@ class FixRunner:
     data_dir: Path
     log: Path
     model: ModelServer
+    issues_port: int = 0
+    """Where a gateway serving this runner's local issues may listen (REMEDIATE_ISSUES_URL)."""
 
     def write_catalog(self, catalog: dict[str, Any]) -> None:
         """Investigations are off unless the catalog asks for them: these runs are about
@@ -61,6 +66,27 @@ class FixRunner:
                 raise AssertionError(f"run ended {state.get('name')}: {state.get('message')}")
             time.sleep(0.2)
         raise TimeoutError(f"run {run_id} not in {state_names} after {timeout} s: {run}")
+
+    def wait_for_tag(self, run_id: str, wanted: str, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if wanted in run["tags"]:
+                return run
+            time.sleep(0.5)
+        raise TimeoutError(f"run {run_id} not tagged {wanted} after {timeout} s: {run['tags']}")
+
+    def runs_of(self, deployment: str) -> list[dict[str, Any]]:
+        found = httpx.get(f"{self.api_url}/deployments/name/{deployment}", trust_env=False)
+        found.raise_for_status()
+        response = httpx.post(
+            f"{self.api_url}/flow_runs/filter",
+            json={"flow_runs": {"deployment_id": {"any_": [found.json()["id"]]}}},
+            trust_env=False,
+        )
+        response.raise_for_status()
+        runs: list[dict[str, Any]] = response.json()
+        return runs
 
     def start_capacity_run(self) -> str:
         """A run of the capacity-forecast deployment this runner serves."""
@@ -135,7 +161,12 @@ def fix_runner(
 ) -> Iterator[FixRunner]:
     home = tmp_path_factory.mktemp("fix-runner")
     runner = FixRunner(
-        prefect_server, home / "catalog.yaml", home / "data", home / "runner.log", fix_model
+        prefect_server,
+        home / "catalog.yaml",
+        home / "data",
+        home / "runner.log",
+        fix_model,
+        issues_port=free_port(),
     )
     runner.write_catalog({"services": []})
     env = {
@@ -143,6 +174,7 @@ def fix_runner(
         "PREFECT_API_URL": prefect_server,
         "REMEDIATE_CATALOG": str(runner.catalog),
         "REMEDIATE_DATA_DIR": str(runner.data_dir),
+        "REMEDIATE_ISSUES_URL": f"http://127.0.0.1:{runner.issues_port}/issues",
         "ANTHROPIC_API_KEY": MODEL_KEY,
         "ANTHROPIC_BASE_URL": fix_model.url,
         "GITHUB_TOKEN": TOKEN,
@@ -154,7 +186,7 @@ def fix_runner(
     try:
         ready = [
             http_ok(f"{prefect_server}/deployments/name/{name}")
-            for name in (DEPLOYMENT, CAPACITY_DEPLOYMENT)
+            for name in (DEPLOYMENT, CAPACITY_DEPLOYMENT, TIMEOUTS_DEPLOYMENT)
         ]
 
         def check() -> bool:
@@ -174,11 +206,13 @@ def main() -> None:
 
     from flows.capacity import capacity_forecast
     from flows.remediate_alert import remediate_alert
+    from remediate.devstack.runner import runner_deployments
 
     deployments = [
         served.to_deployment(name=DEPLOYMENT_NAME, entrypoint_type=EntrypointType.MODULE_PATH)
         for served in (remediate_alert, capacity_forecast)
     ]
+    deployments += runner_deployments(ROOT / "prefect.yaml", ["record-approval-timeouts"])
     serve(*deployments, query_seconds=1, limit=4, print_starting_message=False)
 
 
