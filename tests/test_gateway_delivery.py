@@ -3,9 +3,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
@@ -184,6 +187,42 @@ async def test_prefect_down_then_up_delivers_each_alert_exactly_once(
     for response in responses:
         runs = await runs_with_tag(prefect_server, f"fingerprint:{fingerprint_of(response.json())}")
         assert len(runs) == 1
+
+
+async def test_an_occurrence_delivered_after_its_run_ended_still_belongs_to_that_run(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str
+) -> None:
+    """Delivery can fall behind (a busy Prefect server, a storm): an occurrence received
+    while its fingerprint's run was under way is counted on that run even when the run has
+    ended by the time it is delivered; one received after the run ended starts a new run."""
+    now = [time.time() - 60]
+    check_id = f"L1-late-{uuid.uuid4().hex[:8]}"
+    cfg = config(tmp_path, prefect_server, signature_tolerance_s=1e9)
+    async with running_gateway(cfg, clock=lambda: now[0]) as gw:
+
+        async def post(stamp: str) -> str:
+            body = sentinel_check(check_id, timestamp=stamp)
+            response = await gw.post_signed("/v1/alerts/sentinel", body)
+            assert response.status_code == 202, response.text
+            await gw.drained()
+            return fingerprint_of(response.json())
+
+        fingerprint = await post("2026-11-27T14:10:00")
+        (first,) = await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")
+        async with httpx.AsyncClient(base_url=prefect_server, timeout=30) as client:
+            response = await client.post(
+                f"/flow_runs/{first['id']}/set_state",
+                json={"state": {"type": "COMPLETED", "name": "Completed"}, "force": True},
+            )
+            assert response.status_code in (200, 201), response.text
+        now[0] += 5  # received before the run ended (the clock is a minute behind)
+        await post("2026-11-27T14:11:00")
+        assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
+        now[0] = time.time() + 600  # received after the run ended
+        await post("2026-11-27T14:12:00")
+        counts = await gw.drained()
+        assert counts == counts | {"delivered": 2, "occurrence": 1, "pending": 0}
+    assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 2
 
 
 async def _eventually(fetch: Any, done: Any, timeout: float = 30) -> Any:

@@ -23,7 +23,8 @@ class Known:
 
     remediation: Remediation | None
     run_open: bool
-    """Whether the remediation's run is still running; consulted for a firing alert only."""
+    """Whether the remediation's run was still under way when the alert was received (it may
+    have ended since, when delivery is behind); consulted for a firing alert only."""
     history: Sequence[Seen]
     starts: Sequence[float]
     """When runs were started (any fingerprint), oldest first."""

@@ -29,12 +29,11 @@ from remediate.gateway.notes import flapping_note, resolution_note
 from remediate.gateway.outbox import Note, Outbox, Outcome, Remediation, Row, Seen, State
 from remediate.gateway.policy import GatewayPolicy
 from remediate.redaction import Redactor
-from remediate.runs.api import PrefectAPI, PrefectAPIError
+from remediate.runs.api import PrefectAPI, PrefectAPIError, RunState
 from remediate.runs.tags import DEPLOYMENT, creation_tags
 
 log = logging.getLogger("remediate.gateway.delivery")
 
-TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 BATCH = 200
 # A 503 comes from a server that answers but is busy (Prefect on SQLite answers 503 while its
 # database is locked): retry within this, however many came before.
@@ -114,7 +113,7 @@ class Deliverer:
         self._publish = asyncio.Event()
         self.prefect_reachable: bool | None = None
         self._backoff = 0.0
-        self._run_states: dict[str, tuple[float, str | None]] = {}
+        self._run_states: dict[str, tuple[float, RunState | None]] = {}
         self._deferred: set[int] = set()
         self._last_prune = 0.0
         self._unpublished: dict[str, Remediation] = {}
@@ -262,7 +261,7 @@ class Deliverer:
                     await self._refresh_states({current.flow_run_id}, now)
                 except PrefectAPIError as exc:
                     return self._transient(row, batch, exc)
-            run_open = self._run_is_open(current.flow_run_id)
+            run_open = self._run_was_open(current.flow_run_id, row.received_at)
         known = Known(current, run_open, batch.history.get(row.fingerprint, []), starts)
         rules = self.policy.rules
         match decide(row, alert, known, rules, self.policy.max_new_per_minute, now):
@@ -346,7 +345,7 @@ class Deliverer:
         self._count_held(row.fingerprint, start.held, batch, created.id, done)
         outcome = Outcome(row.seq, State.DELIVERED, done, flow_run_id=created.id, started_run=True)
         batch.record(row, outcome)
-        self._run_states[created.id] = (done, "SCHEDULED")
+        self._run_states[created.id] = (done, RunState("SCHEDULED"))
         self.metrics.delivered.inc()
         self.metrics.latency.observe(max(0.0, done - row.received_at))
         if suppression is not None:
@@ -414,10 +413,12 @@ class Deliverer:
         for run_id in stale:
             self._run_states[run_id] = (now, states.get(run_id))
 
-    def _run_is_open(self, run_id: str) -> bool:
+    def _run_was_open(self, run_id: str, received_at: float) -> bool:
+        """Whether the run was under way when the alert arrived: an occurrence delivered late
+        (delivery behind, Prefect busy) still belongs to the run it arrived during."""
         cached = self._run_states.get(run_id)
         state = cached[1] if cached else None
-        return state is not None and state not in TERMINAL_STATES
+        return state is not None and state.open_at(received_at)
 
     async def flush(self) -> None:
         """Publish every pending occurrence count now (on shutdown)."""

@@ -29,7 +29,6 @@ from remediate.trackers.errors import TrackerConfigError, TrackerError
 
 log = logging.getLogger("remediate.gateway.notes")
 
-TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
 BATCH = 20
 GIVE_UP_S = 86400.0
 
@@ -144,7 +143,7 @@ class IssueNotes:
             await self._retry(note, f"run state unknown: {exc}")
             return
         state = states.get(note.flow_run_id)
-        run_open = state is not None and state not in TERMINAL_STATES
+        run_open = state is not None and state.open
         try:
             tracker = self._tracker(note)
             number = await asyncio.to_thread(tracker.issue_for, note.fingerprint)

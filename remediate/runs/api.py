@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from pydantic import BaseModel
@@ -13,6 +13,31 @@ from remediate.alerts import Alert
 from remediate.runs.auth import UNAUTHORIZED_HINT, auth_headers, auth_string
 from remediate.runs.names import run_name
 from remediate.runs.tags import DEPLOYMENT, Flag, Key, alert_tags, merged, tag
+
+TERMINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "CRASHED"})
+
+
+class RunState(NamedTuple):
+    """A run's state type (``SCHEDULED``, ``COMPLETED``...) and, once it is final, when it
+    ended (epoch seconds, the Prefect server's clock)."""
+
+    type: str
+    ended_at: float | None = None
+
+    @classmethod
+    def of(cls, run: dict[str, Any]) -> RunState:
+        kind = str(run.get("state_type") or "")
+        end = run.get("end_time")
+        ended = datetime.fromisoformat(end).timestamp() if end and kind in TERMINAL_STATES else None
+        return cls(kind, ended)
+
+    @property
+    def open(self) -> bool:
+        return self.type not in TERMINAL_STATES
+
+    def open_at(self, moment: float) -> bool:
+        """Whether the run was still under way at ``moment`` (epoch seconds)."""
+        return self.open or (self.ended_at is not None and moment <= self.ended_at)
 
 
 class PrefectAPIError(Exception):
@@ -160,9 +185,9 @@ class PrefectAPI:
         run: dict[str, Any] = response.json()
         return run
 
-    async def flow_run_states(self, run_ids: list[str]) -> dict[str, str]:
-        """The state type (``SCHEDULED``, ``COMPLETED``...) of each existing run, by id."""
-        states: dict[str, str] = {}
+    async def flow_run_states(self, run_ids: list[str]) -> dict[str, RunState]:
+        """The state of each existing run, by id."""
+        states: dict[str, RunState] = {}
         for start in range(0, len(run_ids), 200):
             chunk = run_ids[start : start + 200]
             response = await self._request(
@@ -173,7 +198,7 @@ class PrefectAPI:
             if response.status_code != 200:
                 raise PrefectAPIError(response.status_code, _detail(response))
             for run in response.json():
-                states[str(run["id"])] = str(run.get("state_type") or "")
+                states[str(run["id"])] = RunState.of(run)
         return states
 
     async def set_occurrence_tags(
