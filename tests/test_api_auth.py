@@ -184,7 +184,7 @@ def test_only_an_authenticated_client_can_approve(stack: Stack) -> None:
 
     tracker = LocalTracker(stack.data / "issues")
     notes = [c.body for issue in tracker.issues() for c in issue.comments]
-    recorded = [n for n in notes if f"**Fix rejected** by {APPROVER} via `prefect-api` at " in n]
+    recorded = [n for n in notes if f"rejected** by {APPROVER} via `prefect-api` at " in n]
     assert recorded and "Channel: `prefect-api`" in recorded[0]
     assert "not a per-person identity" in recorded[0]
 
