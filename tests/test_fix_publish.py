@@ -172,7 +172,9 @@ def test_pull_request_in_the_github_standin(
     pulls = github_standin.pulls("acme/service")
     assert len(pulls) == 1
     assert "Refs #1" in (pulls[0].body or "")
-    assert "approved by alice via `prefect-api` at 2026-03-04T05:06:07Z" in (pulls[0].body or "")
+    assert "**Fix approved** by alice via `prefect-api` at 2026-03-04T05:06:07Z" in (
+        pulls[0].body or ""
+    )
     assert github_standin.violations == []
 
 
