@@ -139,6 +139,7 @@ async def test_health_metrics_and_openapi(tmp_path: Path, unreachable_prefect: s
             "/v1/alerts/opsgenie",
             "/v1/approvals/slack",
             "/v1/approvals/github",
+            "/issues/{number}",
             "/healthz",
             "/metrics",
         }
