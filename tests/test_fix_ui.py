@@ -132,7 +132,7 @@ def choose(page: Page, dialog: Locator, label: str, option: str) -> None:
 def decide(page: Page, dialog: Locator, decision: str, approver: str, comment: str) -> None:
     choose(page, dialog, "Decision", decision)
     choose(page, dialog, "Approver", approver)
-    dialog.locator("textarea").fill(comment)
+    dialog.get_by_role("textbox", name="Comment (Optional)").fill(comment)
 
 
 def wait_for_round(runner: FixRunner, run_id: str, round_number: int) -> None:
