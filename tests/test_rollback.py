@@ -242,7 +242,7 @@ async def test_bad_release_rolled_back_after_approval_health_recovers(
         assert tag in run["tags"]
     text = notes(fix_runner, check)
     assert f"Deployment rollback of `sim-{check}` from `v2` to `v1` succeeded" in text
-    assert "approved by alice" in text and "release v1 is live" in text
+    assert "approved** by alice via `prefect-api`" in text and "release v1 is live" in text
     artifact = report(fix_runner, run_id)
     assert "## Deployment rollback" in artifact and "Status: **succeeded**" in artifact
     assert "Runbook action `rollback`: succeeded." in artifact

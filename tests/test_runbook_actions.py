@@ -289,7 +289,7 @@ async def test_crashed_service_restart_approved_health_recovers(
     text = "\n".join(notes(fix_runner, check))
     assert "Runbook action proposed: `restart`" in text
     assert "Runbook action `restart`: succeeded." in text
-    assert "approved by alice" in text and "restarted (mode normal)" in text
+    assert "approved** by alice via `prefect-api`" in text and "restarted (mode normal)" in text
     assert "Runbook action `restart`: succeeded." in report(fix_runner, run_id)
 
 
