@@ -27,6 +27,15 @@ class Delivery(BaseModel):
     detail: str
 
 
+def _alert_fields(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "check_id": alert.check_id,
+        "service": alert.service,
+        "severity": alert.severity.value,
+    }
+
+
 def webhook_payload(
     alert: Alert,
     proposal: FixProposal,
@@ -39,12 +48,7 @@ def webhook_payload(
         "flow_run_id": run_id,
         "run_url": run_url,
         "issue_url": issue_url,
-        "alert": {
-            "id": alert.id,
-            "check_id": alert.check_id,
-            "service": alert.service,
-            "severity": alert.severity.value,
-        },
+        "alert": _alert_fields(alert),
         "fix": {
             "summary": proposal.summary,
             "risk": proposal.risk.value,
@@ -70,12 +74,7 @@ def publish_failed_payload(
         "flow_run_id": run_id,
         "run_url": run_url,
         "issue_url": issue_url,
-        "alert": {
-            "id": alert.id,
-            "check_id": alert.check_id,
-            "service": alert.service,
-            "severity": alert.severity.value,
-        },
+        "alert": _alert_fields(alert),
         "fix": {"summary": proposal.summary, "branch": proposal.branch},
         "decision": decision.model_dump(mode="json") | {"decided_at": decision.when},
         "cause": cause[:2000],
