@@ -17,7 +17,14 @@ import pytest
 
 from remediate.devstack.runner import module_entrypoint, read_deployments
 from remediate.devstack.workers import POOL, base_job_template, job_command
-from tests.support.processes import start, stop
+from tests.support.processes import (
+    free_port,
+    http_ok,
+    start,
+    start_prefect_server,
+    stop,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +43,24 @@ def prefect(env: dict[str, str], *args: str) -> None:
 
 
 @pytest.fixture
-def deployed(prefect_server: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+def own_server(tmp_path: Path) -> Iterator[str]:
+    """A Prefect server of this test alone: no other test's worker polls its pool."""
+    port = free_port()
+    database = f"sqlite+aiosqlite:///{tmp_path / 'prefect.db'}"
+    home = tmp_path / "prefect-home"
+    log = tmp_path / "prefect-server.log"
+    process = start_prefect_server(port, home, database, dict(os.environ), log)
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_until(http_ok(f"{api}/health"), 120, "prefect server")
+        yield api
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def deployed(own_server: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str]]:
+    prefect_server = own_server
     template = tmp_path / "work-pool.json"
     template.write_text(json.dumps(base_job_template(job_command(False))))
     (tmp_path / "catalog.yaml").write_text("services: []\n")
