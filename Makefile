@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Test files run in parallel processes, each with its own servers; most tests wait on them.
+PYTEST_WORKERS ?= 4
 
 .PHONY: up down venv system-deps lint typecheck test pytest bench clean
 
@@ -32,7 +34,7 @@ typecheck: venv
 	$(BIN)/mypy remediate flows tasks
 
 pytest: venv system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test: lint typecheck pytest
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import tempfile
 import uuid
@@ -40,6 +41,20 @@ os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{_PREFECT_PORT}/api"
 os.environ["PREFECT_HOME"] = str(_PREFECT_HOME / "client")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+
+
+# Seconds each test file took in a full run (`pytest --durations=0`), longest first: with
+# `-n N --dist loadfile` the longest files start first instead of ending the run alone.
+_FILE_SECONDS: dict[str, float] = json.loads((ROOT / "tests" / "file_durations.json").read_text())
+_UNKNOWN_FILE_SECONDS = 60.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def seconds(item: pytest.Item) -> float:
+        name = item.path.relative_to(ROOT / "tests").as_posix()
+        return _FILE_SECONDS.get(name, _UNKNOWN_FILE_SECONDS)
+
+    items.sort(key=seconds, reverse=True)
 
 
 POSTGRES_ADMIN_URL = os.environ.get(

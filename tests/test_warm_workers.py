@@ -141,6 +141,7 @@ def _rss_kb(pid: int) -> int:
     raise AssertionError(f"no VmRSS for {pid}")
 
 
+@pytest.mark.timeout(900)
 def test_many_runs_leave_no_zombie_and_flat_memory(warm_stack: WarmStack) -> None:
     assert warm_stack.parent is not None
     parent = warm_stack.parent.pid
