@@ -21,7 +21,6 @@ from remediate.approval import retry as retry_cli
 from remediate.approval.config import NotifyChannel
 from remediate.catalog import CatalogError, load_catalog
 from remediate.controls import cli as silence_cli
-from remediate.controls.pause_cli import pause_automation, resume_automation
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
@@ -278,6 +277,7 @@ def _channels(catalog_file: str | None) -> list[NotifyChannel]:
         return []
 
 
+# The pause commands import Prefect (seconds); the other commands start without it.
 async def _pause(args: argparse.Namespace) -> int:
     if not args.reason.strip() or len(args.reason) > 500:
         raise UsageError("--reason: give a reason of 1 to 500 characters")
@@ -285,6 +285,8 @@ async def _pause(args: argparse.Namespace) -> int:
         raise UsageError("--by: give a name of 1 to 100 characters")
     target = prefect_api()
     async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        from remediate.controls.pause_cli import pause_automation
+
         await pause_automation(
             api, args.by or getpass.getuser(), args.reason, _channels(args.catalog)
         )
@@ -294,6 +296,8 @@ async def _pause(args: argparse.Namespace) -> int:
 async def _resume(args: argparse.Namespace) -> int:
     target = prefect_api()
     async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        from remediate.controls.pause_cli import resume_automation
+
         await resume_automation(api, args.by or getpass.getuser(), _channels(args.catalog))
     return EXIT_OK
 

@@ -14,9 +14,6 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
-from prefect.runtime import flow_run
-
 from remediate.alerts import Alert
 
 DEPLOYMENT = "remediate-alert/remediate-alert"
@@ -160,6 +157,9 @@ async def retag(
     run_id: str | UUID | None = None,
 ) -> None:
     """Update a run's tags (by default the current flow run's; nothing outside a run)."""
+    from prefect.client.orchestration import get_client
+    from prefect.runtime import flow_run
+
     target = run_id or flow_run.get_id()
     if not target:
         return
