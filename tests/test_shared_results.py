@@ -58,7 +58,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     def up() -> bool:
         try:
-            return httpx.get(f"{url}/moto-api/", timeout=1, trust_env=False).status_code < 500
+            return httpx.get(f"{url}/moto-api/", timeout=5, trust_env=False).status_code < 500
         except httpx.HTTPError:
             return False
 
@@ -190,6 +190,7 @@ def test_run_resumed_on_another_worker_reuses_cached_steps(
             "base_job_template": base_job_template(job_command(True)),
         },
         trust_env=False,
+        timeout=60,
     ).raise_for_status()
     from prefect.types.entrypoint import EntrypointType
 
@@ -311,3 +312,28 @@ def test_result_storage_settings() -> None:
     )
     shared = ResultStorageConfig.from_env({URL_ENV: "file:///mnt/results", BLOCK_ENV: "x"})
     assert (shared.kind, shared.location, shared.block_name) == ("filesystem", "/mnt/results", "x")
+
+
+def test_storage_that_cannot_be_written_is_refused_before_it_becomes_the_default(
+    s3_endpoint: str, prefect_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in S3_KEYS.items():
+        monkeypatch.setenv(key, value)
+    missing = {URL_ENV: "s3://no-such-bucket/runs", ENDPOINT_ENV: s3_endpoint}
+    with pytest.raises(
+        ResultStorageError, match="cannot write and read s3 result storage 'no-such-bucket'"
+    ):
+        asyncio.run(configure(ResultStorageConfig.from_env(missing)))
+    answer = httpx.get(f"{prefect_server}/admin/storage", trust_env=False, timeout=60)
+    answer.raise_for_status()
+    assert answer.json()["default_result_storage_block_id"] is None
+
+
+def test_result_storage_command_names_the_missing_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from remediate.cli import main
+
+    monkeypatch.delenv(URL_ENV, raising=False)
+    assert main(["result-storage"]) == 2
+    assert "REMEDIATE_RESULTS_URL is not set" in capsys.readouterr().err
