@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
 from remediate.devstack.workers import base_job_template, job_command
 from remediate.runs.api import PrefectAPI
 from remediate.runs.result_storage import (
@@ -83,39 +84,53 @@ def _keys() -> dict[str, str]:
 
 
 @dataclass
-class Worker:
+class Host:
+    """A worker host: a warm parent and a process worker with nothing on disk shared with
+    another host (own PREFECT_HOME, data directory, working directory and socket)."""
+
     name: str
-    parent: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes]
+    home: Path
+    env: dict[str, str]
+    parent: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def make(cls, name: str, home: Path, base_env: dict[str, str]) -> Host:
+        home.mkdir(parents=True)
+        env = {
+            **base_env,
+            "PREFECT_HOME": str(home / "prefect"),
+            "REMEDIATE_DATA_DIR": str(home / "data"),
+            "REMEDIATE_WARM_SOCKET": str(home / "warm.sock"),
+        }
+        return cls(name, home, env)
+
+    def start_parent(self) -> None:
+        socket = self.env["REMEDIATE_WARM_SOCKET"]
+        args = [sys.executable, "-m", "remediate.warm.parent", "--socket", socket]
+        self.parent = start(args, self.env, self.home / "parent.log", cwd=self.home)
+
+    def start_worker(self, pool: str) -> None:
+        wait_until(Path(self.env["REMEDIATE_WARM_SOCKET"]).exists, 120, f"parent {self.name}")
+        args = ["prefect", "worker", "start", "--pool", pool, "--type", "process"]
+        self.worker = start(
+            [sys.executable, "-m", *args, "--prefetch-seconds", "1", "--limit", "2"],
+            self.env,
+            self.home / "worker.log",
+            cwd=self.home,
+        )
 
     def kill(self) -> None:
         """SIGKILL to the worker's and the warm parent's whole process groups."""
         for process in (self.worker, self.parent):
+            assert process is not None
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
 
-
-def start_worker(name: str, home: Path, pool: str, base_env: dict[str, str]) -> Worker:
-    """A warm parent and a process worker with nothing on disk shared with another."""
-    home.mkdir(parents=True)
-    socket = home / "warm.sock"
-    env = {
-        **base_env,
-        "PREFECT_HOME": str(home / "prefect"),
-        "REMEDIATE_DATA_DIR": str(home / "data"),
-        "REMEDIATE_WARM_SOCKET": str(socket),
-    }
-    parent_args = [sys.executable, "-m", "remediate.warm.parent", "--socket", str(socket)]
-    parent = start(parent_args, env, home / "parent.log", cwd=home)
-    wait_until(socket.exists, 120, f"warm parent {name}")
-    worker_args = ["prefect", "worker", "start", "--pool", pool, "--type", "process"]
-    worker = start(
-        [sys.executable, "-m", *worker_args, "--prefetch-seconds", "1", "--limit", "2"],
-        env,
-        home / "worker.log",
-        cwd=home,
-    )
-    return Worker(name, parent, worker)
+    def stop(self) -> None:
+        for process in (self.worker, self.parent):
+            if process is not None:
+                stop(process)
 
 
 def issue_writes(standin: GitHubStandIn) -> list[tuple[str, str]]:
@@ -211,9 +226,12 @@ def test_run_resumed_on_another_worker_reuses_cached_steps(
     }
     runs = FixRunner(prefect_server, catalog, tmp_path, tmp_path / "unused.log", fix_model)
 
-    a = start_worker("A", tmp_path / "a", pool, base_env)
-    b: Worker | None = None
+    a = Host.make("A", tmp_path / "a", base_env)
+    b = Host.make("B", tmp_path / "b", base_env)
     try:
+        a.start_parent()
+        b.start_parent()  # ready by the time it is needed; its worker starts after A is gone
+        a.start_worker(pool)
         run_id = asyncio.run(_submit(prefect_server, alert(check), f"remediate-alert/{pool}"))
         runs.wait_for(run_id, "Suspended", timeout=240)
         shown = runs.shown_sha256(run_id)
@@ -223,13 +241,13 @@ def test_run_resumed_on_another_worker_reuses_cached_steps(
         assert model_calls == len(READ_EDIT) and clones and writes, runs.logs(run_id)
 
         a.kill()
-        b = start_worker("B", tmp_path / "b", pool, base_env)
+        b.start_worker(pool)
         approval = {"decision": "approve", "approver": "alice", "diff_sha256": shown}
         assert runs.resume(run_id, approval)["status"] == "ACCEPT"
         runs.wait_for(run_id, "Completed", timeout=240)
 
         logs = runs.logs(run_id)
-        assert f"forked from warm parent {b.parent.pid}" in logs
+        assert b.parent is not None and f"forked from warm parent {b.parent.pid}" in logs
         assert len(fix_model.model_requests()) == model_calls
         # the publication's own fresh clone and its ls-remote, nothing more
         assert git_remote.count("git-upload-pack") == 2 * clones + 1
@@ -246,15 +264,13 @@ def test_run_resumed_on_another_worker_reuses_cached_steps(
         assert len(github_standin.pulls("acme/service")) == 1
         assert github_standin.violations == []
     finally:
-        for worker in (a, b):
-            if worker is not None:
-                stop(worker.worker)
-                stop(worker.parent)
+        a.stop()
+        b.stop()
 
 
-async def _submit(api_url: str, an_alert: object, deployment: str) -> str:
+async def _submit(api_url: str, an_alert: Alert, deployment: str) -> str:
     async with PrefectAPI(api_url) as api:
-        return (await api.submit_alert(an_alert, deployment=deployment)).id  # type: ignore[arg-type]
+        return (await api.submit_alert(an_alert, deployment=deployment)).id
 
 
 @pytest.mark.parametrize("shared_storage", ["s3", "filesystem"], indirect=True)
