@@ -145,17 +145,20 @@ def issue_writes(standin: GitHubStandIn) -> list[tuple[str, str]]:
 def shared_storage(
     request: pytest.FixtureRequest, s3_endpoint: str, tmp_path: Path, prefect_server: str
 ) -> Iterator[dict[str, str]]:
-    """The API's default result storage for the test, cleared afterwards (the server is
-    shared with other test files of this process)."""
+    """`remediate result-storage` makes the bucket or directory the API's default result
+    storage for the test; cleared afterwards (the server is shared with other test files
+    of this process)."""
+    from remediate.cli import main
+
     if request.param == "s3":
         env = {URL_ENV: f"s3://{_bucket(s3_endpoint)}/runs", ENDPOINT_ENV: s3_endpoint}
     else:
         env = {URL_ENV: str(tmp_path / "shared-volume")}
     env[BLOCK_ENV] = f"results-{uuid.uuid4().hex[:8]}"
-    saved = {k: os.environ.get(k) for k in S3_KEYS}
-    os.environ.update(S3_KEYS)
+    saved = {k: os.environ.get(k) for k in (*S3_KEYS, *env)}
+    os.environ.update(S3_KEYS | env)
     try:
-        asyncio.run(configure(ResultStorageConfig.from_env(env)))
+        assert main(["result-storage"]) == 0
         yield env
     finally:
         asyncio.run(_clear_default())

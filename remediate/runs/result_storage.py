@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from prefect.client.orchestration import get_client
 from prefect.filesystems import LocalFileSystem
+from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
 if TYPE_CHECKING:
     from prefect_aws import S3Bucket
@@ -128,9 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     )
     parser.parse_args(argv)
+    from remediate.devstack.stack import client_api
+
+    api = client_api()  # PREFECT_API_URL and its credential, else the local stack's
+    if api is None:
+        print("error: no Prefect API: run `make up` or set PREFECT_API_URL", file=sys.stderr)
+        return 2
     try:
         config = ResultStorageConfig.from_env(os.environ)
-        slug = asyncio.run(configure(config))
+        target = {PREFECT_API_URL: api.url, PREFECT_API_AUTH_STRING: api.credential}
+        with temporary_settings(updates=target):
+            slug = asyncio.run(configure(config))
     except ResultStorageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
