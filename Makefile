@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test files run in parallel processes, each with its own servers; most tests wait on them.
 PYTEST_WORKERS ?= 4
 
-.PHONY: up down venv system-deps lint typecheck test pytest bench clean
+.PHONY: up down venv system-deps lint lint-infra typecheck test pytest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,19 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/zizmor --offline --quiet .github/workflows
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(MAKE) lint-infra
+
+# The deployment files, offline: Compose against the Compose specification, the Helm values
+# against the charts' values.schema.json (vendored in infra/schemas), the manifests against
+# Kubernetes' own schemas (kubernetes-validate), the container scripts by `sh -n`.
+lint-infra: venv
+	$(BIN)/check-jsonschema --schemafile infra/schemas/compose-spec.json infra/compose/compose.yaml
+	$(BIN)/check-jsonschema --schemafile infra/schemas/prefect-server.values.schema.json \
+		infra/helm/prefect-server.values.yaml
+	$(BIN)/check-jsonschema --schemafile infra/schemas/prefect-worker.values.schema.json \
+		infra/helm/prefect-worker.values.yaml
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.30.0 infra/kubernetes/*.yaml
+	for script in infra/docker/*.sh; do sh -n "$$script" || exit 1; done
 
 typecheck: venv
 	$(BIN)/mypy remediate flows tasks

@@ -337,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("gateway", help="serve the alert intake gateway (--help for options)")
     commands.add_parser("report", help="remediation metrics against the plan's targets (--help)")
+    commands.add_parser(
+        "result-storage", help="make $REMEDIATE_RESULTS_URL the API's default result storage"
+    )
 
     approve = commands.add_parser("approve", help="approve or reject a proposed fix")
     approve_cli.add_arguments(approve)
@@ -383,6 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from remediate.reporting.cli import report_main
 
         return report_main(argv[1:])
+    if argv[:1] == ["result-storage"]:
+        from remediate.runs.result_storage import main as result_storage_main
+
+        return result_storage_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.handler(args)
