@@ -133,11 +133,12 @@ def test_comment_commands() -> None:
 
     rejected = parsed("/reject wrong layer\nmore")
     assert rejected is not None
-    assert rejected.model_copy(update={"comment_id": 1}) == github_comments.Command(
-        comment_id=1,
+    assert rejected.model_copy(update={"delivery": "issue_comment:1"}) == github_comments.Command(
+        delivery="issue_comment:1",
         login="alice-gh",
         repository="acme/service",
-        issue=3,
+        number=3,
+        on_pull=False,
         decision="reject",
         reason="wrong layer",
     )

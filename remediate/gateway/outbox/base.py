@@ -110,6 +110,16 @@ class Outbox(ABC):
     async def note_counts(self) -> dict[str, int]: ...
 
     @abstractmethod
+    async def claim(self, key: str, now: float) -> bool:
+        """Record that the delivery ``key`` (a GitHub comment, an acknowledgement) is being
+        handled; False when it was already claimed, so a redelivery, also after a restart,
+        does nothing twice."""
+
+    @abstractmethod
+    async def release(self, key: str) -> None:
+        """Forget a claim whose handling failed, so a redelivery handles it."""
+
+    @abstractmethod
     async def postpone(self, seqs: list[int], error: str) -> None: ...
 
     @abstractmethod

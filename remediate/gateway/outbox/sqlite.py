@@ -63,6 +63,10 @@ CREATE TABLE IF NOT EXISTS notes (
     done_at REAL
 );
 CREATE INDEX IF NOT EXISTS notes_due ON notes(state, next_at);
+CREATE TABLE IF NOT EXISTS handled (
+    key TEXT PRIMARY KEY,
+    claimed_at REAL NOT NULL
+);
 """
 
 
@@ -223,6 +227,18 @@ class SQLiteOutbox(Outbox):
         rows = await self._fetch("SELECT state, COUNT(*) FROM notes GROUP BY state", ())
         return {str(state): int(count) for state, count in rows}
 
+    async def claim(self, key: str, now: float) -> bool:
+        def insert(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO handled (key, claimed_at) VALUES (?, ?)", (key, now)
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(insert)
+
+    async def release(self, key: str) -> None:
+        await self._execute("DELETE FROM handled WHERE key = ?", (key,))
+
     async def postpone(self, seqs: list[int], error: str) -> None:
         def write(db: sqlite3.Connection) -> None:
             db.executemany(
@@ -241,6 +257,7 @@ class SQLiteOutbox(Outbox):
         def delete(db: sqlite3.Connection) -> int:
             cursor = db.execute(COMPACT_SQLITE, (before,))
             db.execute("DELETE FROM notes WHERE state != 'pending' AND done_at < ?", (before,))
+            db.execute("DELETE FROM handled WHERE claimed_at < ?", (before,))
             return int(cursor.rowcount)
 
         return await self._transaction(delete)
