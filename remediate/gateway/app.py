@@ -134,7 +134,10 @@ JSON_INTAKES = (
     JsonIntake(
         "/v1/alerts/pagerduty",
         "pagerduty",
-        ANSWERED,
+        {
+            **ANSWERED,
+            503: _error(503, "An acknowledgement not yet recorded on its run: send it again."),
+        },
         ("PagerDutyWebhook",),
         "PagerDuty v3 webhook, signed with X-PagerDuty-Signature",
         (
@@ -176,6 +179,8 @@ class Gateway:
         self.catalog = catalog
         self.clock = clock
         self.freeze_gc = False
+        self.background: set[asyncio.Task[None]] = set()
+        """Work that outlives its request (a Slack decision past its answer)."""
         self.metrics = GatewayMetrics()
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
         self.silences: SilenceStore = open_silences(config.outbox_url, config.sqlite_path)
@@ -231,7 +236,7 @@ class Gateway:
         finally:
             self.deliverer.stop()
             self.notes.stop()
-            _, running = await asyncio.wait(tasks, timeout=15)
+            _, running = await asyncio.wait(tasks | self.background, timeout=15)
             for task in running:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

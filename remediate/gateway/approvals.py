@@ -22,6 +22,7 @@ reply."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -129,6 +130,21 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
         except slack.InteractionError as exc:
             gateway.metrics.rejected.labels("slack_payload").inc()
             return _error(422, str(exc))
+        settling = asyncio.create_task(settle(interaction))
+        gateway.background.add(settling)
+        settling.add_done_callback(gateway.background.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(settling), config.slack_answer_within_s)
+        except TimeoutError:
+            log.info(
+                "slack decision on run %s answered before it settled", interaction.request.run_id
+            )
+        return Response(status_code=200)
+
+    async def settle(interaction: slack.Interaction) -> None:
+        """Decide and tell the message's ``response_url``; may outlive the request."""
+        key = config.decision_key
+        assert key is not None
         run_id = interaction.request.run_id
         approver = gateway.catalog.approval.approver_for("slack_users", interaction.user_id)
         try:
@@ -140,7 +156,7 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
                 )
                 await record_refusal(gateway.prefect, run_id, f"slack decision refused: {reason}")
                 await tell_slack(interaction.response_url, slack.refused_message(reason))
-                return Response(status_code=200)
+                return
             outcome = await decide(
                 gateway.prefect,
                 key.get_secret_value().encode(),
@@ -160,7 +176,7 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
                 interaction.response_url,
                 slack.refused_message("the Prefect API could not be reached; try again"),
             )
-            return Response(status_code=200)
+            return
         if outcome.accepted:
             at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             await tell_slack(
@@ -168,7 +184,6 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
             )
         else:
             await tell_slack(interaction.response_url, slack.refused_message(outcome.message))
-        return Response(status_code=200)
 
 
 GITHUB_PATH = "/v1/approvals/github"
