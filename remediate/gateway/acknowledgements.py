@@ -2,10 +2,11 @@
 to the run its trigger started and to that run's issue: who acknowledged and when.
 
 Each acknowledgement is claimed in the outbox database by the product's event id, so a
-redelivery (also after a restart) writes nothing twice. The issue comment is an outbox note
-(written once the run has opened its issue, with the tracker's idempotency marker); the run
-gets a log line. When the Prefect API cannot take the line, the claim is released and the
-sender is answered 503, so its retry records it.
+redelivery (also after a restart) writes nothing twice; a claim left unfinished by a
+gateway that stopped mid-way is taken over after ``STALE_CLAIM_S``. The issue comment is
+an outbox note (written once the run has opened its issue, with the tracker's idempotency
+marker); the run gets a log line. When the Prefect API cannot take the line, the claim is
+released and the sender is answered 503, so its retry records it.
 """
 
 from __future__ import annotations
@@ -66,4 +67,5 @@ async def record_acknowledgement(
         await outbox.release(claim)
         log.warning("acknowledgement %s not recorded on its run: %s", ack.event_id, exc)
         raise AcknowledgementNotRecorded(str(exc)) from exc
+    await outbox.finish(claim)
     return f"{ack}; recorded on run {remediation.flow_run_id} and its issue"

@@ -341,6 +341,7 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
             return _error(503, "the decision could not be delivered; redeliver the webhook")
         finally:
             await github.client.aclose()
+        await gateway.outbox.finish(handled)
         return Response(status_code=202)
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import Outbox
+from .base import STALE_CLAIM_S, Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, State
 from .statements import COMPACT_SQLITE, ERROR_LIMIT, state_counts
 
@@ -65,7 +65,8 @@ CREATE TABLE IF NOT EXISTS notes (
 CREATE INDEX IF NOT EXISTS notes_due ON notes(state, next_at);
 CREATE TABLE IF NOT EXISTS handled (
     key TEXT PRIMARY KEY,
-    claimed_at REAL NOT NULL
+    claimed_at REAL NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -230,11 +231,17 @@ class SQLiteOutbox(Outbox):
     async def claim(self, key: str, now: float) -> bool:
         def insert(db: sqlite3.Connection) -> bool:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO handled (key, claimed_at) VALUES (?, ?)", (key, now)
+                "INSERT INTO handled (key, claimed_at) VALUES (?, ?) ON CONFLICT(key)"
+                " DO UPDATE SET claimed_at = excluded.claimed_at"
+                " WHERE handled.done = 0 AND handled.claimed_at < ?",
+                (key, now, now - STALE_CLAIM_S),
             )
             return cursor.rowcount == 1
 
         return await self._run(insert)
+
+    async def finish(self, key: str) -> None:
+        await self._execute("UPDATE handled SET done = 1 WHERE key = ?", (key,))
 
     async def release(self, key: str) -> None:
         await self._execute("DELETE FROM handled WHERE key = ?", (key,))
