@@ -1,15 +1,14 @@
 """Decisions from Slack's Approve / Reject buttons and from ``/approve`` / ``/reject``
-comments on GitHub, arriving at the gateway.
+comments on GitHub, arriving at the gateway. Both decide whatever the run waits for: a
+fix, a runbook action, a rollback or a capacity action (``remediate/approval/waiting.py``).
 
 ``POST /v1/approvals/slack``: Slack's interaction callback, verified with the app's
 signing secret and timestamp; the Slack user must be mapped to a listed approver in
 ``approval.slack_users``; the decision then goes through the one approval gate
 (``remediate/approval/remote.py``) and the message is replaced with the decision, or the
 presser alone is told why it was refused (the run keeps waiting, the refusal is in its
-log).
-
-Both decide whatever the run waits for: a fix, a runbook action, a rollback or a capacity
-action (``remediate/approval/waiting.py``).
+log). Slack is answered within ``slack_answer_within_s``; a slower decision finishes
+after the answer.
 
 ``POST /v1/approvals/github``: GitHub's ``issue_comment``, ``pull_request_review`` and
 ``pull_request_review_comment`` webhooks, verified with the webhook secret; the commenter
