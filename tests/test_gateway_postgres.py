@@ -13,7 +13,11 @@ from tests.support.gateway import (
     runs_with_tag,
     sentinel_check,
 )
-from tests.support.gateway_policy import check_held_alerts_expire, check_threshold_across_restart
+from tests.support.gateway_policy import (
+    check_claims_last_across_a_reopen,
+    check_held_alerts_expire,
+    check_threshold_across_restart,
+)
 
 
 async def test_postgres_outbox_dedupes_and_delivers_once(
@@ -123,3 +127,7 @@ async def test_one_gateway_asking_to_lead_from_two_loops_keeps_one_session(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_postgres_outbox_keeps_claims_across_a_reopen(postgres_outbox_url: str) -> None:
+    await check_claims_last_across_a_reopen(lambda: PostgresOutbox(postgres_outbox_url))

@@ -166,7 +166,8 @@ async def test_pagerduty_resolve_acknowledge_and_other_events(
     assert 'remediate_gateway_acknowledged_total{format="pagerduty"} 1.0' in metrics
     [logged] = [r.getMessage() for r in caplog.records if "acknowledged" in r.getMessage()]
     assert logged == (
-        "pagerduty: 'incident.acknowledged by Tenex Engineer: counted; starts and resolves nothing'"
+        "pagerduty: 'incident.acknowledged by Tenex Engineer: starts and resolves nothing;"
+        " no run was started for this incident, nothing recorded'"
     )
 
 

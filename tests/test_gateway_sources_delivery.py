@@ -185,3 +185,56 @@ async def test_trigger_retried_starts_one_run_and_its_resolution_resolves_it(
     )
     assert runs[0]["id"] == run["id"]
     assert runs[0]["parameters"]["alert"]["status"] == "firing"
+
+
+def run_log(prefect_server: str, run_id: str) -> list[str]:
+    response = httpx.post(
+        f"{prefect_server}/logs/filter",
+        json={"logs": {"flow_run_id": {"any_": [run_id]}}, "limit": 200},
+        trust_env=False,
+    )
+    response.raise_for_status()
+    return [entry["message"] for entry in response.json()]
+
+
+async def test_pagerduty_acknowledgement_is_written_to_the_run_and_issue_once(
+    tmp_path: Path, prefect_server: str, gateway_deployment: str
+) -> None:
+    send, firing, _ = pagerduty_pair()
+    acknowledged = copy(firing)
+    acknowledged["event"] |= {
+        "id": str(uuid.uuid4()),
+        "event_type": "incident.acknowledged",
+        "occurred_at": "2026-11-27T14:21:05.000Z",
+    }
+    acknowledged["event"]["data"]["status"] = "acknowledged"
+    tracker = LocalTracker(tmp_path / "issues")
+    settings = config(tmp_path, prefect_server)
+    async with running_gateway(settings) as gw:
+        early = await send(gw, acknowledged)
+        assert early.status_code == 200
+        assert early.json()["ignored"].endswith(
+            "no run was started for this incident, nothing recorded"
+        )
+        assert (await send(gw, firing)).status_code == 202
+        await gw.drained()
+        tag = f"fingerprint:{firing['event']['data']['id']}"
+        [run] = await eventually(lambda: runs_with_tag(prefect_server, tag), lambda r: len(r) == 1)
+        number = open_issue_as_the_run_does(
+            tracker, Alert.model_validate(run["parameters"]["alert"])
+        )
+        first, again = [await send(gw, acknowledged) for _ in range(2)]
+        assert first.json()["ignored"].endswith(f"recorded on run {run['id']} and its issue")
+        assert again.json()["ignored"].endswith(f"already recorded on run {run['id']}")
+        await eventually(gw.gateway.outbox.note_counts, lambda c: c == {"posted": 1})
+    async with running_gateway(settings) as gw:  # a restarted gateway remembers it
+        after_restart = await send(gw, acknowledged)
+        assert after_restart.json()["ignored"].endswith(f"already recorded on run {run['id']}")
+    line = (
+        "Acknowledged in pagerduty by Tenex Engineer at 2026-11-27 14:21:05 UTC"
+        f" (event {acknowledged['event']['id']})."
+    )
+    assert [c.body for c in tracker.get(number).comments if c.body.startswith("Acknowledged")] == [
+        line
+    ]
+    assert [m for m in run_log(prefect_server, run["id"]) if m.startswith("Acknowledged")] == [line]

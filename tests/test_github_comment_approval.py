@@ -14,10 +14,13 @@ import httpx
 import pytest
 
 from remediate.approval import github_comments
+from remediate.approval.waiting import waiting_decision
 from remediate.catalog import Catalog
+from remediate.gateway.outbox import SQLiteOutbox
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import DECISION_KEY, TOKEN, FixRunner
 from tests.support.gateway import RunningGateway, config, running_gateway
+from tests.support.gateway_policy import check_claims_last_across_a_reopen
 from tests.support.git_remote import GitRemote
 from tests.test_fix_approval import (
     READ_EDIT,
@@ -133,11 +136,12 @@ def test_comment_commands() -> None:
 
     rejected = parsed("/reject wrong layer\nmore")
     assert rejected is not None
-    assert rejected.model_copy(update={"comment_id": 1}) == github_comments.Command(
-        comment_id=1,
+    assert rejected.model_copy(update={"delivery": "issue_comment:1"}) == github_comments.Command(
+        delivery="issue_comment:1",
         login="alice-gh",
         repository="acme/service",
-        issue=3,
+        number=3,
+        on_pull=False,
         decision="reject",
         reason="wrong layer",
     )
@@ -149,3 +153,59 @@ def test_comment_commands() -> None:
     assert parsed("please /approve") is None
     assert parsed("/approved") is None
     assert parsed("/approve", kind="Bot") is None
+
+
+def review_payload(text: str, event: str) -> bytes:
+    item = {"id": 77, "body": text, "user": {"login": "alice-gh", "type": "User"}}
+    payload: dict[str, Any] = {
+        "action": "submitted" if event == "pull_request_review" else "created",
+        "review" if event == "pull_request_review" else "comment": item,
+        "pull_request": {"number": 9},
+        "repository": {"full_name": "acme/service"},
+    }
+    return json.dumps(payload).encode()
+
+
+def test_commands_on_a_pull_request() -> None:
+    for event in ("pull_request_review", "pull_request_review_comment"):
+        command = github_comments.parse(review_payload("/reject not now", event), event)
+        assert command is not None and (command.number, command.on_pull) == (9, True)
+        assert (command.delivery, command.reason) == (f"{event}:77", "not now")
+        assert github_comments.parse(review_payload("LGTM", event), event) is None
+    on_pull = json.loads(comment("alice-gh", "/approve", 9))
+    on_pull["issue"]["pull_request"] = {"url": "https://api.github.com/repos/acme/service/pulls/9"}
+    command = github_comments.parse(json.dumps(on_pull).encode())
+    assert command is not None and command.on_pull
+    assert github_comments.parse(comment("alice-gh", "/approve", 9), "issues") is None
+    with pytest.raises(github_comments.CommentError, match="review"):
+        github_comments.parse(b'{"action": "submitted"}', "pull_request_review")
+
+
+def paused(key: str, tags: list[str]) -> dict[str, Any]:
+    keyset = {"schema": f"suspended-{key}-schema"}
+    state = {"type": "PAUSED", "state_details": {"run_input_keyset": keyset}}
+    return {"id": "run-1", "state": state, "tags": tags}
+
+
+def test_what_a_waiting_run_decides_is_named_in_the_reply() -> None:
+    def subject(key: str, *tags: str) -> str | None:
+        waiting = waiting_decision(paused(key, list(tags)))
+        return waiting and f"{waiting.base_key} {waiting.subject}"
+
+    assert subject("fix-approval-2") == "fix-approval fix"
+    assert subject("action-approval", "action:restart") == (
+        "action-approval runbook action `restart`"
+    )
+    rollback = ("action:rollback", "rollback:proposed", "rollback-to:v1")
+    assert subject("action-approval-3", *rollback) == (
+        "action-approval rollback to release `v1` (runbook action `rollback`)"
+    )
+    assert subject("capacity-approval-0123456789ab-2", "action:grow") == (
+        "capacity-approval-0123456789ab capacity runbook action `grow`"
+    )
+    assert subject("something-else") is None
+    assert waiting_decision({**paused("fix-approval", []), "state": {"type": "RUNNING"}}) is None
+
+
+async def test_sqlite_outbox_keeps_claims_across_a_reopen(tmp_path: Path) -> None:
+    await check_claims_last_across_a_reopen(lambda: SQLiteOutbox(tmp_path / "outbox.db"))

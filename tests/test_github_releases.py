@@ -9,18 +9,21 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from remediate.catalog import CatalogError, Repository
+from remediate.catalog import Catalog, CatalogError, Repository
 from remediate.rollback.config import ReleaseSource
 from remediate.rollback.github_releases import read_github_releases
 from remediate.rollback.models import ReleaseRead
 from remediate.trackers.github import ClientSettings
 from remediate.trackers.token import GitHubToken
 from tests.github_standin import GitHubStandIn
-from tests.support.fix_runner import TOKEN, FixRunner
+from tests.support.fix_runner import DECISION_KEY, TOKEN, FixRunner
+from tests.support.gateway import config, running_gateway
 from tests.support.sim_service import SimService
+from tests.support.webhook_sink import WebhookSink
 from tests.test_fix_approval import submit
 from tests.test_rollback import alert, deploy_bad_release, flow_catalog, notes
 from tests.test_runbook_actions import HOST, form, load, report
+from tests.test_slack_approval import SIGNING_SECRET, callback, post
 
 REPO = "acme/shop"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -256,14 +259,26 @@ def deployed_on_github(standin: GitHubStandIn, live_for_s: float) -> None:
 
 
 async def test_flow_proposes_rollback_to_v1_when_v2_went_live_a_minute_before_the_alert(
-    fix_runner: FixRunner, sim_service: SimService, github_standin: GitHubStandIn
+    fix_runner: FixRunner,
+    sim_service: SimService,
+    github_standin: GitHubStandIn,
+    webhook_sink: WebhookSink,
+    tmp_path: Path,
 ) -> None:
+    """The rollback is announced on Slack with buttons and rejected there."""
     check = "rollback-github"
     deploy_bad_release(sim_service, live_for_s=60)
     deployed_on_github(github_standin, live_for_s=60)
-    fix_runner.write_catalog(deployments_catalog(check, sim_service, github_standin))
+    catalog = deployments_catalog(check, sim_service, github_standin)
+    catalog["approval"]["slack_users"] = {"U0ALICE": "alice"}
+    catalog["notifications"] = {"channels": [{"kind": "slack", "url": webhook_sink.url("/slack")}]}
+    fix_runner.write_catalog(catalog)
     run_id = await submit(fix_runner, alert(check))
     fix_runner.wait_for(run_id, "Suspended")
+    [waiting] = [
+        m for m in webhook_sink.bodies("/slack") if any(b["type"] == "actions" for b in m["blocks"])
+    ]
+    assert waiting["text"].startswith("Runbook action rollback waiting for approval")
 
     shown = form(fix_runner, run_id)
     assert "`rollback`" in shown and "release=v1" in shown and "rollback v1" in shown
@@ -272,8 +287,19 @@ async def test_flow_proposes_rollback_to_v1_when_v2_went_live_a_minute_before_th
     assert "within the rollback window of 600 s" in text
     assert sim_service.actions() == ["start"]
 
-    fix_runner.resume(run_id, {"decision": "reject", "approver": "alice"})
-    run = fix_runner.wait_for(run_id, "Completed")
+    settings = config(
+        tmp_path,
+        fix_runner.api_url,
+        slack_signing_secret=SIGNING_SECRET,
+        decision_key=DECISION_KEY,
+        slack_response_url_prefix=webhook_sink.url("/"),
+    )
+    async with running_gateway(settings, Catalog.model_validate(catalog)) as gateway:
+        reject = callback(waiting, "U0ALICE", "remediate-reject", webhook_sink.url("/response"))
+        assert (await post(gateway, reject)).status_code == 200
+        run = fix_runner.wait_for(run_id, "Completed")
+    assert webhook_sink.bodies("/response")[-1]["text"] == "Rejected by alice"
+    assert "rejected by alice through slack (verified identity U0ALICE)" in fix_runner.logs(run_id)
     assert "rollback-from:v2" in run["tags"] and "rollback-to:v1" in run["tags"]
     assert "GitHub deployments of `acme/shop environment production`" in report(fix_runner, run_id)
     assert sim_service.current() == "releases/v2"

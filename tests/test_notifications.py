@@ -3,10 +3,20 @@ redacted, failures reported not raised; real HTTP to stand-ins on 127.0.0.1."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
-from datetime import UTC, datetime
+import ssl
+import threading
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from remediate.alerts import Alert, Severity
@@ -218,3 +228,79 @@ def test_channels_need_their_fields_and_hear_their_events() -> None:
     )
     assert [c.kind for c in config.hearing(Event.APPROVAL_REQUESTED)] == ["slack", "webhook"]
     assert [c.kind for c in config.hearing(Event.ISSUE_OPENED)] == ["webhook"]
+
+
+def self_signed_localhost(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_teams_block_posts_escaped_text_to_a_workflow_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's Teams block (Apprise's Power Automate workflow plugin) posts over HTTPS to
+    the workflow URL's host: here a TLS stand-in on 127.0.0.1 with its own certificate."""
+    cert_path, key_path = self_signed_localhost(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    received: list[tuple[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            received.append((self.path, json.loads(self.rfile.read(length))))
+            self.send_response(202)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = (
+            f"https://127.0.0.1:{server.server_port}/workflows/wf123/triggers/manual/paths/invoke"
+            "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sig-value"
+        )
+        [delivery] = await send([Channel(kind="teams", url=url)], waiting(), default_redactor())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert delivery.ok, delivery
+    [(path, body)] = received
+    assert path.startswith("/workflows/wf123/triggers/manual/paths/invoke?")
+    text = json.dumps(body, ensure_ascii=False)
+    assert "Fix waiting for approval" in text
+    assert SECRET not in text
+    no_live_mention(text)
+    assert "\\\\*bold\\\\*" in text

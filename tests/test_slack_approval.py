@@ -4,18 +4,24 @@ resumes through the same gate and the pull request lands in the GitHub stand-in.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 
+from remediate.actions.models import ActionProposal
 from remediate.approval import slack
 from remediate.approval.attestation import DecisionSource, attest, verify
 from remediate.approval.form import FixApproval
 from remediate.catalog import Catalog
+from remediate.notifications import events
+from remediate.notifications.render import slack_message
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import DECISION_KEY, FixRunner
 from tests.support.gateway import RunningGateway, config, running_gateway
@@ -172,3 +178,89 @@ def test_slack_signature_rules() -> None:
             assert str(exc).startswith(reason)
         else:
             raise AssertionError(f"accepted {reason}")
+
+
+class HeldPrefect:
+    """A Prefect API stand-in whose run read waits until released; the run has ended."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                held.asked.set()
+                held.release.wait(60)
+                body = json.dumps(
+                    {"id": RUN_ID, "state": {"type": "COMPLETED", "name": "Completed"}}
+                )
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}/api"
+
+
+async def test_a_slow_decision_is_answered_at_once_and_told_through_response_url(
+    webhook_sink: WebhookSink, tmp_path: Path
+) -> None:
+    """Slack wants an answer within 3 s: past ``slack_answer_within_s`` the callback is
+    answered and the decision finishes afterwards, its outcome posted to response_url."""
+    prefect = HeldPrefect()
+    proposal = ActionProposal(
+        service="shop",
+        action="restart",
+        description="Restart",
+        risk="medium",
+        parameters={},
+        hosts=[],
+        command="POST http://127.0.0.1/restart",
+        unattended=False,
+        undo=None,
+        healthy_within_s=3,
+    )
+    notice = events.action_approval_requested(
+        "Runbook action restart", proposal, RUN_ID, None, None, "action-approval"
+    )
+    message = slack_message(notice)
+    settings = config(
+        tmp_path,
+        prefect.url,
+        slack_signing_secret=SIGNING_SECRET,
+        decision_key=DECISION_KEY,
+        slack_response_url_prefix=webhook_sink.url("/"),
+        slack_answer_within_s=0,
+    )
+    catalog = Catalog.model_validate(
+        {"approval": {"approvers": ["alice"], "slack_users": {"U0ALICE": "alice"}}}
+    )
+    try:
+        async with running_gateway(settings, catalog) as gateway:
+            press = callback(message, "U0ALICE", "remediate-approve", webhook_sink.url("/response"))
+            answer = await post(gateway, press)
+            assert answer.status_code == 200
+            assert await asyncio.to_thread(prefect.asked.wait, 30)
+            assert webhook_sink.bodies("/response") == []  # answered while the decision waits
+            prefect.release.set()
+            for _ in range(300):
+                if webhook_sink.bodies("/response"):
+                    break
+                await asyncio.sleep(0.1)
+        [told] = webhook_sink.bodies("/response")
+        assert told["response_type"] == "ephemeral"
+        assert "the run is not waiting for a decision (state Completed)" in told["text"]
+    finally:
+        prefect.release.set()
+        prefect.server.shutdown()
+        prefect.server.server_close()

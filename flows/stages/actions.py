@@ -237,6 +237,12 @@ async def decide_and_run(
         description = approval_description(
             proposal, issue.url if issue else None
         ) + judgement_request(hypothesis, catalog.redactor())
+        await tell(
+            events.action_approval_requested(
+                what, proposal, flow_run.get_id(), _run_url(), issue, approval_key
+            ),
+            catalog,
+        )
         approval, decision = await suspend_for_decision(model, description, catalog, approval_key)
         verdict = Verdict.APPROVED if approval.approved else Verdict.REJECTED
         await retag([tag(Key.ACTION_APPROVAL, verdict)], remove=[awaiting])

@@ -181,7 +181,8 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         failed = await not_published(cause, "fix-publish", text, proposal, decision)
         return FixReview(proposal, approval, decision, None, failed)
     logger.info("pull request %s: %s", pull.number, pull.url)
-    await retag([tag(Key.PUBLISH, Publish.PUBLISHED)], replace=[Key.PUBLISH])
+    pulled = [tag(Key.PULL, pull.number)] if pull.kind == "github" else []
+    await retag([tag(Key.PUBLISH, Publish.PUBLISHED), *pulled], replace=[Key.PUBLISH])
     note("fix-pull", f"Pull request opened after approval ({decision.line()}): {pull.url}")
     await tell(events.pull_request_opened(incident.alert, pull, incident.run_url, issue), catalog)
     return FixReview(proposal, approval, decision, pull)

@@ -1,5 +1,7 @@
-"""``/approve`` and ``/reject [reason]`` comments on an incident issue, as GitHub's
-``issue_comment`` webhook delivers them.
+"""``/approve`` and ``/reject [reason]`` comments on an incident issue, or on the pull
+request a fix became (a comment, a review, a comment on its diff), as GitHub's
+``issue_comment``, ``pull_request_review`` and ``pull_request_review_comment`` webhooks
+deliver them.
 
 GitHub signs the raw body: ``X-Hub-Signature-256: sha256=<HMAC-SHA256 with the webhook
 secret>``. Only the first line of a new comment counts; ``/approve`` may name the diff's
@@ -12,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,61 +46,88 @@ def verify(secret: str, header: str | None, body: bytes) -> None:
         raise GitHubAuthError("bad_signature")
 
 
+EVENTS = ("issue_comment", "pull_request_review", "pull_request_review_comment")
+"""The events a command can arrive in: a comment on an issue or a pull request, a review
+of a pull request (its body), a comment on a pull request's diff."""
+
+
 class Command(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    comment_id: int
+    delivery: str
+    """``<event>:<comment or review id>``: the same command redelivered has the same one."""
     login: str
     repository: str
     """owner/name"""
-    issue: int
+    number: int
+    """The issue or pull request the command was written on (the reply goes there)."""
+    on_pull: bool
     decision: Decision
     reason: str = ""
     diff_prefix: str = ""
 
 
-def parse(body: bytes) -> Command | None:
-    """The command in a newly created comment; None for any other comment or event."""
+def _payload(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except ValueError:
         raise CommentError("body", "not JSON") from None
-    if not isinstance(payload, dict) or payload.get("action") != "created":
+    if not isinstance(payload, dict):
+        raise CommentError("body", "not a JSON object")
+    return payload
+
+
+def _written(payload: dict[str, Any], event: str) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The comment (or review) and the issue (or pull request) it was written on."""
+    if event == "issue_comment":
+        item, thread = payload.get("comment"), payload.get("issue")
+        on_pull = isinstance(thread, dict) and thread.get("pull_request") is not None
+        field = "comment"
+    else:
+        field = "review" if event == "pull_request_review" else "comment"
+        item, thread, on_pull = payload.get(field), payload.get("pull_request"), True
+    if not (isinstance(item, dict) and isinstance(thread, dict)):
+        raise CommentError(field, f"{event} payload without {field} and its issue or pull request")
+    return item, thread, on_pull
+
+
+def parse(body: bytes, event: str = "issue_comment") -> Command | None:
+    """The command in a newly written comment or submitted review; None for any other
+    comment, review or event."""
+    if event not in EVENTS:
         return None
-    comment, issue, repository = (payload.get(k) for k in ("comment", "issue", "repository"))
-    if not (isinstance(comment, dict) and isinstance(issue, dict) and isinstance(repository, dict)):
-        raise CommentError("comment", "issue_comment payload without comment, issue, repository")
-    user = comment.get("user") or {}
+    payload = _payload(body)
+    if payload.get("action") != ("submitted" if event == "pull_request_review" else "created"):
+        return None
+    item, thread, on_pull = _written(payload, event)
+    repository = payload.get("repository")
+    if not isinstance(repository, dict):
+        raise CommentError("repository", "missing")
+    user = item.get("user") or {}
     if not isinstance(user, dict) or user.get("type") == "Bot":
         return None
-    first = str(comment.get("body") or "").strip().splitlines()[:1]
+    first = str(item.get("body") or "").strip().splitlines()[:1]
     match = _COMMAND.match(first[0].strip()) if first else None
     if match is None:
         return None
-    login, full_name, number = user.get("login"), repository.get("full_name"), issue.get("number")
-    comment_id = comment.get("id")
+    login, full_name, number = user.get("login"), repository.get("full_name"), thread.get("number")
+    item_id = item.get("id")
     if not isinstance(login, str) or not isinstance(full_name, str) or not isinstance(number, int):
-        raise CommentError("comment.user.login", "missing login, repository or issue number")
-    if not isinstance(comment_id, int):
-        raise CommentError("comment.id", "missing")
+        raise CommentError("user.login", "missing login, repository or issue number")
+    if not isinstance(item_id, int):
+        raise CommentError("id", "missing")
     rest = (match.group("rest") or "").strip()
-    if match.group("verb") == "reject":
-        return Command(
-            comment_id=comment_id,
-            login=login,
-            repository=full_name,
-            issue=number,
-            decision="reject",
-            reason=rest[:2000],
-        )
+    command = Command(
+        delivery=f"{event}:{item_id}",
+        login=login,
+        repository=full_name,
+        number=number,
+        on_pull=on_pull,
+        decision="reject" if match.group("verb") == "reject" else "approve",
+    )
+    if command.decision == "reject":
+        return command.model_copy(update={"reason": rest[:2000]})
     prefix = rest.split()[0].lower() if rest else ""
     if prefix and not _HASH_PREFIX.match(prefix):
         prefix = "invalid"
-    return Command(
-        comment_id=comment_id,
-        login=login,
-        repository=full_name,
-        issue=number,
-        decision="approve",
-        diff_prefix=prefix,
-    )
+    return command.model_copy(update={"diff_prefix": prefix})

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from remediate.approval.attestation import DecisionSource, attest, source_key
 from remediate.approval.form import Decision
+from remediate.approval.waiting import base_of, suspension_key
 from remediate.runs.api import PrefectAPI
 
 LOGGER = "remediate.gateway.approvals"
-_KEY_OF_SCHEMA = re.compile(r"^(?:paused|suspended)-(?P<key>[a-z0-9-]+)-schema$")
 
 
 class RemoteDecision(BaseModel):
@@ -48,17 +47,6 @@ class Outcome(BaseModel):
 
     accepted: bool
     message: str
-
-
-def _suspension_key(state: dict[str, Any], base_key: str) -> str | None:
-    keyset = (state.get("state_details") or {}).get("run_input_keyset") or {}
-    match = _KEY_OF_SCHEMA.match(str(keyset.get("schema") or ""))
-    if match is None:
-        return None
-    key = match.group("key")
-    if key == base_key or re.fullmatch(rf"{re.escape(base_key)}-\d+", key):
-        return key
-    return None
 
 
 async def _form_schema(api: PrefectAPI, run_id: str, key: str) -> dict[str, Any]:
@@ -92,8 +80,8 @@ async def decide(api: PrefectAPI, signing_key: bytes, decision: RemoteDecision) 
             accepted=False,
             message=f"the run is not waiting for a decision (state {state.get('name')})",
         )
-    key = _suspension_key(state, decision.base_key)
-    if key is None:
+    key = suspension_key(state)
+    if key is None or base_of(key) != decision.base_key:
         return await refuse("the run waits for another decision than the one in this message")
     run_input: dict[str, Any] = {
         "decision": decision.decision,
@@ -112,6 +100,9 @@ async def decide(api: PrefectAPI, signing_key: bytes, decision: RemoteDecision) 
                 f" the run shows {shown}"
             )
         run_input["diff_sha256"] = shown
+    elif decision.diff_sha256 or decision.diff_prefix:
+        named = decision.diff_sha256 or decision.diff_prefix
+        return await refuse(f"the decision names diff {named}, but this decision has no diff")
     attestation = attest(signing_key, run_id, key, run_input, decision.source)
     await api.set_flow_run_input(run_id, source_key(key), attestation.model_dump_json())
     accepted, reason = await api.resume_flow_run(run_id, run_input)

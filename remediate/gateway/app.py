@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from remediate.alerts import Alert
 from remediate.catalog import Catalog
 from remediate.controls.store import SilenceStore, open_silences
+from remediate.gateway.acknowledgements import AcknowledgementNotRecorded, record_acknowledgement
 from remediate.gateway.approvals import add_approval_routes, add_github_route
 from remediate.gateway.auth import Unauthorized, verify_token
 from remediate.gateway.config import GatewayConfig
@@ -40,6 +41,7 @@ from remediate.gateway.schemas import (
     body_of,
     component_schemas,
 )
+from remediate.gateway.sources.common import Acknowledged
 from remediate.runs.api import PrefectAPI
 from remediate.trackers.local import LocalTracker
 
@@ -132,7 +134,10 @@ JSON_INTAKES = (
     JsonIntake(
         "/v1/alerts/pagerduty",
         "pagerduty",
-        ANSWERED,
+        {
+            **ANSWERED,
+            503: _error(503, "An acknowledgement not yet recorded on its run: send it again."),
+        },
         ("PagerDutyWebhook",),
         "PagerDuty v3 webhook, signed with X-PagerDuty-Signature",
         (
@@ -174,11 +179,13 @@ class Gateway:
         self.catalog = catalog
         self.clock = clock
         self.freeze_gc = False
+        self.background: set[asyncio.Task[None]] = set()
+        """Work that outlives its request (a Slack decision past its answer)."""
         self.metrics = GatewayMetrics()
         self.outbox: Outbox = open_outbox(config.outbox_url, config.sqlite_path)
         self.silences: SilenceStore = open_silences(config.outbox_url, config.sqlite_path)
         self.prefect = PrefectAPI(config.prefect_api_url)
-        self.intake = Intake(config, self.metrics, self.accept, clock)
+        self.intake = Intake(config, self.metrics, self.accept, self.acknowledge, clock)
         self.notes = IssueNotes(
             self.outbox,
             self.prefect,
@@ -229,7 +236,7 @@ class Gateway:
         finally:
             self.deliverer.stop()
             self.notes.stop()
-            _, running = await asyncio.wait(tasks, timeout=15)
+            _, running = await asyncio.wait(tasks | self.background, timeout=15)
             for task in running:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -239,6 +246,18 @@ class Gateway:
             await self.prefect.aclose()
             await self.outbox.close()
             await self.silences.close()
+
+    async def acknowledge(self, ack: Acknowledged) -> str:
+        try:
+            said = await record_acknowledgement(
+                ack, self.outbox, self.prefect, self.catalog, self.clock()
+            )
+        except AcknowledgementNotRecorded:
+            raise Refused(
+                503, "prefect_unavailable", "the acknowledgement could not be recorded; retry"
+            ) from None
+        self.notes.wake.set()
+        return said
 
     async def accept(self, fmt: str, credential: Credential, alerts: list[Alert]) -> Accepted:
         now = self.clock()

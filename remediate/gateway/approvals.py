@@ -1,23 +1,28 @@
 """Decisions from Slack's Approve / Reject buttons and from ``/approve`` / ``/reject``
-comments on GitHub, arriving at the gateway.
+comments on GitHub, arriving at the gateway. Both decide whatever the run waits for: a
+fix, a runbook action, a rollback or a capacity action (``remediate/approval/waiting.py``).
 
 ``POST /v1/approvals/slack``: Slack's interaction callback, verified with the app's
 signing secret and timestamp; the Slack user must be mapped to a listed approver in
 ``approval.slack_users``; the decision then goes through the one approval gate
 (``remediate/approval/remote.py``) and the message is replaced with the decision, or the
 presser alone is told why it was refused (the run keeps waiting, the refusal is in its
-log).
+log). Slack is answered within ``slack_answer_within_s``; a slower decision finishes
+after the answer.
 
-``POST /v1/approvals/github``: GitHub's ``issue_comment`` webhook, verified with the
-webhook secret; the commenter must be mapped to a listed approver in
-``approval.github_users`` and have write permission on the repository (asked through
-GitHub's API with the tracker's token); the fix waiting on that issue resumes through the
-same gate and a reply comment records the outcome."""
+``POST /v1/approvals/github``: GitHub's ``issue_comment``, ``pull_request_review`` and
+``pull_request_review_comment`` webhooks, verified with the webhook secret; the commenter
+must be mapped to a listed approver in ``approval.github_users`` and have write permission
+on the repository (asked through GitHub's API with the tracker's token); the decision the
+run waits for on that issue (or on the pull request it opened) resumes through the same
+gate and a reply comment records the outcome. Each comment is claimed in the outbox
+database before it is handled, so a redelivery, also after a restart, writes no second
+reply."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,7 +33,8 @@ from fastapi.responses import JSONResponse
 from remediate.approval import github_comments, slack
 from remediate.approval.attestation import DecisionSource
 from remediate.approval.channel import GITHUB, SLACK
-from remediate.approval.remote import RemoteDecision, decide, record_refusal
+from remediate.approval.remote import Outcome, RemoteDecision, decide, record_refusal
+from remediate.approval.waiting import WaitingDecision, waiting_decision
 from remediate.catalog import Catalog, Service
 from remediate.gateway.schemas import ErrorBody
 from remediate.markdown import inline
@@ -42,8 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("remediate.gateway.approvals")
 
 SLACK_PATH = "/v1/approvals/slack"
-FIX_KEY = "fix-approval"
-MAX_HANDLED = 10_000
 
 
 def _error(status: int, detail: str) -> JSONResponse:
@@ -125,6 +129,21 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
         except slack.InteractionError as exc:
             gateway.metrics.rejected.labels("slack_payload").inc()
             return _error(422, str(exc))
+        settling = asyncio.create_task(settle(interaction))
+        gateway.background.add(settling)
+        settling.add_done_callback(gateway.background.discard)
+        try:
+            await asyncio.wait_for(asyncio.shield(settling), config.slack_answer_within_s)
+        except TimeoutError:
+            log.info(
+                "slack decision on run %s answered before it settled", interaction.request.run_id
+            )
+        return Response(status_code=200)
+
+    async def settle(interaction: slack.Interaction) -> None:
+        """Decide and tell the message's ``response_url``; may outlive the request."""
+        key = config.decision_key
+        assert key is not None
         run_id = interaction.request.run_id
         approver = gateway.catalog.approval.approver_for("slack_users", interaction.user_id)
         try:
@@ -136,7 +155,7 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
                 )
                 await record_refusal(gateway.prefect, run_id, f"slack decision refused: {reason}")
                 await tell_slack(interaction.response_url, slack.refused_message(reason))
-                return Response(status_code=200)
+                return
             outcome = await decide(
                 gateway.prefect,
                 key.get_secret_value().encode(),
@@ -156,7 +175,7 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
                 interaction.response_url,
                 slack.refused_message("the Prefect API could not be reached; try again"),
             )
-            return Response(status_code=200)
+            return
         if outcome.accepted:
             at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             await tell_slack(
@@ -164,7 +183,6 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
             )
         else:
             await tell_slack(interaction.response_url, slack.refused_message(outcome.message))
-        return Response(status_code=200)
 
 
 GITHUB_PATH = "/v1/approvals/github"
@@ -210,28 +228,37 @@ def _service_of(catalog: Catalog, full_name: str) -> Service | None:
     return None
 
 
-async def _waiting_fix_run(gateway: Gateway, service: Service, issue: int) -> str | None:
-    wanted = {tag(Key.ISSUE, issue), tag(Key.SERVICE, service.name)}
+async def _waiting_on(
+    gateway: Gateway, service: Service, command: github_comments.Command
+) -> WaitingDecision | None:
+    """The decision a run of ``service`` waits for on the issue (or the pull request) the
+    command was written on."""
+    where = tag(Key.PULL if command.on_pull else Key.ISSUE, command.number)
+    wanted = {where, tag(Key.SERVICE, service.name)}
     for run in await gateway.prefect.waiting_runs():
         if wanted <= set(run.get("tags") or []):
-            keyset = ((run.get("state") or {}).get("state_details") or {}).get(
-                "run_input_keyset"
-            ) or {}
-            if str(keyset.get("schema") or "").startswith(f"suspended-{FIX_KEY}"):
-                return str(run["id"])
+            waiting = waiting_decision(run)
+            if waiting is not None:
+                return waiting
     return None
+
+
+def _reply_text(
+    command: github_comments.Command, waiting: WaitingDecision, approver: str, outcome: Outcome
+) -> str:
+    if not outcome.accepted:
+        return f"**Decision refused:** {inline(outcome.message, 500)}"
+    verdict = "approved" if command.decision == "approve" else "rejected"
+    at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return (
+        f"**Decision accepted:** {waiting.subject} {verdict} by {inline(approver, 100)} (GitHub"
+        f" account `{inline(command.login, 60)}`, write permission checked) at {at}; the run"
+        " resumes."
+    )
 
 
 def add_github_route(app: FastAPI, gateway: Gateway) -> None:
     config = gateway.config
-    # comment ids this process has answered: a redelivered webhook writes no second reply
-    handled: OrderedDict[int, None] = OrderedDict()
-
-    def done(comment_id: int) -> Response:
-        handled[comment_id] = None
-        while len(handled) > MAX_HANDLED:
-            handled.popitem(last=False)
-        return Response(status_code=202)
 
     @app.post(
         GITHUB_PATH,
@@ -242,10 +269,13 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
             204: {"description": "Not a command (another event or comment): ignored."},
             401: {"model": ErrorBody, "description": "Missing or bad X-Hub-Signature-256."},
             413: {"model": ErrorBody, "description": "Body over the configured limit."},
-            422: {"model": ErrorBody, "description": "Not an issue_comment payload."},
+            422: {"model": ErrorBody, "description": "Not a comment or review payload."},
             503: {"model": ErrorBody, "description": "GitHub approvals are not configured."},
         },
-        summary="GitHub issue_comment webhook: /approve or /reject on an incident issue",
+        summary=(
+            "GitHub webhook: /approve or /reject in a comment on an incident issue or its"
+            " pull request, or in a pull request review"
+        ),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -253,7 +283,10 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
                     "application/json": {
                         "schema": {
                             "type": "object",
-                            "description": "GitHub's issue_comment event payload",
+                            "description": (
+                                "GitHub's issue_comment, pull_request_review or"
+                                " pull_request_review_comment event payload"
+                            ),
                         }
                     }
                 },
@@ -280,76 +313,76 @@ def add_github_route(app: FastAPI, gateway: Gateway) -> None:
         except github_comments.GitHubAuthError as exc:
             gateway.metrics.rejected.labels(f"github_{exc}").inc()
             return _error(401, "authentication failed")
-        if request.headers.get(github_comments.EVENT_HEADER) != "issue_comment":
-            return Response(status_code=204)
         try:
-            command = github_comments.parse(body)
+            command = github_comments.parse(
+                body, request.headers.get(github_comments.EVENT_HEADER, "")
+            )
         except github_comments.CommentError as exc:
             gateway.metrics.rejected.labels("github_payload").inc()
             return _error(422, str(exc))
         if command is None:
             return Response(status_code=204)
-        if command.comment_id in handled:
-            return Response(status_code=202)
         service = _service_of(gateway.catalog, command.repository)
         token = resolve_token(gateway.catalog.tracker)
         if service is None or token is None:
             log.warning("comment command on %s: no catalog service or no token", command.repository)
             return Response(status_code=202)
+        # claimed in the outbox database: a redelivery, also after a restart, replies nothing
+        handled = f"github:{command.repository.lower()}:{command.delivery}"
+        if not await gateway.outbox.claim(handled, gateway.clock()):
+            return Response(status_code=202)
         github = _GitHub(service, token.value.get_secret_value())
-        who = inline(command.login, 60)
         try:
-            run_id = await _waiting_fix_run(gateway, service, command.issue)
-            approver = gateway.catalog.approval.approver_for("github_users", command.login)
-            reason = ""
-            if approver is None:
-                reason = f"`{who}` is not mapped to a listed approver (approval.github_users)"
-            elif not await github.can_write(command.login):
-                reason = f"`{who}` has no write permission on {inline(command.repository, 200)}"
-            if reason:
-                gateway.metrics.rejected.labels("github_not_allowed").inc()
-                if run_id is not None:
-                    await record_refusal(
-                        gateway.prefect, run_id, f"github decision refused: {reason}"
-                    )
-                await github.reply(
-                    command.issue,
-                    f"**Decision refused:** {reason}. Nothing was decided"
-                    + ("; the fix keeps waiting." if run_id else "."),
-                )
-                return done(command.comment_id)
-            assert approver is not None
-            if run_id is None:
-                log.info("comment command on issue #%s: no fix waits there", command.issue)
-                return done(command.comment_id)
-            outcome = await decide(
-                gateway.prefect,
-                key.get_secret_value().encode(),
-                RemoteDecision(
-                    run_id=run_id,
-                    base_key=FIX_KEY,
-                    decision=command.decision,
-                    approver=approver,
-                    comment=command.reason or f"decided on GitHub by {command.login}",
-                    diff_prefix=command.diff_prefix,
-                    source=DecisionSource(channel=GITHUB, identity=command.login),
-                ),
-            )
-            at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            if outcome.accepted:
-                verdict = "approved" if command.decision == "approve" else "rejected"
-                await github.reply(
-                    command.issue,
-                    f"**Decision accepted:** fix {verdict} by {inline(approver, 100)} (GitHub"
-                    f" account `{who}`, write permission checked) at {at}; the run resumes.",
-                )
-            else:
-                await github.reply(
-                    command.issue, f"**Decision refused:** {inline(outcome.message, 500)}"
-                )
+            await _decide_on_github(gateway, key.get_secret_value().encode(), github, command)
         except (PrefectAPIError, httpx.HTTPError) as exc:
+            await gateway.outbox.release(handled)
             log.warning("comment decision on %s not delivered: %s", command.repository, exc)
             return _error(503, "the decision could not be delivered; redeliver the webhook")
         finally:
             await github.client.aclose()
-        return done(command.comment_id)
+        await gateway.outbox.finish(handled)
+        return Response(status_code=202)
+
+
+async def _decide_on_github(
+    gateway: Gateway, signing_key: bytes, github: _GitHub, command: github_comments.Command
+) -> None:
+    service = _service_of(gateway.catalog, command.repository)
+    assert service is not None
+    who = inline(command.login, 60)
+    waiting = await _waiting_on(gateway, service, command)
+    approver = gateway.catalog.approval.approver_for("github_users", command.login)
+    reason = ""
+    if approver is None:
+        reason = f"`{who}` is not mapped to a listed approver (approval.github_users)"
+    elif not await github.can_write(command.login):
+        reason = f"`{who}` has no write permission on {inline(command.repository, 200)}"
+    if reason:
+        gateway.metrics.rejected.labels("github_not_allowed").inc()
+        if waiting is not None:
+            await record_refusal(
+                gateway.prefect, waiting.run_id, f"github decision refused: {reason}"
+            )
+        still = f"; the {waiting.subject} keeps waiting." if waiting else "."
+        await github.reply(
+            command.number, f"**Decision refused:** {reason}. Nothing was decided{still}"
+        )
+        return
+    assert approver is not None
+    if waiting is None:
+        log.info("comment command on #%s: no decision waits there", command.number)
+        return
+    outcome = await decide(
+        gateway.prefect,
+        signing_key,
+        RemoteDecision(
+            run_id=waiting.run_id,
+            base_key=waiting.base_key,
+            decision=command.decision,
+            approver=approver,
+            comment=command.reason or f"decided on GitHub by {command.login}",
+            diff_prefix=command.diff_prefix,
+            source=DecisionSource(channel=GITHUB, identity=command.login),
+        ),
+    )
+    await github.reply(command.number, _reply_text(command, waiting, approver, outcome))

@@ -88,6 +88,15 @@ class GatewayConfig(BaseModel):
         default="https://hooks.slack.com/",
         description="Decisions are posted back only to a response_url under this prefix.",
     )
+    slack_answer_within_s: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "Slack wants an answer to a button press within 3 s: a decision still under way"
+            " after this long is finished after the answer, its outcome posted to the"
+            " message's response_url."
+        ),
+    )
     github_webhook_secret: SecretStr | None = None
     decision_key: SecretStr | None = Field(
         default=None, description="REMEDIATE_DECISION_KEY, shared with the workers."
@@ -166,6 +175,7 @@ class GatewayConfig(BaseModel):
             "deployment": "REMEDIATE_GATEWAY_DEPLOYMENT",
             "slack_signing_secret": "REMEDIATE_SLACK_SIGNING_SECRET",
             "slack_response_url_prefix": "REMEDIATE_SLACK_RESPONSE_URL_PREFIX",
+            "slack_answer_within_s": "REMEDIATE_SLACK_ANSWER_WITHIN_S",
             "decision_key": "REMEDIATE_DECISION_KEY",
             "github_webhook_secret": "REMEDIATE_GITHUB_WEBHOOK_SECRET",
         }

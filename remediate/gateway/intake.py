@@ -55,6 +55,7 @@ PAGERDUTY_SIGNATURE_HEADER = "X-PagerDuty-Signature"
 SENTRY_SIGNATURE_HEADER = "Sentry-Hook-Signature"
 
 Accept = Callable[[str, Credential, list[Alert]], Awaitable[Accepted]]
+Acknowledge = Callable[[Acknowledged], Awaitable[str]]
 ReadBody = Callable[[], Awaitable[bytes]]
 Authenticate = Callable[[Request, ReadBody], Awaitable[tuple[Credential, bytes]]]
 """Checks the request's credential, reading the body only when the check needs it (an
@@ -130,6 +131,8 @@ class Intake:
     config: GatewayConfig
     metrics: GatewayMetrics
     accept: Accept
+    acknowledge: Acknowledge
+    """Records an acknowledgement on its run and issue; returns what the answer says."""
     clock: Callable[[], float] = time.time
     limiter: RateLimiter = field(init=False)
     formats: dict[str, IntakeFormat] = field(init=False)
@@ -201,10 +204,12 @@ class Intake:
         except OverLimit as exc:
             raise over_limit(exc) from None
         except NotAnAlert as exc:
+            ignored = str(exc)
             if isinstance(exc, Acknowledged):
                 self.metrics.acknowledged.labels(fmt.name).inc()
-                log.info("%s: %r", fmt.name, str(exc))
-            return fmt.answer(Accepted(accepted=0, duplicates=0, alerts=[], ignored=str(exc)))
+                ignored = await self.acknowledge(exc)
+                log.info("%s: %r", fmt.name, ignored)
+            return fmt.answer(Accepted(accepted=0, duplicates=0, alerts=[], ignored=ignored))
         return fmt.answer(await self.accept(fmt.name, credential, alerts))
 
     def guard(self, request: Request, fmt: str) -> None:

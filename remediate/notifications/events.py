@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from remediate.actions.models import ActionOutcome, ActionStatus
+from remediate.actions.models import ActionOutcome, ActionProposal, ActionStatus
 from remediate.alerts import Alert
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, PullRequestRef
@@ -56,6 +56,8 @@ def approval_requested(
     where = "Decide on the run page (menu ⋮ > Resume)"
     if run_id:
         where += f" or: remediate approve {run_id} --diff-sha256 {diff_sha256(proposal.diff)}"
+    if issue is not None and issue.tracker == "github":
+        where += f", or comment /approve or /reject on issue #{issue.number}"
     return Notice(
         event=Event.APPROVAL_REQUESTED,
         key=f"approval-requested-{key}",
@@ -70,6 +72,42 @@ def approval_requested(
         ],
         links=_links(run_url, issue),
         decision=decision,
+    )
+
+
+def action_approval_requested(
+    what: str,
+    proposal: ActionProposal,
+    run_id: str | None,
+    run_url: str | None,
+    issue: IssueRef | None,
+    key: str,
+) -> Notice:
+    """A runbook action (a rollback, a capacity action) waits: what it does, where, and
+    where to decide; on Slack the buttons resume the run's decision under ``key``."""
+    where = "Decide on the run page (menu ⋮ > Resume)"
+    if run_id:
+        where += f" or: remediate approve {run_id}"
+    if issue is not None and issue.tracker == "github":
+        where += f", or comment /approve or /reject on issue #{issue.number}"
+    parameters = ", ".join(f"{k}={v}" for k, v in proposal.parameters.items()) or "none"
+    return Notice(
+        event=Event.APPROVAL_REQUESTED,
+        key=f"approval-requested-{key}",
+        headline=f"{what} waiting for approval",
+        summary=proposal.description or "no description given",
+        facts=[
+            ("Service", proposal.service),
+            ("Action", proposal.action),
+            ("Parameters", parameters),
+            ("Runs", proposal.command),
+            ("Hosts", ", ".join(proposal.hosts) or "none"),
+            ("Risk", proposal.risk),
+            ("Suggested by", proposal.suggested_by or "the catalog"),
+            ("Where to decide", where),
+        ],
+        links=_links(run_url, issue),
+        decision=DecisionRequest(run_id=run_id, key=key) if run_id else None,
     )
 
 

@@ -46,6 +46,7 @@ class Key(StrEnum):
     INVESTIGATION_COST = "investigation-cost-usd"
     INVESTIGATION_JUDGED = "investigation-judged"
     PUBLISH = "publish"
+    PULL = "pull"
     RISK = "risk"
     SILENCE = "silence"
     STOPPED_BY = "stopped-by"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from remediate.catalog import Catalog
 from remediate.gateway.config import GatewayConfig
+from remediate.gateway.outbox import Outbox
+from remediate.gateway.outbox.base import STALE_CLAIM_S
 from tests.support.gateway import running_gateway, runs_with_tag, sentinel_check
 
 START = 1_900_000_000.0
@@ -96,3 +99,31 @@ async def check_held_alerts_expire(cfg: GatewayConfig, prefect_server: str) -> N
         counts = await gw.drained()
         assert counts == counts | {"held": 2, "expired": 4, "delivered": 0}
     assert await fingerprint_runs(prefect_server, fingerprint) == []
+
+
+async def check_claims_last_across_a_reopen(open_one: Callable[[], Outbox]) -> None:
+    """A claim is taken once, also by a reopened outbox; a released one can be taken again;
+    an unfinished one is taken over once stale, a finished one never; pruning forgets
+    claims older than its horizon."""
+    key = f"github:acme/service:issue_comment:{uuid.uuid4().int % 10**9}"
+    first = open_one()
+    await first.open()
+    try:
+        assert await first.claim(key, 1000.0)
+        assert not await first.claim(key, 1001.0)
+    finally:
+        await first.close()
+    second = open_one()
+    await second.open()
+    try:
+        assert not await second.claim(key, 1002.0)
+        await second.release(key)
+        assert await second.claim(key, 1003.0)
+        assert not await second.claim(key, 1003.0 + STALE_CLAIM_S - 1)
+        assert await second.claim(key, 1003.0 + STALE_CLAIM_S + 1)  # its gateway stopped
+        await second.finish(key)
+        assert not await second.claim(key, 1003.0 + 10 * STALE_CLAIM_S)
+        await second.prune(1003.0 + 2 * STALE_CLAIM_S)
+        assert await second.claim(key, 1003.0 + 20 * STALE_CLAIM_S)
+    finally:
+        await second.close()

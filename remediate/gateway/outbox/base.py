@@ -9,6 +9,9 @@ from typing import Any
 
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen
 
+STALE_CLAIM_S = 120.0
+"""A claim unfinished this long belongs to a gateway that stopped while handling it."""
+
 
 class Outbox(ABC):
     def __init__(self) -> None:
@@ -108,6 +111,21 @@ class Outbox(ABC):
 
     @abstractmethod
     async def note_counts(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    async def claim(self, key: str, now: float) -> bool:
+        """Record that the delivery ``key`` (a GitHub comment, an acknowledgement) is being
+        handled; False when it was handled or is being handled, so a redelivery, also after
+        a restart, does nothing twice. A claim never finished and older than
+        ``STALE_CLAIM_S`` (its gateway stopped mid-way) is taken over."""
+
+    @abstractmethod
+    async def finish(self, key: str) -> None:
+        """The claimed delivery was handled: it is never taken over."""
+
+    @abstractmethod
+    async def release(self, key: str) -> None:
+        """Forget a claim whose handling failed, so a redelivery handles it."""
 
     @abstractmethod
     async def postpone(self, seqs: list[int], error: str) -> None: ...

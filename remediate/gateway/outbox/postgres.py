@@ -7,7 +7,7 @@ from typing import Any
 
 from remediate.storage import AdvisoryLock, SchemaPool, load_asyncpg
 
-from .base import Outbox
+from .base import STALE_CLAIM_S, Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row
 from .statements import COMPACT_POSTGRES, ERROR_LIMIT, state_counts
 
@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS remediate_notes (
 CREATE INDEX IF NOT EXISTS remediate_outbox_held ON remediate_outbox(seq) WHERE state = 'held';
 CREATE INDEX IF NOT EXISTS remediate_notes_due ON remediate_notes(next_at)
     WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS remediate_handled (
+    key TEXT PRIMARY KEY,
+    claimed_at DOUBLE PRECISION NOT NULL,
+    done BOOLEAN NOT NULL DEFAULT FALSE
+);
 """
 
 PENDING_ROWS = (
@@ -224,6 +229,23 @@ class PostgresOutbox(Outbox):
         rows = await self._fetch("SELECT state, COUNT(*) FROM remediate_notes GROUP BY state")
         return {str(state): int(count) for state, count in rows}
 
+    async def claim(self, key: str, now: float) -> bool:
+        status = await self._execute(
+            "INSERT INTO remediate_handled (key, claimed_at) VALUES ($1, $2)"
+            " ON CONFLICT (key) DO UPDATE SET claimed_at = EXCLUDED.claimed_at"
+            " WHERE NOT remediate_handled.done AND remediate_handled.claimed_at < $3",
+            key,
+            now,
+            now - STALE_CLAIM_S,
+        )
+        return status.endswith(" 1")
+
+    async def finish(self, key: str) -> None:
+        await self._execute("UPDATE remediate_handled SET done = TRUE WHERE key = $1", key)
+
+    async def release(self, key: str) -> None:
+        await self._execute("DELETE FROM remediate_handled WHERE key = $1", key)
+
     async def postpone(self, seqs: list[int], error: str) -> None:
         await self._execute(
             "UPDATE remediate_outbox SET attempts = attempts + 1, last_error = $1"
@@ -243,4 +265,5 @@ class PostgresOutbox(Outbox):
             await conn.execute(
                 "DELETE FROM remediate_notes WHERE state != 'pending' AND done_at < $1", before
             )
+            await conn.execute("DELETE FROM remediate_handled WHERE claimed_at < $1", before)
         return int(str(status).rsplit(" ", 1)[-1])

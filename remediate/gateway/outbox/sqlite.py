@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .base import Outbox
+from .base import STALE_CLAIM_S, Outbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, State
 from .statements import COMPACT_SQLITE, ERROR_LIMIT, state_counts
 
@@ -63,6 +63,11 @@ CREATE TABLE IF NOT EXISTS notes (
     done_at REAL
 );
 CREATE INDEX IF NOT EXISTS notes_due ON notes(state, next_at);
+CREATE TABLE IF NOT EXISTS handled (
+    key TEXT PRIMARY KEY,
+    claimed_at REAL NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0
+);
 """
 
 
@@ -223,6 +228,24 @@ class SQLiteOutbox(Outbox):
         rows = await self._fetch("SELECT state, COUNT(*) FROM notes GROUP BY state", ())
         return {str(state): int(count) for state, count in rows}
 
+    async def claim(self, key: str, now: float) -> bool:
+        def insert(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "INSERT INTO handled (key, claimed_at) VALUES (?, ?) ON CONFLICT(key)"
+                " DO UPDATE SET claimed_at = excluded.claimed_at"
+                " WHERE handled.done = 0 AND handled.claimed_at < ?",
+                (key, now, now - STALE_CLAIM_S),
+            )
+            return cursor.rowcount == 1
+
+        return await self._run(insert)
+
+    async def finish(self, key: str) -> None:
+        await self._execute("UPDATE handled SET done = 1 WHERE key = ?", (key,))
+
+    async def release(self, key: str) -> None:
+        await self._execute("DELETE FROM handled WHERE key = ?", (key,))
+
     async def postpone(self, seqs: list[int], error: str) -> None:
         def write(db: sqlite3.Connection) -> None:
             db.executemany(
@@ -241,6 +264,7 @@ class SQLiteOutbox(Outbox):
         def delete(db: sqlite3.Connection) -> int:
             cursor = db.execute(COMPACT_SQLITE, (before,))
             db.execute("DELETE FROM notes WHERE state != 'pending' AND done_at < ?", (before,))
+            db.execute("DELETE FROM handled WHERE claimed_at < ?", (before,))
             return int(cursor.rowcount)
 
         return await self._transaction(delete)

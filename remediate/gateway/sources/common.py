@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,7 +21,18 @@ Model = TypeVar("Model", bound=BaseModel)
 
 
 class Acknowledged(NotAnAlert):
-    """Someone acknowledged the incident: answered and counted, never a run or a resolution."""
+    """Someone acknowledged the incident: answered, counted and recorded on its run and
+    issue, never a run or a resolution. ``incident`` is the incident as an alert (its
+    fingerprint finds the run), ``event_id`` the product's id for this acknowledgement."""
+
+    def __init__(
+        self, message: str, incident: Alert, who: str, at: datetime, event_id: str
+    ) -> None:
+        super().__init__(message)
+        self.incident = incident
+        self.who = who
+        self.at = at
+        self.event_id = event_id
 
 
 def validated(model: type[Model], payload: Any, field: str = "") -> Model:

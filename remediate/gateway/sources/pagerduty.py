@@ -1,7 +1,8 @@
 """PagerDuty v3 webhooks: one event per delivery, under ``event``.
 
 ``incident.triggered`` and ``incident.reopened`` fire, ``incident.resolved`` resolves;
-``incident.acknowledged`` is acknowledged (counted, it starts and resolves nothing); any
+``incident.acknowledged`` is acknowledged (counted and recorded on the incident's run and
+issue; it starts and resolves nothing); any
 other event type is answered and ignored. The incident's id is the fingerprint, so its
 resolution finds the run its trigger started; the event's id (signed, the same on every
 retry, as the unsigned ``X-Webhook-Id`` header is) is the alert's id.
@@ -80,15 +81,18 @@ def pagerduty_alert(payload: Any, source: str, delivery_id: str | None = None) -
     event = validated(PagerDutyWebhook, payload).event
     kind = event.event_type
     agent = event.agent.summary if event.agent else ""
-    if kind == ACKNOWLEDGED:
-        who = agent or "PagerDuty"
-        raise Acknowledged(f"{kind} by {who}: counted; starts and resolves nothing")
-    if kind not in FIRING and kind != RESOLVED:
+    if kind not in FIRING and kind not in (RESOLVED, ACKNOWLEDGED):
         raise NotAnAlert(f"PagerDuty event {kind!r} starts and resolves nothing")
     if event.resource_type != "incident":
         raise PayloadError.single("event.resource_type", f"expected 'incident' for {kind}")
     incident = validated(PagerDutyIncident, event.data, "event.data")
-    return built(lambda: _alert(event, incident, source, delivery_id), "event.data")
+    alert = built(lambda: _alert(event, incident, source, delivery_id), "event.data")
+    if kind == ACKNOWLEDGED:
+        who = agent or "PagerDuty"
+        raise Acknowledged(
+            f"{kind} by {who}: starts and resolves nothing", alert, who, event.occurred_at, event.id
+        )
+    return alert
 
 
 def _severity(incident: PagerDutyIncident) -> Severity:
