@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
 from flows.stages.actions import act_on_alert
+from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.fix import fix_and_review
 from flows.stages.notices import tell
 from flows.stages.rollback import roll_back_recent_release
@@ -113,6 +114,18 @@ def _silenced_by() -> str | None:
     if Flag.SILENCED not in tags:
         return None
     return tag_value(tags, Key.SILENCE) or "silence.unknown"
+
+
+async def _investigation(incident: Incident, catalog: Catalog) -> Investigation:
+    """The investigation, unless the pause or the model spend cap holds it back (it runs
+    no action, so only the spend cap can refuse it; the pause does not)."""
+    spend = spend_budget_of(catalog)
+    stop = await held_back("investigation", "Investigation", catalog, None, spend, pause=False)
+    if stop is not None:
+        return skipped(stop)
+    investigation = await investigate_incident(incident, catalog)
+    await charged("investigation", spend, investigation.cost_usd)
+    return investigation
 
 
 class FixNotPublished(Exception):
@@ -237,7 +250,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         )
 
     if policy.investigate and incident.investigation is None:
-        investigation = await investigate_incident(incident, catalog)
+        investigation = await _investigation(incident, catalog)
         incident = incident.model_copy(update={"investigation": investigation})
         if incident.issue is not None:
             record_on_issue(

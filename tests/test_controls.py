@@ -16,9 +16,13 @@ import httpx
 import pytest
 import yaml
 
+from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, load_catalog
 from remediate.controls.config import MaintenanceWindow
 from remediate.controls.pause import PAUSE_VARIABLE
+from remediate.investigation.models import InvestigationStatus
+from remediate.trackers import LocalTracker
 from tests.support.fix_runner import DEPLOYMENT, FixRunner
 from tests.support.gateway import (
     ROOT,
@@ -31,6 +35,7 @@ from tests.support.gateway import (
     wait_drained,
     wait_healthy,
 )
+from tests.support.model_server import ModelServer, Turn, text, tool
 from tests.support.processes import free_port, stop
 from tests.support.sim_service import SimService
 from tests.support.webhook_sink import WebhookSink
@@ -377,3 +382,61 @@ async def test_the_fix_proposal_over_the_daily_budget_is_refused_and_recorded(
     assert "cannot clone the repository" in text
     assert text.count("**Fix proposal: not started.**") == 1
     assert "breaker fix-proposals-per-day tripped (at most 1 per day" in text
+
+
+# --- the daily model spend cap ---------------------------------------------------------------
+
+
+async def test_model_sessions_over_the_daily_spend_cap_are_refused_and_recorded(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_server: str,
+    model_server: ModelServer,
+    refused_url: str,
+) -> None:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-model-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+    catalog = {
+        "services": [
+            {"name": "api", "checks": ["S1-*"], "health": [{"url": refused_url, "timeout_s": 1}]}
+        ],
+        "policy": {"critical": {"propose_fix": False}},
+        "verification": {"attempts": 1, "interval_s": 0},
+        "investigation": {"max_turns": 4},
+        "controls": {"breakers": {"model_spend_usd_per_day": 0.001}},
+    }
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    submit_conclusion = tool(
+        "mcp__investigate__submit_investigation", summary="the api is down", hypotheses=[]
+    )
+    # 10,000 input tokens cost more than the whole day's USD 0.001
+    model_server.play(Turn([submit_conclusion], input_tokens=10_000), Turn([text("done")]))
+
+    def sentinel(check: str) -> Alert:
+        return Alert.from_sentinel(
+            {"check_id": check, "timestamp": "2026-11-29T15:00:00", "status": "fail"}
+        )
+
+    first = await remediate_alert(sentinel("S1-spend-a"))
+    assert first.investigation is not None and first.investigation.cost_usd > 0.001
+    asked = len(model_server.requests)
+    second = await remediate_alert(sentinel("S1-spend-b"))
+
+    assert second.investigation is not None
+    assert second.investigation.status is InvestigationStatus.SKIPPED
+    assert "breaker model-spend-per-day tripped" in second.investigation.reason
+    assert "at most USD 0.0010 of model sessions per day" in second.investigation.reason
+    assert len(model_server.requests) == asked  # no session started
+    async with httpx.AsyncClient(base_url=prefect_server, trust_env=False) as client:
+        limit = (await client.get("/v2/concurrency_limits/remediate-model-spend-per-day")).json()
+        assert limit["limit"] == 10 and limit["active_slots"] == 10  # charged up to the cap
+        run = (await client.get(f"/flow_runs/{second.flow_run_id}")).json()
+        first_run = (await client.get(f"/flow_runs/{first.flow_run_id}")).json()
+    assert "stopped-by:model-spend-per-day" in run["tags"]
+    assert not any(t.startswith("stopped-by") for t in first_run["tags"])
+    [issue] = [
+        i for i in LocalTracker(tmp_path / "data" / "issues").issues() if "S1-spend-b" in i.title
+    ]
+    assert any("model-spend-per-day tripped" in c.body for c in issue.comments)

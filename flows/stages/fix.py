@@ -9,7 +9,7 @@ from prefect import get_run_logger
 from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import record_judgement, suspend_for_decision
-from flows.stages.controls import held_back
+from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.notices import tell
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import (
@@ -114,15 +114,17 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
             await notify_publish_failed(incident, proposal, decision, cause, attempt, catalog)
         return cause
 
-    # only a proposal that would start a model session spends the daily budget
+    # only a proposal that would start a model session spends the daily budgets
     per_day = catalog.controls.breakers.fix_proposals_per_day
-    spends = per_day is not None and skip_reason(incident.alert, service, catalog.fixer) is None
-    budget = fix_budget(per_day) if per_day is not None and spends else None
-    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget)
+    session = skip_reason(incident.alert, service, catalog.fixer) is None
+    budget = fix_budget(per_day) if per_day is not None and session else None
+    spend = spend_budget_of(catalog) if session else None
+    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget, spend)
     if stop is not None:
         note("fix-stopped", f"**Fix proposal: not started.** {inline(stop, 1500)}")
         return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None, None)
     proposal = await propose_fix_task(incident, catalog)
+    await charged("fix-proposal", spend, proposal.cost_usd)
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
     diff_url = await publish_diff_artifact(proposal) if proposal.diff else None

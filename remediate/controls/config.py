@@ -81,6 +81,12 @@ class Breakers(_Strict):
     fix_proposals_per_day: int | None = Field(
         default=None, ge=1, le=100_000, description="Fix proposals (model sessions) per day."
     )
+    model_spend_usd_per_day: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="US dollars investigations and fix proposals together may spend per day.",
+    )
 
 
 class ControlsConfig(_Strict):

@@ -94,6 +94,7 @@ class Control(StrEnum):
     PAUSED = "automation-paused"
     ACTIONS_PER_HOUR = "actions-per-hour"
     FIX_PROPOSALS_PER_DAY = "fix-proposals-per-day"
+    MODEL_SPEND_PER_DAY = "model-spend-per-day"
 
 
 class Stage(StrEnum):
