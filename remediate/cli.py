@@ -26,7 +26,7 @@ from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
 from remediate.runs.links import flow_run_link
-from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
+from remediate.runs.tags import Flag, Key, Publish, tag, tag_value, tag_values
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -113,6 +113,9 @@ def _control(tags: list[str]) -> str:
     stopped its steps (the pause, a breaker)."""
     if Flag.SILENCED in tags:
         return f"silenced ({tag_value(tags, Key.SILENCE) or '?'})"
+    if Flag.DRY_RUN in tags:
+        would = tag_values(tags, Key.WOULD)
+        return "dry run" + (f" (would: {', '.join(would)})" if would else "")
     prefix = f"{Key.STOPPED_BY.value}:"
     stopped = sorted({t.removeprefix(prefix) for t in tags if t.startswith(prefix)})
     return "stopped: " + ", ".join(stopped) if stopped else "-"

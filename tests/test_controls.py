@@ -22,7 +22,10 @@ from remediate.catalog import Catalog, CatalogError, load_catalog
 from remediate.controls.config import MaintenanceWindow
 from remediate.controls.pause import PAUSE_VARIABLE
 from remediate.investigation.models import InvestigationStatus
+from remediate.reporting.history import RunRecord
+from remediate.reporting.metrics import compute
 from remediate.trackers import LocalTracker
+from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import DEPLOYMENT, FixRunner
 from tests.support.gateway import (
     ROOT,
@@ -35,12 +38,15 @@ from tests.support.gateway import (
     wait_drained,
     wait_healthy,
 )
+from tests.support.git_remote import GitRemote
 from tests.support.model_server import ModelServer, Turn, text, tool
 from tests.support.processes import free_port, stop
 from tests.support.sim_service import SimService
 from tests.support.webhook_sink import WebhookSink
-from tests.test_fix_approval import submit
+from tests.test_fix_approval import READ_EDIT, github_service, submit
 from tests.test_runbook_actions import alert, flow_catalog, notes, restart, restore
+
+__all__ = ["github_service"]  # a fixture these tests use
 
 
 def at(text: str) -> float:
@@ -440,3 +446,102 @@ async def test_model_sessions_over_the_daily_spend_cap_are_refused_and_recorded(
         i for i in LocalTracker(tmp_path / "data" / "issues").issues() if "S1-spend-b" in i.title
     ]
     assert any("model-spend-per-day tripped" in c.body for c in issue.comments)
+
+
+# --- dry-run (shadow) mode ---------------------------------------------------------------------
+
+
+def artifacts(runner: FixRunner, run_id: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{runner.api_url}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
+        trust_env=False,
+    )
+    response.raise_for_status()
+    return {a["key"]: str(a["data"]) for a in response.json() if a["key"]}
+
+
+@pytest.mark.timeout(600)
+async def test_a_dry_run_writes_pushes_runs_and_sends_nothing_and_its_artifacts_show_it_all(
+    fix_runner: FixRunner,
+    github_service: tuple[GitRemote, GitHubStandIn],
+    sim_service: SimService,
+    webhook_sink: WebhookSink,
+) -> None:
+    remote, standin = github_service
+    check = f"shadow-{uuid.uuid4().hex[:6]}"
+    data = flow_catalog(
+        check, sim_service, [restart(sim_service.script, check), restore(sim_service.script)]
+    )
+    name = data["services"][0]["name"]
+    data["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "service",
+        "clone_url": remote.url("acme", "service"),
+        "api_base_url": standin.base_url,
+    }
+    data["tracker"] = {"kind": "github"}
+    data["policy"]["critical"]["propose_fix"] = True
+    data["controls"] = {"dry_run": {"services": [name]}}
+    data["notifications"] = {"channels": [{"kind": "webhook", "url": webhook_sink.url("/note")}]}
+    data["approval"]["notify"] = [{"kind": "webhook", "url": webhook_sink.url("/hook")}]
+    sim_service.break_it()
+    fix_runner.write_catalog(data)
+    fix_runner.model.play(*READ_EDIT)
+    main = remote.branches("acme", "service")
+
+    run_id = await submit(fix_runner, alert(check))
+    run = fix_runner.wait_for(run_id, "Completed")
+
+    would = {t for t in run["tags"] if t.startswith("would:")}
+    assert "dry-run" in run["tags"]
+    assert would == {
+        "would:open-issue",
+        "would:propose-fix",
+        "would:ask-approval",
+        "would:run-action",
+    }
+    assert standin.issues("acme/service") == [] and standin.pulls("acme/service") == []
+    assert standin.violations == []
+    assert remote.branches("acme", "service") == main
+    assert sim_service.actions() == []
+    assert webhook_sink.bodies("/hook") == []
+    [notice] = webhook_sink.bodies("/note")
+    assert notice["event"] == "dry-run"
+    assert notice["facts"]["Would"].startswith("would open issue, propose fix")
+
+    shown = artifacts(fix_runner, run_id)
+    assert "**Dry run: nothing was written, pushed, run or sent.**" in shown["dry-run-issue"]
+    assert check in shown["dry-run-issue"]
+    assert "+TIMEOUT_S = 5.0" in shown["fix-diff"]
+    assert "would wait for approval of diff" in shown["dry-run-fix"]
+    action = shown["dry-run-action-approval"]
+    assert "`restart`" in action and "would wait for approval by one of: alice" in action
+    assert "restart normal" in action  # the command, with its bound parameter
+
+
+def test_the_report_counts_what_dry_runs_would_have_done() -> None:
+    def shadow(*tags: str, resolved: bool = False) -> RunRecord:
+        extra = ["alert-resolved"] if resolved else []
+        return RunRecord(
+            id=uuid.uuid4().hex,
+            created=datetime.now(UTC),
+            state_type="COMPLETED",
+            tags=["remediate", "dry-run", *tags, *extra],
+        )
+
+    records = [
+        shadow("would:open-issue", "would:run-action", "would:ask-approval", resolved=True),
+        shadow("would:open-issue", "would:propose-fix", "would:ask-approval"),
+        shadow("would:open-issue"),
+        RunRecord(id="x", created=datetime.now(UTC), state_type="COMPLETED", tags=["remediate"]),
+    ]
+    now = datetime.now(UTC)
+    figures = {f.key: f for f in compute(records, now, now).figures}
+    assert figures["dry_runs"].value == 3
+    assert figures["dry_run_would_open_issue"].value == 3
+    assert figures["dry_run_would_run_action"].value == 1
+    assert figures["dry_run_would_propose_fix"].value == 1
+    assert figures["dry_run_would_ask_approval"].value == 2
+    assert figures["dry_run_needless"].value == 1
+    assert figures["dry_run_needless"].note.startswith("of 2 ")

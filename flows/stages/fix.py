@@ -6,6 +6,7 @@ import hashlib
 from typing import NamedTuple
 
 from prefect import get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import record_judgement, suspend_for_decision
@@ -20,6 +21,7 @@ from remediate.approval.record import (
 )
 from remediate.catalog import Catalog
 from remediate.controls.breakers import fix_budget
+from remediate.controls.dry_run import would_fix
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.propose import skip_reason
@@ -30,7 +32,7 @@ from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.markdown import inline
 from remediate.notifications import events
 from remediate.runs.occurrences import alert_resolved
-from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, retag, tag
+from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, Would, retag, tag
 from tasks.approval import notify_approvers, notify_publish_failed, record_decision
 from tasks.fixer import open_pull_request, propose_fix_task, publish_diff_artifact
 from tasks.trackers import record_on_issue
@@ -128,6 +130,16 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
     diff_url = await publish_diff_artifact(proposal) if proposal.diff else None
+    if incident.dry_run:
+        waits = proposal.awaits_approval and service is not None
+        await acreate_markdown_artifact(
+            key="dry-run-fix",
+            markdown=would_fix(proposal, catalog.approval, waits),
+            description="dry run: the fix it would propose",
+        )
+        would = [Would.PROPOSE_FIX, *([Would.ASK_APPROVAL] if waits else [])]
+        await retag([tag(Key.WOULD, w) for w in would])
+        return FixReview(proposal, None, None, None)
     if not proposal.awaits_approval or service is None:
         return FixReview(proposal, None, None, None)
     if not catalog.approval.approvers:

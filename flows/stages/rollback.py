@@ -23,7 +23,7 @@ from remediate.rollback.models import RollbackOutcome, RollbackStatus, rollback_
 from remediate.rollback.ssh_releases import rollback_action, within_window
 from remediate.rollback.text import proposal_comment, result_comment
 from remediate.runs.history import another_run_tagged
-from remediate.runs.tags import Key, retag, tag
+from remediate.runs.tags import Key, Would, retag, tag
 from tasks.rollback import read_service_releases
 
 
@@ -129,6 +129,8 @@ async def roll_back_recent_release(incident: Incident, catalog: Catalog) -> Roll
         ]
     )
     note("rollback-proposal", proposal_comment(proposed))
+    if incident.dry_run:
+        await retag([tag(Key.WOULD, Would.ROLL_BACK)])
     result = await act_on_alert(incident.model_copy(update={"diagnosis": None}), catalog, action)
     if result is None:
         outcome = proposed.model_copy(
