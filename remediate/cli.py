@@ -20,6 +20,7 @@ from remediate.approval import cli as approve_cli
 from remediate.approval import retry as retry_cli
 from remediate.approval.config import NotifyChannel
 from remediate.catalog import CatalogError, load_catalog
+from remediate.controls import audit_cli
 from remediate.controls import cli as silence_cli
 from remediate.controls.pause_cli import pause_automation, resume_automation
 from remediate.devstack import stack
@@ -294,6 +295,15 @@ async def _pause(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _audit(args: argparse.Namespace) -> int:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        try:
+            return await audit_cli.run(args, api, stack.StackConfig.from_env().data_dir)
+        except audit_cli.AuditUsageError as exc:
+            raise UsageError(str(exc)) from exc
+
+
 async def _resume(args: argparse.Namespace) -> int:
     target = prefect_api()
     async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
@@ -365,6 +375,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--by", help="who resumes (default: the OS user)")
     resume.add_argument("--catalog", help="catalog whose approval.notify channels are told")
     resume.set_defaults(handler=_resume)
+
+    audit = commands.add_parser(
+        "audit", help="export every decision, action, stop and silence (jsonl or csv)"
+    )
+    audit_cli.add_arguments(audit)
+    audit.set_defaults(handler=_audit)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

@@ -5,9 +5,11 @@ the steps it had already passed."""
 from __future__ import annotations
 
 from prefect import get_run_logger, task
+from prefect.runtime import flow_run
 
 from remediate.approval.config import NotifyChannel
 from remediate.approval.notify import control_payload, notify
+from remediate.controls.audit import AuditEntry, write
 from remediate.controls.breakers import Budget, left, spend, take
 from remediate.controls.pause import current_pause
 from remediate.runs.cache import PER_FLOW_RUN_STEP
@@ -44,6 +46,12 @@ async def charge_spend(step: str, budget: Budget, cost_usd: float) -> int:
         "model spend USD %.4f charged to %s (%d of %d slots)", cost_usd, budget.name, taken, slots
     )
     return taken
+
+
+@task(name="record-audit", cache_policy=PER_FLOW_RUN_STEP)
+async def record_audit(step: str, entry: AuditEntry) -> None:
+    """``entry`` on the current run's audit trail, once per run and ``step``."""
+    await write(entry, flow_run.get_id())
 
 
 @task(name="announce-breaker", cache_policy=PER_FLOW_RUN_STEP)

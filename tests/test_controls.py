@@ -19,6 +19,7 @@ import yaml
 from flows.remediate_alert import remediate_alert
 from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, load_catalog
+from remediate.controls.audit import AuditEntry, Kind, from_csv
 from remediate.controls.config import MaintenanceWindow
 from remediate.controls.pause import PAUSE_VARIABLE
 from remediate.investigation.models import InvestigationStatus
@@ -545,3 +546,90 @@ def test_the_report_counts_what_dry_runs_would_have_done() -> None:
     assert figures["dry_run_would_ask_approval"].value == 2
     assert figures["dry_run_needless"].value == 1
     assert figures["dry_run_needless"].note.startswith("of 2 ")
+
+
+# --- audit export --------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+async def test_the_audit_export_round_trips_every_decision_made(
+    fix_runner: FixRunner, sim_service: SimService, paused_cleanup: Any
+) -> None:
+    check = f"audit-{uuid.uuid4().hex[:6]}"
+    actions = [restart(sim_service.script, check), restore(sim_service.script)]
+    data = flow_catalog(check, sim_service, actions)
+    data["controls"] = {"breakers": {"actions_per_service_per_hour": 1}}
+    fix_runner.write_catalog(data)
+    sim_service.break_it()  # the restart does not bring health back: its undo runs
+    decisions = [
+        {"decision": "approve", "approver": "alice", "comment": "try it"},
+        {"decision": "approve", "approver": "alice"},  # over the hourly budget
+        {"decision": "reject", "approver": "alice", "comment": "not now"},
+    ]
+    runs = []
+    for n, decision in enumerate(decisions):
+        run_id = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-{n}"}))
+        fix_runner.wait_for(run_id, "Suspended")
+        assert fix_runner.resume(run_id, decision)["status"] == "ACCEPT"
+        fix_runner.wait_for(run_id, "Completed")
+        runs.append(run_id)
+
+    env = {"PREFECT_API_URL": fix_runner.api_url}
+    home = fix_runner.data_dir / check
+    by = f"oncall-{check}"
+    assert (
+        cli(home, "pause-automation", "--reason", "audit drill", "--by", by, **env).returncode == 0
+    )
+    assert cli(home, "resume-automation", "--by", by, **env).returncode == 0
+    added = cli(home, "silence", "add", "--duration", "1h", "--reason", "drill", "--json")
+    silence_id = json.loads(added.stdout)["id"]
+    assert cli(home, "silence", "expire", silence_id).returncode == 0
+
+    exported = {}
+    for form in ("jsonl", "csv"):
+        out = home / f"audit.{form}"
+        done = cli(home, "audit", "--since", "1h", "--format", form, "--output", str(out), **env)
+        assert done.returncode == 0, done.stderr
+        text = out.read_text()
+        exported[form] = (
+            [AuditEntry.model_validate_json(line) for line in text.splitlines()]
+            if form == "jsonl"
+            else from_csv(text)
+        )
+    assert exported["jsonl"] == exported["csv"]
+    mine = [
+        e for e in exported["jsonl"] if e.run_id in runs or e.actor == by or e.subject == silence_id
+    ]
+    assert [e.at for e in mine] == sorted(e.at for e in mine)
+
+    def of(run: str) -> list[tuple[str, ...]]:
+        return [
+            (e.kind.value, e.subject, e.verdict, e.actor, e.channel, e.comment, e.control)
+            for e in mine
+            if e.run_id == run
+        ]
+
+    assert of(runs[0]) == [
+        ("action-decision", "restart", "approved", "alice", "prefect-api", "try it", ""),
+        ("action-run", "restart", "failed-undo-failed", "alice", "prefect-api", "", ""),
+    ]
+    assert of(runs[1]) == [
+        ("action-decision", "restart", "approved", "alice", "prefect-api", "", ""),
+        ("control-stop", "action-approval-run", "", "", "", "", "actions-per-hour"),
+    ]
+    assert of(runs[2]) == [
+        ("action-decision", "restart", "rejected", "alice", "prefect-api", "not now", ""),
+    ]
+    [ran] = [e for e in mine if e.kind == Kind.ACTION_RUN]
+    assert ran.parameters == {"mode": "normal"} and ran.undo == "restore"
+    assert ran.command.endswith("restart normal") and ran.hosts
+    assert {(e.service, e.check) for e in mine if e.run_id} == {(f"sim-{check}", check)}
+    pause, resumed = [(e.kind.value, e.reason) for e in mine if e.actor == by]
+    assert pause == ("automation-paused", "audit drill")
+    assert resumed[0] == "automation-resumed" and "audit drill" in resumed[1]
+    assert [e.kind.value for e in mine if e.subject == silence_id] == [
+        "silence-created",
+        "silence-expired",
+    ]
+    bad = cli(home, "audit", "--since", "soon", **env)
+    assert bad.returncode == 2 and "--since" in bad.stderr

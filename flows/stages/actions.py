@@ -25,6 +25,7 @@ from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, A
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
+from remediate.controls.audit import action_run_entry
 from remediate.controls.breakers import actions_budget
 from remediate.controls.dry_run import would_run_action
 from remediate.diagnosis.findings import findings_of
@@ -47,6 +48,7 @@ from tasks.actions import (
     verify_after_undo,
 )
 from tasks.approval import record_decision
+from tasks.controls import record_audit
 from tasks.trackers import record_on_issue
 
 ACTION_APPROVAL_KEY = "action-approval"
@@ -290,6 +292,7 @@ async def decide_and_run(
         return await stopped(base, stop)
     outcome = await run_under_limit(service, action, catalog, base)
     logger.info("runbook action %s: %s", action.name, outcome.status.value)
+    await record_audit(f"{approval_key}-run", action_run_entry(outcome))
     await retag([tag(Key.ACTION_STATUS, outcome.status.value)])
     note("action-result", outcome_markdown(outcome))
     finished = events.action_finished(outcome, approval_key, _run_url(), issue)

@@ -4,15 +4,19 @@ text returned for the issue; a tripped breaker is announced once per period."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from prefect import get_run_logger
 
 from remediate.catalog import Catalog
+from remediate.controls.audit import AuditEntry, Kind
 from remediate.controls.breakers import Budget, spend_budget
 from remediate.runs.tags import Control, Key, retag, tag
 from tasks.controls import (
     announce_breaker,
     automation_gate,
     charge_spend,
+    record_audit,
     spend_left,
     take_budget,
 )
@@ -36,10 +40,12 @@ async def held_back(
     if paused is not None:
         logger.warning("%s not run: automation %s", what, paused)
         await retag([tag(Key.STOPPED_BY, Control.PAUSED)])
-        return (
+        text = (
             f"{what} not run: automation is {paused} "
             "(remediate resume-automation lets later runs act again)."
         )
+        await _audit_stop(step, Control.PAUSED, text)
+        return text
     tripped = None
     if spend is not None and not await spend_left(step, spend):
         tripped = spend
@@ -53,8 +59,16 @@ async def held_back(
         f"{what} refused: breaker {tripped.control.value} tripped"
         f" ({tripped.describe()}, Prefect rate limit {tripped.name})."
     )
+    await _audit_stop(step, tripped.control, text)
     await announce_breaker(step, tripped, text, catalog.approval.notify)
     return text
+
+
+async def _audit_stop(step: str, control: Control, text: str) -> None:
+    entry = AuditEntry(
+        at=datetime.now(UTC), kind=Kind.CONTROL_STOP, subject=step, control=control, reason=text
+    )
+    await record_audit(f"stop-{step}", entry)
 
 
 def spend_budget_of(catalog: Catalog) -> Budget | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from prefect import get_run_logger
@@ -20,6 +21,7 @@ from remediate.approval.record import (
     publication_attempt,
 )
 from remediate.catalog import Catalog
+from remediate.controls.audit import AuditEntry, Kind
 from remediate.controls.breakers import fix_budget
 from remediate.controls.dry_run import would_fix
 from remediate.fixer.git import diff_sha256
@@ -34,6 +36,7 @@ from remediate.notifications import events
 from remediate.runs.occurrences import alert_resolved
 from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, Would, retag, tag
 from tasks.approval import notify_approvers, notify_publish_failed, record_decision
+from tasks.controls import record_audit
 from tasks.fixer import open_pull_request, propose_fix_task, publish_diff_artifact
 from tasks.trackers import record_on_issue
 
@@ -196,6 +199,14 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
         return FixReview(proposal, approval, decision, None, failed)
     logger.info("pull request %s: %s", pull.number, pull.url)
     await retag([tag(Key.PUBLISH, Publish.PUBLISHED)], replace=[Key.PUBLISH])
+    published = AuditEntry(
+        at=datetime.now(UTC),
+        kind=Kind.FIX_PUBLISHED,
+        subject=pull.branch,
+        actor=decision.approver or "",
+        reason=pull.url,
+    )
+    await record_audit("fix-published", published)
     note("fix-pull", f"Pull request opened after approval ({decision.line()}): {pull.url}")
     await tell(events.pull_request_opened(incident.alert, pull, incident.run_url, issue), catalog)
     return FixReview(proposal, approval, decision, pull)
