@@ -45,6 +45,9 @@ from tests.support.processes import free_port, stop
 from tests.support.sim_service import SimService
 from tests.support.webhook_sink import WebhookSink
 from tests.test_fix_approval import READ_EDIT, github_service, submit
+from tests.test_rollback import alert as rollback_alert
+from tests.test_rollback import deploy_bad_release
+from tests.test_rollback import flow_catalog as rollback_catalog
 from tests.test_runbook_actions import alert, flow_catalog, notes, restart, restore
 
 __all__ = ["github_service"]  # a fixture these tests use
@@ -633,3 +636,32 @@ async def test_the_audit_export_round_trips_every_decision_made(
     ]
     bad = cli(home, "audit", "--since", "soon", **env)
     assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+@pytest.mark.timeout(600)
+async def test_a_dry_run_names_the_rollback_target_and_rolls_nothing_back(
+    fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = f"shadow-rollback-{uuid.uuid4().hex[:6]}"
+    deploy_bad_release(sim_service, live_for_s=60)
+    data = rollback_catalog(check, sim_service)
+    data["controls"] = {"dry_run": {"everything": True}}
+    fix_runner.write_catalog(data)
+
+    run_id = await submit(fix_runner, rollback_alert(check))
+    run = fix_runner.wait_for(run_id, "Completed")
+
+    assert sim_service.current() == "releases/v2"
+    assert not any(a.startswith("rollback") for a in sim_service.actions())
+    wanted = {
+        "dry-run",
+        "would:roll-back",
+        "would:run-action",
+        "rollback-from:v2",
+        "rollback-to:v1",
+    }
+    assert wanted <= set(run["tags"])
+    shown = artifacts(fix_runner, run_id)
+    assert "from `v2` to `v1`" in shown["dry-run-rollback"]
+    action = shown["dry-run-action-approval"]
+    assert "release=v1" in action and "rollback v1" in action
