@@ -130,8 +130,8 @@ def _silenced_by() -> str | None:
 
 
 async def _investigation(incident: Incident, catalog: Catalog) -> Investigation:
-    """The investigation, unless the pause or the model spend cap holds it back (it runs
-    no action, so only the spend cap can refuse it; the pause does not)."""
+    """The investigation, unless the model spend cap holds it back (the pause does not:
+    an investigation only reads), its cost charged to the cap afterwards."""
     spend = spend_budget_of(catalog)
     stop = await held_back("investigation", "Investigation", catalog, None, spend, pause=False)
     if stop is not None:
