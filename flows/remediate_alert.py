@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
 from flows.stages.actions import act_on_alert
+from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.fix import fix_and_review
 from flows.stages.notices import tell
 from flows.stages.rollback import roll_back_recent_release
@@ -27,11 +28,13 @@ from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
+from remediate.controls.dry_run import NO_CHANNELS, silent, summary, would_open_issue
 from remediate.controls.silences import silenced_note
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
 from remediate.evidence.models import LogBundle
 from remediate.fixer.text import report_section
+from remediate.incident.draft import issue_draft
 from remediate.incident.models import Incident, Occurrences, OutcomeStatus, RemediationOutcome
 from remediate.incident.text import investigation_comment, issue_body
 from remediate.investigation.investigate import skip_reason
@@ -42,7 +45,18 @@ from remediate.rollback.models import RollbackOutcome
 from remediate.rollback.text import incident_artifact_section as rollback_section
 from remediate.runs.names import run_name
 from remediate.runs.occurrences import alert_resolved, occurrences_of
-from remediate.runs.tags import Flag, Key, Stage, alert_tags, retag, tag, tag_value
+from remediate.runs.tags import (
+    Flag,
+    Key,
+    Stage,
+    Would,
+    alert_tags,
+    retag,
+    run_tags,
+    tag,
+    tag_value,
+    tag_values,
+)
 from remediate.settings import get_settings
 from remediate.trackers.models import IssueAction
 from tasks.diagnosis import diagnose, verify
@@ -115,6 +129,18 @@ def _silenced_by() -> str | None:
     return tag_value(tags, Key.SILENCE) or "silence.unknown"
 
 
+async def _investigation(incident: Incident, catalog: Catalog) -> Investigation:
+    """The investigation, unless the model spend cap holds it back (the pause does not:
+    an investigation only reads), its cost charged to the cap afterwards."""
+    spend = spend_budget_of(catalog)
+    stop = await held_back("investigation", "Investigation", catalog, None, spend, pause=False)
+    if stop is not None:
+        return skipped(stop)
+    investigation = await investigate_incident(incident, catalog)
+    await charged("investigation", spend, investigation.cost_usd)
+    return investigation
+
+
 class FixNotPublished(Exception):
     """Ends a run whose approved fix did not reach its repository (the run is Failed)."""
 
@@ -182,6 +208,18 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             "alert received inside %s: recorded only; no investigation, fix or action",
             silenced_by,
         )
+    told = catalog
+    if catalog.controls.dry_run.covers(alert.service, alert.severity):
+        logger.warning(
+            "dry run: every step computes what it would do and records it as an artifact;"
+            " nothing is written to the tracker, pushed, run or sent"
+        )
+        await retag([Flag.DRY_RUN])
+        incident = incident.model_copy(update={"dry_run": True})
+        # no stage of a shadow run can reach a channel: they see none
+        catalog = catalog.model_copy(
+            update={"approval": silent(catalog.approval), "notifications": NO_CHANNELS}
+        )
 
     if policy.verify:
         verification = await _verification(incident, catalog)
@@ -221,7 +259,16 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         if reason is not None:
             incident = incident.model_copy(update={"investigation": skipped(reason)})
 
-    if policy.open_issue and (silenced_by is None or policy.open_issue_when_silenced):
+    opens_issue = policy.open_issue and (silenced_by is None or policy.open_issue_when_silenced)
+    if opens_issue and incident.dry_run:
+        draft = issue_draft(incident, redactor)
+        await acreate_markdown_artifact(
+            key="dry-run-issue",
+            markdown=would_open_issue(draft.title, draft.labels, draft.body, draft.comment),
+            description="dry run: the issue it would open",
+        )
+        await retag([tag(Key.WOULD, Would.OPEN_ISSUE)])
+    elif opens_issue:
         issue = open_or_update_issue(incident, catalog)
         incident = incident.model_copy(update={"issue": issue})
         if resumed:
@@ -237,7 +284,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         )
 
     if policy.investigate and incident.investigation is None:
-        investigation = await investigate_incident(incident, catalog)
+        investigation = await _investigation(incident, catalog)
         incident = incident.model_copy(update={"investigation": investigation})
         if incident.issue is not None:
             record_on_issue(
@@ -300,7 +347,11 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         action=action,
         rollback=rollback,
         silenced_by=silenced_by,
+        dry_run=incident.dry_run,
     )
+    if incident.dry_run and incident.run_id:
+        would = tag_values(await run_tags(incident.run_id), Key.WOULD)
+        await tell(events.dry_run(alert, summary(would), incident.run_url), told)
     if not_published is not None:
         # an approved fix that is not in its repository must not look like success
         raise FixNotPublished(not_published)

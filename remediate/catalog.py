@@ -164,6 +164,9 @@ class Catalog(_Strict):
                     f"maintenance window {window.name!r} names unknown service(s): "
                     + ", ".join(unknown)
                 )
+        unknown = [name for name in self.controls.dry_run.services if name not in known]
+        if unknown:
+            raise ValueError("controls.dry_run names unknown service(s): " + ", ".join(unknown))
         return self
 
     @model_validator(mode="after")

@@ -20,12 +20,13 @@ from remediate.approval import cli as approve_cli
 from remediate.approval import retry as retry_cli
 from remediate.approval.config import NotifyChannel
 from remediate.catalog import CatalogError, load_catalog
+from remediate.controls import audit_cli
 from remediate.controls import cli as silence_cli
 from remediate.devstack import stack
 from remediate.runs.api import PrefectAPI, PrefectAPIError
 from remediate.runs.auth import APIAuthError
 from remediate.runs.links import flow_run_link
-from remediate.runs.tags import Flag, Key, Publish, tag, tag_value
+from remediate.runs.tags import Flag, Key, Publish, tag, tag_value, tag_values
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -112,6 +113,9 @@ def _control(tags: list[str]) -> str:
     stopped its steps (the pause, a breaker)."""
     if Flag.SILENCED in tags:
         return f"silenced ({tag_value(tags, Key.SILENCE) or '?'})"
+    if Flag.DRY_RUN in tags:
+        would = tag_values(tags, Key.WOULD)
+        return "dry run" + (f" (would: {', '.join(would)})" if would else "")
     prefix = f"{Key.STOPPED_BY.value}:"
     stopped = sorted({t.removeprefix(prefix) for t in tags if t.startswith(prefix)})
     return "stopped: " + ", ".join(stopped) if stopped else "-"
@@ -293,6 +297,15 @@ async def _pause(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _audit(args: argparse.Namespace) -> int:
+    target = prefect_api()
+    async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
+        try:
+            return await audit_cli.run(args, api, stack.StackConfig.from_env().data_dir)
+        except audit_cli.AuditUsageError as exc:
+            raise UsageError(str(exc)) from exc
+
+
 async def _resume(args: argparse.Namespace) -> int:
     target = prefect_api()
     async with PrefectAPI(target.url, timeout=30, attempts=3, credential=target.credential) as api:
@@ -369,6 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--by", help="who resumes (default: the OS user)")
     resume.add_argument("--catalog", help="catalog whose approval.notify channels are told")
     resume.set_defaults(handler=_resume)
+
+    audit = commands.add_parser(
+        "audit", help="export every decision, action, stop and silence (jsonl or csv)"
+    )
+    audit_cli.add_arguments(audit)
+    audit.set_defaults(handler=_audit)
 
     demo = commands.add_parser("demo", help="make the demo service fail or recover")
     demo.add_argument("action", choices=["break", "fix", "status"])

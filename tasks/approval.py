@@ -14,6 +14,7 @@ from remediate.approval.notify import (
 )
 from remediate.approval.record import DecisionRecord, record_on_run
 from remediate.catalog import Catalog
+from remediate.controls import audit
 from remediate.fixer.models import FixProposal
 from remediate.incident.models import Incident
 from remediate.runs.cache import PER_FLOW_RUN, per_flow_run_and
@@ -80,6 +81,7 @@ async def record_decision(key: str, suspension: str, subject: str, record: Decis
     artifact_id = await acreate_markdown_artifact(
         key=key, markdown=record.markdown(subject), description=f"{subject}: {record.line()}"[:500]
     )
+    await audit.write(audit.decision_entry(key, subject, record), flow_run.get_id())
     return str(artifact_id)
 
 
@@ -88,4 +90,7 @@ async def record_decision_on_run(
     run_id: str, key: str, subject: str, record: DecisionRecord
 ) -> bool:
     """The decision as artifact ``key`` of another run, once (``record.record_on_run``)."""
-    return await record_on_run(run_id, key, subject, record)
+    recorded = await record_on_run(run_id, key, subject, record)
+    if recorded:
+        await audit.write(audit.decision_entry(key, subject, record), run_id)
+    return recorded

@@ -13,11 +13,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from remediate.catalog import Catalog, Service
+from remediate.incident.draft import issue_draft
 from remediate.incident.models import Incident
-from remediate.incident.text import issue_body, issue_labels, issue_title, recurrence_comment
 from remediate.runs.cache import PER_FLOW_RUN
 from remediate.settings import get_settings
-from remediate.trackers import IssueDraft, make_tracker
+from remediate.trackers import make_tracker
 from remediate.trackers.charted import ChartedIssue, IssueWrite, write_charted_issue
 from remediate.trackers.errors import worth_retrying
 from remediate.trackers.models import IssueRef
@@ -33,17 +33,8 @@ from remediate.trackers.models import IssueRef
 )
 def open_or_update_issue(incident: Incident, catalog: Catalog) -> IssueRef:
     """Idempotent per occurrence: a retry finds the write it already made."""
-    redactor = catalog.redactor()
-    alert = incident.alert
     tracker = make_tracker(catalog, incident.service, get_settings())
-    draft = IssueDraft(
-        fingerprint=alert.fingerprint,
-        occurrence_key=alert.occurrence_key,
-        title=issue_title(alert, redactor),
-        body=issue_body(incident, redactor),
-        comment=recurrence_comment(incident, redactor),
-        labels=issue_labels(alert, redactor),
-    )
+    draft = issue_draft(incident, catalog.redactor())
     return tracker.open_or_update(draft, datetime.now(UTC))
 
 

@@ -16,9 +16,17 @@ import httpx
 import pytest
 import yaml
 
+from flows.remediate_alert import remediate_alert
+from remediate.alerts import Alert
 from remediate.catalog import Catalog, CatalogError, load_catalog
+from remediate.controls.audit import AuditEntry, Kind, from_csv
 from remediate.controls.config import MaintenanceWindow
 from remediate.controls.pause import PAUSE_VARIABLE
+from remediate.investigation.models import InvestigationStatus
+from remediate.reporting.history import RunRecord
+from remediate.reporting.metrics import compute
+from remediate.trackers import LocalTracker
+from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import DEPLOYMENT, FixRunner
 from tests.support.gateway import (
     ROOT,
@@ -31,11 +39,18 @@ from tests.support.gateway import (
     wait_drained,
     wait_healthy,
 )
+from tests.support.git_remote import GitRemote
+from tests.support.model_server import ModelServer, Turn, text, tool
 from tests.support.processes import free_port, stop
 from tests.support.sim_service import SimService
 from tests.support.webhook_sink import WebhookSink
-from tests.test_fix_approval import submit
+from tests.test_fix_approval import READ_EDIT, github_service, submit
+from tests.test_rollback import alert as rollback_alert
+from tests.test_rollback import deploy_bad_release
+from tests.test_rollback import flow_catalog as rollback_catalog
 from tests.test_runbook_actions import alert, flow_catalog, notes, restart, restore
+
+__all__ = ["github_service"]  # a fixture these tests use
 
 
 def at(text: str) -> float:
@@ -377,3 +392,276 @@ async def test_the_fix_proposal_over_the_daily_budget_is_refused_and_recorded(
     assert "cannot clone the repository" in text
     assert text.count("**Fix proposal: not started.**") == 1
     assert "breaker fix-proposals-per-day tripped (at most 1 per day" in text
+
+
+# --- the daily model spend cap ---------------------------------------------------------------
+
+
+async def test_model_sessions_over_the_daily_spend_cap_are_refused_and_recorded(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    prefect_server: str,
+    model_server: ModelServer,
+    refused_url: str,
+) -> None:
+    monkeypatch.setenv("REMEDIATE_CATALOG", str(tmp_path / "catalog.yaml"))
+    monkeypatch.setenv("REMEDIATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-model-key")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", model_server.url)
+    catalog = {
+        "services": [
+            {"name": "api", "checks": ["S1-*"], "health": [{"url": refused_url, "timeout_s": 1}]}
+        ],
+        "policy": {"critical": {"propose_fix": False}},
+        "verification": {"attempts": 1, "interval_s": 0},
+        "investigation": {"max_turns": 4},
+        "controls": {"breakers": {"model_spend_usd_per_day": 0.001}},
+    }
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    submit_conclusion = tool(
+        "mcp__investigate__submit_investigation", summary="the api is down", hypotheses=[]
+    )
+    # 10,000 input tokens cost more than the whole day's USD 0.001
+    model_server.play(Turn([submit_conclusion], input_tokens=10_000), Turn([text("done")]))
+
+    def sentinel(check: str) -> Alert:
+        return Alert.from_sentinel(
+            {"check_id": check, "timestamp": "2026-11-29T15:00:00", "status": "fail"}
+        )
+
+    first = await remediate_alert(sentinel("S1-spend-a"))
+    assert first.investigation is not None and first.investigation.cost_usd > 0.001
+    asked = len(model_server.requests)
+    second = await remediate_alert(sentinel("S1-spend-b"))
+
+    assert second.investigation is not None
+    assert second.investigation.status is InvestigationStatus.SKIPPED
+    assert "breaker model-spend-per-day tripped" in second.investigation.reason
+    assert "at most USD 0.0010 of model sessions per day" in second.investigation.reason
+    assert len(model_server.requests) == asked  # no session started
+    async with httpx.AsyncClient(base_url=prefect_server, trust_env=False) as client:
+        limit = (await client.get("/v2/concurrency_limits/remediate-model-spend-per-day")).json()
+        assert limit["limit"] == 10 and limit["active_slots"] == 10  # charged up to the cap
+        run = (await client.get(f"/flow_runs/{second.flow_run_id}")).json()
+        first_run = (await client.get(f"/flow_runs/{first.flow_run_id}")).json()
+    assert "stopped-by:model-spend-per-day" in run["tags"]
+    assert not any(t.startswith("stopped-by") for t in first_run["tags"])
+    [issue] = [
+        i for i in LocalTracker(tmp_path / "data" / "issues").issues() if "S1-spend-b" in i.title
+    ]
+    assert any("model-spend-per-day tripped" in c.body for c in issue.comments)
+
+
+# --- dry-run (shadow) mode ---------------------------------------------------------------------
+
+
+def artifacts(runner: FixRunner, run_id: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{runner.api_url}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [run_id]}}},
+        trust_env=False,
+    )
+    response.raise_for_status()
+    return {a["key"]: str(a["data"]) for a in response.json() if a["key"]}
+
+
+@pytest.mark.timeout(600)
+async def test_a_dry_run_writes_pushes_runs_and_sends_nothing_and_its_artifacts_show_it_all(
+    fix_runner: FixRunner,
+    github_service: tuple[GitRemote, GitHubStandIn],
+    sim_service: SimService,
+    webhook_sink: WebhookSink,
+) -> None:
+    remote, standin = github_service
+    check = f"shadow-{uuid.uuid4().hex[:6]}"
+    data = flow_catalog(
+        check, sim_service, [restart(sim_service.script, check), restore(sim_service.script)]
+    )
+    name = data["services"][0]["name"]
+    data["services"][0]["repository"] = {
+        "owner": "acme",
+        "name": "service",
+        "clone_url": remote.url("acme", "service"),
+        "api_base_url": standin.base_url,
+    }
+    data["tracker"] = {"kind": "github"}
+    data["policy"]["critical"]["propose_fix"] = True
+    data["controls"] = {"dry_run": {"services": [name]}}
+    data["notifications"] = {"channels": [{"kind": "webhook", "url": webhook_sink.url("/note")}]}
+    data["approval"]["notify"] = [{"kind": "webhook", "url": webhook_sink.url("/hook")}]
+    sim_service.break_it()
+    fix_runner.write_catalog(data)
+    fix_runner.model.play(*READ_EDIT)
+    main = remote.branches("acme", "service")
+
+    run_id = await submit(fix_runner, alert(check))
+    run = fix_runner.wait_for(run_id, "Completed")
+
+    would = {t for t in run["tags"] if t.startswith("would:")}
+    assert "dry-run" in run["tags"]
+    assert would == {
+        "would:open-issue",
+        "would:propose-fix",
+        "would:ask-approval",
+        "would:run-action",
+    }
+    assert standin.issues("acme/service") == [] and standin.pulls("acme/service") == []
+    assert standin.violations == []
+    assert remote.branches("acme", "service") == main
+    assert sim_service.actions() == []
+    assert webhook_sink.bodies("/hook") == []
+    [notice] = webhook_sink.bodies("/note")
+    assert notice["event"] == "dry-run"
+    assert notice["facts"]["Would"].startswith("would open issue, propose fix")
+
+    shown = artifacts(fix_runner, run_id)
+    assert "**Dry run: nothing was written, pushed, run or sent.**" in shown["dry-run-issue"]
+    assert check in shown["dry-run-issue"]
+    assert "+TIMEOUT_S = 5.0" in shown["fix-diff"]
+    assert "would wait for approval of diff" in shown["dry-run-fix"]
+    action = shown["dry-run-action-approval"]
+    assert "`restart`" in action and "would wait for approval by one of: alice" in action
+    assert "restart normal" in action  # the command, with its bound parameter
+
+
+def test_the_report_counts_what_dry_runs_would_have_done() -> None:
+    def shadow(*tags: str, resolved: bool = False) -> RunRecord:
+        extra = ["alert-resolved"] if resolved else []
+        return RunRecord(
+            id=uuid.uuid4().hex,
+            created=datetime.now(UTC),
+            state_type="COMPLETED",
+            tags=["remediate", "dry-run", *tags, *extra],
+        )
+
+    records = [
+        shadow("would:open-issue", "would:run-action", "would:ask-approval", resolved=True),
+        shadow("would:open-issue", "would:propose-fix", "would:ask-approval"),
+        shadow("would:open-issue"),
+        RunRecord(id="x", created=datetime.now(UTC), state_type="COMPLETED", tags=["remediate"]),
+    ]
+    now = datetime.now(UTC)
+    figures = {f.key: f for f in compute(records, now, now).figures}
+    assert figures["dry_runs"].value == 3
+    assert figures["dry_run_would_open_issue"].value == 3
+    assert figures["dry_run_would_run_action"].value == 1
+    assert figures["dry_run_would_propose_fix"].value == 1
+    assert figures["dry_run_would_ask_approval"].value == 2
+    assert figures["dry_run_needless"].value == 1
+    assert figures["dry_run_needless"].note.startswith("of 2 ")
+
+
+# --- audit export --------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(900)
+async def test_the_audit_export_round_trips_every_decision_made(
+    fix_runner: FixRunner, sim_service: SimService, paused_cleanup: Any
+) -> None:
+    check = f"audit-{uuid.uuid4().hex[:6]}"
+    actions = [restart(sim_service.script, check), restore(sim_service.script)]
+    data = flow_catalog(check, sim_service, actions)
+    data["controls"] = {"breakers": {"actions_per_service_per_hour": 1}}
+    fix_runner.write_catalog(data)
+    sim_service.break_it()  # the restart does not bring health back: its undo runs
+    decisions = [
+        {"decision": "approve", "approver": "alice", "comment": "try it"},
+        {"decision": "approve", "approver": "alice"},  # over the hourly budget
+        {"decision": "reject", "approver": "alice", "comment": "not now"},
+    ]
+    runs = []
+    for n, decision in enumerate(decisions):
+        run_id = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-{n}"}))
+        fix_runner.wait_for(run_id, "Suspended")
+        assert fix_runner.resume(run_id, decision)["status"] == "ACCEPT"
+        fix_runner.wait_for(run_id, "Completed")
+        runs.append(run_id)
+
+    env = {"PREFECT_API_URL": fix_runner.api_url}
+    home = fix_runner.data_dir / check
+    by = f"oncall-{check}"
+    assert (
+        cli(home, "pause-automation", "--reason", "audit drill", "--by", by, **env).returncode == 0
+    )
+    assert cli(home, "resume-automation", "--by", by, **env).returncode == 0
+    added = cli(home, "silence", "add", "--duration", "1h", "--reason", "drill", "--json")
+    silence_id = json.loads(added.stdout)["id"]
+    assert cli(home, "silence", "expire", silence_id).returncode == 0
+
+    exported = {}
+    for form in ("jsonl", "csv"):
+        out = home / f"audit.{form}"
+        done = cli(home, "audit", "--since", "1h", "--format", form, "--output", str(out), **env)
+        assert done.returncode == 0, done.stderr
+        text = out.read_text()
+        exported[form] = (
+            [AuditEntry.model_validate_json(line) for line in text.splitlines()]
+            if form == "jsonl"
+            else from_csv(text)
+        )
+    assert exported["jsonl"] == exported["csv"]
+    mine = [
+        e for e in exported["jsonl"] if e.run_id in runs or e.actor == by or e.subject == silence_id
+    ]
+    assert [e.at for e in mine] == sorted(e.at for e in mine)
+
+    def of(run: str) -> list[tuple[str, ...]]:
+        return [
+            (e.kind.value, e.subject, e.verdict, e.actor, e.channel, e.comment, e.control)
+            for e in mine
+            if e.run_id == run
+        ]
+
+    assert of(runs[0]) == [
+        ("action-decision", "restart", "approved", "alice", "prefect-api", "try it", ""),
+        ("action-run", "restart", "failed-undo-failed", "alice", "prefect-api", "", ""),
+    ]
+    assert of(runs[1]) == [
+        ("action-decision", "restart", "approved", "alice", "prefect-api", "", ""),
+        ("control-stop", "action-approval-run", "", "", "", "", "actions-per-hour"),
+    ]
+    assert of(runs[2]) == [
+        ("action-decision", "restart", "rejected", "alice", "prefect-api", "not now", ""),
+    ]
+    [ran] = [e for e in mine if e.kind == Kind.ACTION_RUN]
+    assert ran.parameters == {"mode": "normal"} and ran.undo == "restore"
+    assert ran.command.endswith("restart normal") and ran.hosts
+    assert {(e.service, e.check) for e in mine if e.run_id} == {(f"sim-{check}", check)}
+    pause, resumed = [(e.kind.value, e.reason) for e in mine if e.actor == by]
+    assert pause == ("automation-paused", "audit drill")
+    assert resumed[0] == "automation-resumed" and "audit drill" in resumed[1]
+    assert [e.kind.value for e in mine if e.subject == silence_id] == [
+        "silence-created",
+        "silence-expired",
+    ]
+    bad = cli(home, "audit", "--since", "soon", **env)
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+@pytest.mark.timeout(600)
+async def test_a_dry_run_names_the_rollback_target_and_rolls_nothing_back(
+    fix_runner: FixRunner, sim_service: SimService
+) -> None:
+    check = f"shadow-rollback-{uuid.uuid4().hex[:6]}"
+    deploy_bad_release(sim_service, live_for_s=60)
+    data = rollback_catalog(check, sim_service)
+    data["controls"] = {"dry_run": {"everything": True}}
+    fix_runner.write_catalog(data)
+
+    run_id = await submit(fix_runner, rollback_alert(check))
+    run = fix_runner.wait_for(run_id, "Completed")
+
+    assert sim_service.current() == "releases/v2"
+    assert not any(a.startswith("rollback") for a in sim_service.actions())
+    wanted = {
+        "dry-run",
+        "would:roll-back",
+        "would:run-action",
+        "rollback-from:v2",
+        "rollback-to:v1",
+    }
+    assert wanted <= set(run["tags"])
+    shown = artifacts(fix_runner, run_id)
+    assert "from `v2` to `v1`" in shown["dry-run-rollback"]
+    action = shown["dry-run-action-approval"]
+    assert "release=v1" in action and "rollback v1" in action

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from uuid import uuid4
 
 from prefect import get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.concurrency.asyncio import concurrency
 from prefect.runtime import deployment, flow_run
 from prefect.transactions import atransaction
@@ -24,14 +25,16 @@ from remediate.actions.models import ActionOutcome, ActionProposal, ActionRun, A
 from remediate.actions.text import approval_description, outcome_markdown, proposal_comment
 from remediate.approval.form import ActionApproval, approval_input
 from remediate.catalog import Catalog, Service
+from remediate.controls.audit import action_run_entry
 from remediate.controls.breakers import actions_budget
+from remediate.controls.dry_run import would_run_action
 from remediate.diagnosis.findings import findings_of
 from remediate.incident.models import Incident
 from remediate.investigation.models import Hypothesis
 from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.notifications import events
 from remediate.runs.limits import action_limit_name, ensure_limit
-from remediate.runs.tags import Flag, Key, Verdict, retag, tag
+from remediate.runs.tags import Flag, Key, Verdict, Would, retag, tag
 from remediate.settings import get_settings
 from remediate.trackers.models import IssueRef
 from tasks.actions import (
@@ -45,6 +48,7 @@ from tasks.actions import (
     verify_after_undo,
 )
 from tasks.approval import record_decision
+from tasks.controls import record_audit
 from tasks.trackers import record_on_issue
 
 ACTION_APPROVAL_KEY = "action-approval"
@@ -159,6 +163,7 @@ async def act_on_alert(
         note,
         always_gate=from_investigation,
         hypothesis=leading_hypothesis(incident.investigation),
+        dry_run=incident.dry_run,
     )
 
 
@@ -201,12 +206,14 @@ async def decide_and_run(
     approval_key: str = ACTION_APPROVAL_KEY,
     always_gate: bool = False,
     hypothesis: Hypothesis | None = None,
+    dry_run: bool = False,
 ) -> ActionOutcome:
     """The gate (unless unattended and low risk), then the run under the service's limit.
 
     ``always_gate``: an action a model proposed goes through the gate even when the
     catalog marks it unattended. ``hypothesis``: the investigation's leading hypothesis,
-    shown on the form for the approver to judge."""
+    shown on the form for the approver to judge. ``dry_run``: record what would happen
+    (the artifact ``dry-run-<approval_key>``) and neither ask nor run."""
     logger = get_run_logger()
     base = ActionOutcome(proposal=proposal, gate="unattended", status=ActionStatus.NOT_RUN)
     what = f"Runbook action {action.name}"
@@ -220,7 +227,18 @@ async def decide_and_run(
     stop = await held_back(f"{approval_key}-ask", what, catalog, None)
     if stop is not None:
         return await stopped(base.model_copy(update={"gate": "unavailable"}), stop)
-    if always_gate or not action.unattended:
+    gated = always_gate or not action.unattended
+    if dry_run:
+        await acreate_markdown_artifact(
+            key=f"dry-run-{approval_key}",
+            markdown=would_run_action(proposal, gated, catalog.approval),
+            description=f"dry run: the runbook action it would run ({action.name})",
+        )
+        would = [Would.RUN_ACTION, *([Would.ASK_APPROVAL] if gated else [])]
+        await retag([tag(Key.WOULD, w) for w in would])
+        reason = "dry run: " + ("would ask for approval, then run" if gated else "would run")
+        return base.model_copy(update={"gate": "dry-run", "reason": reason})
+    if gated:
         reason = ""
         if not catalog.approval.approvers:
             reason = "approval.approvers is empty: nobody can approve it"
@@ -280,6 +298,7 @@ async def decide_and_run(
         return await stopped(base, stop)
     outcome = await run_under_limit(service, action, catalog, base)
     logger.info("runbook action %s: %s", action.name, outcome.status.value)
+    await record_audit(f"{approval_key}-run", action_run_entry(outcome))
     await retag([tag(Key.ACTION_STATUS, outcome.status.value)])
     note("action-result", outcome_markdown(outcome))
     finished = events.action_finished(outcome, approval_key, _run_url(), issue)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from prefect import get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import deployment, flow_run
 
 from flows.stages.approval import record_judgement, suspend_for_decision
-from flows.stages.controls import held_back
+from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.notices import tell
 from remediate.approval.form import FixApproval, approval_description, fix_approval_input
 from remediate.approval.record import (
@@ -19,7 +21,9 @@ from remediate.approval.record import (
     publication_attempt,
 )
 from remediate.catalog import Catalog
+from remediate.controls.audit import AuditEntry, Kind
 from remediate.controls.breakers import fix_budget
+from remediate.controls.dry_run import would_fix
 from remediate.fixer.git import diff_sha256
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
 from remediate.fixer.propose import skip_reason
@@ -30,8 +34,9 @@ from remediate.investigation.text import judgement_request, leading_hypothesis
 from remediate.markdown import inline
 from remediate.notifications import events
 from remediate.runs.occurrences import alert_resolved
-from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, retag, tag
+from remediate.runs.tags import Flag, Key, Publish, Stage, Verdict, Would, retag, tag
 from tasks.approval import notify_approvers, notify_publish_failed, record_decision
+from tasks.controls import record_audit
 from tasks.fixer import open_pull_request, propose_fix_task, publish_diff_artifact
 from tasks.trackers import record_on_issue
 
@@ -114,18 +119,30 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
             await notify_publish_failed(incident, proposal, decision, cause, attempt, catalog)
         return cause
 
-    # only a proposal that would start a model session spends the daily budget
+    # only a proposal that would start a model session spends the daily budgets
     per_day = catalog.controls.breakers.fix_proposals_per_day
-    spends = per_day is not None and skip_reason(incident.alert, service, catalog.fixer) is None
-    budget = fix_budget(per_day) if per_day is not None and spends else None
-    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget)
+    session = skip_reason(incident.alert, service, catalog.fixer) is None
+    budget = fix_budget(per_day) if per_day is not None and session else None
+    spend = spend_budget_of(catalog) if session else None
+    stop = await held_back("fix-proposal", "Fix proposal", catalog, budget, spend)
     if stop is not None:
         note("fix-stopped", f"**Fix proposal: not started.** {inline(stop, 1500)}")
         return FixReview(FixProposal(status=FixStatus.SKIPPED, reason=stop), None, None, None)
     proposal = await propose_fix_task(incident, catalog)
+    await charged("fix-proposal", spend, proposal.cost_usd)
     await retag([tag(Key.FIX, proposal.status.value)])
     note("fix", proposal_comment(proposal))
     diff_url = await publish_diff_artifact(proposal) if proposal.diff else None
+    if incident.dry_run:
+        waits = proposal.awaits_approval and service is not None
+        await acreate_markdown_artifact(
+            key="dry-run-fix",
+            markdown=would_fix(proposal, catalog.approval, waits),
+            description="dry run: the fix it would propose",
+        )
+        would = [Would.PROPOSE_FIX, *([Would.ASK_APPROVAL] if waits else [])]
+        await retag([tag(Key.WOULD, w) for w in would])
+        return FixReview(proposal, None, None, None)
     if not proposal.awaits_approval or service is None:
         return FixReview(proposal, None, None, None)
     if not catalog.approval.approvers:
@@ -183,6 +200,14 @@ async def fix_and_review(incident: Incident, catalog: Catalog) -> FixReview:
     logger.info("pull request %s: %s", pull.number, pull.url)
     pulled = [tag(Key.PULL, pull.number)] if pull.kind == "github" else []
     await retag([tag(Key.PUBLISH, Publish.PUBLISHED), *pulled], replace=[Key.PUBLISH])
+    published = AuditEntry(
+        at=datetime.now(UTC),
+        kind=Kind.FIX_PUBLISHED,
+        subject=pull.branch,
+        actor=decision.approver or "",
+        reason=pull.url,
+    )
+    await record_audit("fix-published", published)
     note("fix-pull", f"Pull request opened after approval ({decision.line()}): {pull.url}")
     await tell(events.pull_request_opened(incident.alert, pull, incident.run_url, issue), catalog)
     return FixReview(proposal, approval, decision, pull)

@@ -13,17 +13,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
 
 from flows.stages.actions import act_on_alert, issue_notes
 from remediate.actions.config import ActionParameterError
 from remediate.alerts import utc
 from remediate.catalog import Catalog
+from remediate.controls.dry_run import HEADLINE
 from remediate.incident.models import Incident
 from remediate.rollback.models import RollbackOutcome, RollbackStatus, rollback_status
 from remediate.rollback.ssh_releases import rollback_action, within_window
 from remediate.rollback.text import proposal_comment, result_comment
 from remediate.runs.history import another_run_tagged
-from remediate.runs.tags import Key, retag, tag
+from remediate.runs.tags import Key, Would, retag, tag
 from tasks.rollback import read_service_releases
 
 
@@ -129,6 +131,13 @@ async def roll_back_recent_release(incident: Incident, catalog: Catalog) -> Roll
         ]
     )
     note("rollback-proposal", proposal_comment(proposed))
+    if incident.dry_run:
+        await retag([tag(Key.WOULD, Would.ROLL_BACK)])
+        await acreate_markdown_artifact(
+            key="dry-run-rollback",
+            markdown=f"{HEADLINE}\n\n{proposal_comment(proposed)}",
+            description="dry run: the rollback it would propose",
+        )
     result = await act_on_alert(incident.model_copy(update={"diagnosis": None}), catalog, action)
     if result is None:
         outcome = proposed.model_copy(

@@ -96,7 +96,7 @@ class ActionStatus(StrEnum):
     NOT_RUN = "not-run"
 
 
-Gate = Literal["approved", "rejected", "unattended", "unavailable"]
+Gate = Literal["approved", "rejected", "unattended", "unavailable", "dry-run"]
 
 
 class ActionOutcome(_Frozen):

@@ -1,2 +1,3 @@
-"""Trust controls: maintenance windows and silences, the automation pause, and the breakers
-that bound how many actions, fix proposals and model spend automation may use."""
+"""Trust controls: maintenance windows and silences, the automation pause, the breakers that
+bound how many actions, fix proposals and model spend automation may use, dry-run (shadow)
+runs, and the audit trail of every decision and act."""

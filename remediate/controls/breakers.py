@@ -6,8 +6,10 @@ for one to free up: a budget that is spent refuses at once."""
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
+import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
@@ -32,17 +34,25 @@ class Budget:
     limit: int
     period_s: float
     control: Control
+    unit_usd: float | None = None
+    """For a spend budget: the US dollars one slot stands for."""
 
     @property
     def per(self) -> str:
         return "hour" if self.period_s == HOUR_S else "day"
 
     def describe(self) -> str:
+        if self.unit_usd is not None:
+            return f"at most USD {self.limit * self.unit_usd:.4f} of model sessions per {self.per}"
         return f"at most {self.limit} per {self.per}"
 
     def notice(self) -> Budget:
         """One slot per period: the breaker is announced at most once per period."""
         return Budget(f"{self.name}-notice", 1, self.period_s, self.control)
+
+    def slots_for(self, cost_usd: float) -> int:
+        assert self.unit_usd is not None
+        return math.ceil(round(cost_usd / self.unit_usd, 6)) if cost_usd > 0 else 0
 
 
 def actions_budget(service: str, per_hour: int) -> Budget:
@@ -53,6 +63,20 @@ def actions_budget(service: str, per_hour: int) -> Budget:
 
 def fix_budget(per_day: int) -> Budget:
     return Budget("remediate-fix-proposals-per-day", per_day, DAY_S, Control.FIX_PROPOSALS_PER_DAY)
+
+
+SPEND_UNIT_USD = 0.0001
+"""One slot of the spend budget: a hundredth of a cent."""
+
+
+def spend_budget(usd_per_day: float) -> Budget:
+    return Budget(
+        "remediate-model-spend-per-day",
+        max(1, round(usd_per_day / SPEND_UNIT_USD)),
+        DAY_S,
+        Control.MODEL_SPEND_PER_DAY,
+        SPEND_UNIT_USD,
+    )
 
 
 async def ensure_budget(budget: Budget) -> None:
@@ -84,3 +108,31 @@ async def take(budget: Budget) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def left(budget: Budget) -> int:
+    """Slots of ``budget`` free now (the server applies the decay when it answers)."""
+    await ensure_budget(budget)
+    async with get_client() as client:
+        current = await client.read_global_concurrency_limit_by_name(budget.name)
+    return max(0, current.limit - math.ceil(current.active_slots))
+
+
+async def spend(budget: Budget, slots: int) -> int:
+    """Occupy ``slots`` of ``budget``, as many as are free when fewer are (a model session's
+    cost is known only once it ended, so the last one may go over what is left: the budget
+    is then spent and the next session is refused). Returns the slots occupied."""
+    taken = 0
+    for _ in range(3):  # another run may take what was free between reading and occupying
+        want = min(slots - taken, await left(budget))
+        if want <= 0:
+            break
+        async with get_client() as client:
+            try:
+                await client.increment_concurrency_slots([budget.name], want, "rate_limit")
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 423:
+                    raise
+                continue
+        taken += want
+    return taken

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cronsim import CronSim, CronSimError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from remediate.alerts import Severity
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 
@@ -81,11 +83,31 @@ class Breakers(_Strict):
     fix_proposals_per_day: int | None = Field(
         default=None, ge=1, le=100_000, description="Fix proposals (model sessions) per day."
     )
+    model_spend_usd_per_day: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        description="US dollars investigations and fix proposals together may spend per day.",
+    )
+
+
+class DryRun(_Strict):
+    """Where runs are shadows: they compute everything and let nothing leave."""
+
+    everything: bool = Field(default=False, description="Every run of this catalog.")
+    services: list[str] = Field(default_factory=list, description="Runs of these services.")
+    severities: list[Severity] = Field(
+        default_factory=list, description="Runs of alerts with these severities."
+    )
+
+    def covers(self, service: str | None, severity: Severity) -> bool:
+        return self.everything or service in self.services or severity in self.severities
 
 
 class ControlsConfig(_Strict):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     breakers: Breakers = Breakers()
+    dry_run: DryRun = DryRun()
 
     def window_for(self, service: str | None, check_id: str, at: float) -> MaintenanceWindow | None:
         return next(

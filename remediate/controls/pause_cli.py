@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from remediate.approval.config import NotifyChannel
 from remediate.approval.notify import control_payload, notify
+from remediate.controls.audit import AuditEntry, Kind, artifact
 from remediate.controls.pause import PAUSE_VARIABLE, Pause, pause_of
 from remediate.runs.api import PrefectAPI
 
@@ -23,6 +24,11 @@ async def _tell(channels: list[NotifyChannel], event: str, text: str, **fields: 
         print(f"{delivery.channel}: {state} ({delivery.detail})")
 
 
+async def _audit(api: PrefectAPI, entry: AuditEntry) -> None:
+    """On the audit trail (an artifact of no run): the pause outlives its variable."""
+    await api.create_artifact(artifact(entry, None).model_dump(mode="json", exclude_none=True))
+
+
 async def pause_automation(
     api: PrefectAPI, by: str, reason: str, channels: list[NotifyChannel]
 ) -> Pause:
@@ -32,6 +38,9 @@ async def pause_automation(
         current = pause_of(await api.variable(PAUSE_VARIABLE))
         print(f"automation already {current.describe()}")
         return current
+    await _audit(
+        api, AuditEntry(at=pause.since, kind=Kind.AUTOMATION_PAUSED, actor=by, reason=reason)
+    )
     print(f"automation {pause.describe()}")
     print("no fix is proposed or published and no action runs (approved or not) until resumed;")
     print("alerts still become issues")
@@ -47,6 +56,10 @@ async def resume_automation(api: PrefectAPI, by: str, channels: list[NotifyChann
         print("automation is not paused")
         return False
     pause = pause_of(value)
+    resumed = AuditEntry(
+        at=datetime.now(UTC), kind=Kind.AUTOMATION_RESUMED, actor=by, reason=pause.describe()
+    )
+    await _audit(api, resumed)
     print(f"automation resumed by {by} ({pause.describe()})")
     print("runs stopped while paused stay stopped: their alerts start new runs when they fire")
     text = f"Remediation automation resumed by {by} (it was {pause.describe()})."

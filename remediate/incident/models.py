@@ -48,6 +48,7 @@ class RemediationOutcome(_Frozen):
     rollback: RollbackOutcome | None = None
     silenced_by: str | None = None
     """``maintenance.<window>`` or ``silence.<id>`` when the alert arrived inside one."""
+    dry_run: bool = False
 
 
 class Occurrences(BaseModel):
@@ -76,6 +77,9 @@ class Incident(_Frozen):
     logs: LogBundle | None = None
     investigation: Investigation | None = None
     issue: IssueRef | None = None
+    dry_run: bool = False
+    """A shadow run: every step computes what it would do, records it as an artifact and
+    writes, pushes, runs and notifies nothing."""
 
     def key(self, suffix: str) -> str:
         """The idempotency key of one tracker write about this occurrence."""

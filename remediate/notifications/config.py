@@ -17,6 +17,7 @@ class Event(StrEnum):
     PULL_REQUEST_OPENED = "pull-request-opened"
     ACTION_RUN = "action-run"
     ACTION_UNDONE = "action-undone"
+    DRY_RUN = "dry-run"
 
 
 ChannelKind = Literal["slack", "telegram", "mattermost", "teams", "discord", "webhook", "block"]

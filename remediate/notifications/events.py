@@ -174,3 +174,15 @@ def action_finished(
         facts=facts,
         links=_links(run_url, issue),
     )
+
+
+def dry_run(alert: Alert, would: str, run_url: str | None) -> Notice:
+    """The one notice of a shadow run: it ran, and what it would have done."""
+    return Notice(
+        event=Event.DRY_RUN,
+        key="dry-run",
+        headline="Dry run: nothing was written, pushed, run or sent",
+        summary=alert.summary,
+        facts=[*_alert_facts(alert), ("Would", would)],
+        links=_links(run_url, None),
+    )

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from remediate.reporting.history import RunRecord
-from remediate.runs.tags import Flag, Judged, Key, Publish, tag, tag_value
+from remediate.runs.tags import Flag, Judged, Key, Publish, Would, tag, tag_value, tag_values
 
 ALERT_TO_ISSUE_TARGET_S = 120.0
 FIX_GENERATION_TARGET_S = 600.0
@@ -146,6 +146,46 @@ def investigation_figures(records: list[RunRecord]) -> list[Figure]:
             "investigations judged wrong",
             judged.count(Judged.WRONG),
             "leading hypothesis marked wrong on an approval form",
+        ),
+    ]
+
+
+def dry_run_figures(records: list[RunRecord]) -> list[Figure]:
+    """What the shadow runs of the period would have done, and how often acting would have
+    been needless (the alert resolved on its own, at verification or later)."""
+    shadows = [r for r in records if Flag.DRY_RUN in r.tags]
+    would = [set(tag_values(r.tags, Key.WOULD)) for r in shadows]
+    acting = {Would.RUN_ACTION.value, Would.PROPOSE_FIX.value}
+    acted = [r for r, w in zip(shadows, would, strict=True) if w & acting]
+    needless = sum(r.self_resolved or Flag.ALERT_RESOLVED in r.tags for r in acted)
+    return [
+        _count("dry_runs", "dry runs", len(shadows), "runs that wrote, ran and sent nothing"),
+        _count(
+            "dry_run_would_open_issue",
+            "dry runs that would open an issue",
+            sum(Would.OPEN_ISSUE.value in w for w in would),
+        ),
+        _count(
+            "dry_run_would_propose_fix",
+            "dry runs that would propose a fix",
+            sum(Would.PROPOSE_FIX.value in w for w in would),
+        ),
+        _count(
+            "dry_run_would_run_action",
+            "dry runs that would run an action",
+            sum(Would.RUN_ACTION.value in w for w in would),
+            "rollbacks included",
+        ),
+        _count(
+            "dry_run_would_ask_approval",
+            "dry runs that would need an approval",
+            sum(Would.ASK_APPROVAL.value in w for w in would),
+        ),
+        _count(
+            "dry_run_needless",
+            "dry runs that would have acted needlessly",
+            needless,
+            f"of {len(acted)} that would fix or act: the alert resolved on its own",
         ),
     ]
 
@@ -304,6 +344,7 @@ def compute(records: list[RunRecord], since: datetime, until: datetime) -> Remed
             "health did not come back; not retried",
         ),
         *investigation_figures(records),
+        *dry_run_figures(records),
         Figure(
             key="coverage",
             label="automated response coverage",

@@ -241,6 +241,43 @@ class PrefectAPI:
                 links[str(run)] = data.split("](", 1)[1].rstrip(")")
         return links
 
+    async def artifacts_with_key(
+        self, key: str, offset: int = 0, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """Every version of the artifacts named ``key``, newest first, one page."""
+        response = await self._request(
+            "POST",
+            "/artifacts/filter",
+            json={
+                "artifacts": {"key": {"any_": [key]}},
+                "sort": "CREATED_DESC",
+                "offset": offset,
+                "limit": limit,
+            },
+        )
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        found: list[dict[str, Any]] = response.json()
+        return found
+
+    async def create_artifact(self, body: dict[str, Any]) -> None:
+        response = await self._request("POST", "/artifacts/", json=body)
+        if response.status_code not in (200, 201):
+            raise PrefectAPIError(response.status_code, _detail(response))
+
+    async def flow_runs_by_id(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        if not run_ids:
+            return []
+        response = await self._request(
+            "POST",
+            "/flow_runs/filter",
+            json={"flow_runs": {"id": {"any_": run_ids}}, "limit": len(run_ids)},
+        )
+        if response.status_code != 200:
+            raise PrefectAPIError(response.status_code, _detail(response))
+        runs: list[dict[str, Any]] = response.json()
+        return runs
+
     async def flow_run_input(self, run_id: str, key: str) -> str | None:
         response = await self._request("GET", f"/flow_runs/{run_id}/input/{key}")
         if response.status_code == 404:

@@ -50,6 +50,7 @@ class Key(StrEnum):
     RISK = "risk"
     SILENCE = "silence"
     STOPPED_BY = "stopped-by"
+    WOULD = "would"
 
 
 class Flag(StrEnum):
@@ -61,6 +62,7 @@ class Flag(StrEnum):
     AWAITING_APPROVAL = "awaiting-approval"
     AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
     SILENCED = "silenced"
+    DRY_RUN = "dry-run"
 
 
 class Verdict(StrEnum):
@@ -92,6 +94,17 @@ class Control(StrEnum):
     PAUSED = "automation-paused"
     ACTIONS_PER_HOUR = "actions-per-hour"
     FIX_PROPOSALS_PER_DAY = "fix-proposals-per-day"
+    MODEL_SPEND_PER_DAY = "model-spend-per-day"
+
+
+class Would(StrEnum):
+    """Values of the ``would:`` tags of a dry run: what it would have done."""
+
+    OPEN_ISSUE = "open-issue"
+    PROPOSE_FIX = "propose-fix"
+    RUN_ACTION = "run-action"
+    ASK_APPROVAL = "ask-approval"
+    ROLL_BACK = "roll-back"
 
 
 class Stage(StrEnum):
@@ -110,6 +123,11 @@ def tag(key: Key, value: object) -> str:
 def tag_value(tags: Iterable[str], key: Key) -> str | None:
     prefix = f"{key.value}:"
     return next((t[len(prefix) :] for t in tags if t.startswith(prefix)), None)
+
+
+def tag_values(tags: Iterable[str], key: Key) -> list[str]:
+    prefix = f"{key.value}:"
+    return [t[len(prefix) :] for t in tags if t.startswith(prefix)]
 
 
 def number_value(tags: Iterable[str], key: Key) -> float | None:
@@ -169,6 +187,14 @@ async def retag(
         tags = merged(run.tags, add, remove, replace)
         if tags != run.tags:
             await client.update_flow_run(run.id, tags=tags)
+
+
+async def run_tags(run_id: str | UUID) -> list[str]:
+    """A run's tags as the server has them now (the run context keeps its creation tags)."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        return list((await client.read_flow_run(UUID(str(run_id)))).tags)
 
 
 def creation_tags(
