@@ -114,3 +114,16 @@ def test_run_tags_are_built_in_one_module() -> None:
         if ("tag" in line.lower() and TAG_LITERAL.search(line)) or TAG_FLAGS.search(line)
     ]
     assert wrong == []
+
+
+def test_the_command_line_starts_without_importing_prefect() -> None:
+    """Importing Prefect takes seconds; `remediate silence`, `audit --help` and the like
+    must not pay it (the commands that talk to Prefect import it when they run)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, remediate.cli; print(sorted(m for m in sys.modules if m == 'prefect'))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
