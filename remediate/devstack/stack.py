@@ -447,6 +447,7 @@ def up(
     )
     if scale_topology is not None:
         state.gateway_urls = [scale_topology.gateway_url(p) for p in scale_topology.gateway_ports]
+        state.gateway_url = state.gateway_urls[0]
         state.api_urls = [scale_topology.replica_url(p) for p in scale_topology.api_ports]
     partial = config.state_file.with_suffix(".tmp")
     partial.write_text(state.model_dump_json(indent=2), encoding="utf-8")
