@@ -22,6 +22,16 @@ async def test_intake_answers_503_with_retry_after_while_the_outbox_cannot_recor
         async def database_down(entries: list[Entry]) -> list[bool]:
             raise ConnectionRefusedError("connection refused")
 
+        async def unreadable() -> dict[str, int]:
+            raise ConnectionRefusedError("connection refused")
+
+        counting = outbox.counts
+        monkeypatch.setattr(outbox, "counts", unreadable)
+        health = await gw.client.get("/healthz")
+        assert health.status_code == 503
+        assert int(health.headers["Retry-After"]) > 0
+        monkeypatch.setattr(outbox, "counts", counting)
+
         monkeypatch.setattr(outbox, "_insert", database_down)
         refused = await gw.post_signed("/v1/alerts/sentinel", sentinel_check("down-1"))
         assert refused.status_code == 503

@@ -354,9 +354,23 @@ def create_app(
 
     add_issue_pages(app, LocalTracker(config.data_dir / "issues"), config.issues_credential)
 
-    @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: _error(503, "The outbox cannot be read (its database is unreachable).")},
+        summary="Liveness and outbox state",
+    )
     async def healthz() -> Health:
-        counts = await gateway.outbox.counts()
+        try:
+            counts = await gateway.outbox.counts()
+        except Exception as exc:
+            log.warning("outbox unreadable; /healthz answers 503: %s", exc)
+            raise Refused(
+                503,
+                "outbox_unavailable",
+                "the outbox cannot be read right now",
+                headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
+            ) from None
         gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Health(
             status="ok",
