@@ -159,6 +159,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
                 env | dict(command.env) | {SERVER_AUTH_ENV: launch.credential},
                 port_url=health,
                 before=prepare if number == 0 else None,
+                group="api",
             )
         )
     services = topology.services()
@@ -186,6 +187,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
                 lambda socket=socket: workers.socket_ready(socket),  # type: ignore[misc]
                 120,
                 env,
+                group="warm-parent",
             )
         )
     for number, worker in enumerate(topology.worker_commands(), 1):
@@ -197,6 +199,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
                 120,
                 env | launch.shared_keys | dict(worker.env),
                 before=launch.register if number == 1 else None,
+                group="worker",
             )
         )
     for gateway, port in zip(topology.gateways(), topology.gateway_ports, strict=True):
@@ -209,6 +212,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
                 60,
                 env | launch.gateway_secrets | launch.shared_keys | dict(gateway.env),
                 port_url=health,
+                group="gateway",
             )
         )
     return result

@@ -179,27 +179,42 @@ class Component:
     env: dict[str, str]
     port_url: str | None = None
     before: Callable[[], None] | None = None  # runs on every `up`, started or not
+    group: str | None = None  # consecutive components of a group start at once
 
 
-def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
-    """Start one component and wait until it is ready; a process that exits fails at once."""
+def _launch(
+    component: Component, log: Path, echo: Callable[[str], None]
+) -> subprocess.Popen[bytes]:
     if component.port_url and _ok(component.port_url)():
         raise StackError(
             f"{component.port_url} already answers, but not from this stack's {component.name}; "
             "stop what holds the port or choose another (REMEDIATE_*_PORT)"
         )
     echo(f"starting {component.name}")
-    process = _spawn(component.args, component.env, log)
-    ready = component.ready
+    return _spawn(component.args, component.env, log)
+
+
+def _await_ready(component: Component, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until ``component`` is ready; a process that exits fails at once."""
     deadline = time.monotonic() + component.timeout
-    while not ready():
+    while not component.ready():
         if process.poll() is not None:
             raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
         if time.monotonic() > deadline:
             _terminate(process.pid)
             raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
         time.sleep(0.2)
-    return process.pid
+
+
+def _groups(components: list[Component]) -> list[list[Component]]:
+    """Consecutive components of one ``group`` together; the others one by one."""
+    groups: list[list[Component]] = []
+    for component in components:
+        if groups and component.group is not None and groups[-1][-1].group == component.group:
+            groups[-1].append(component)
+        else:
+            groups.append([component])
+    return groups
 
 
 def _env(config: StackConfig, credential: str) -> dict[str, str]:
@@ -420,13 +435,20 @@ def up(
         components = scale.components(launch, scale_topology, echo)
     started: list[int] = []
     try:
-        for component in components:
-            if component.before:
-                component.before()
-            if component.name in pids and alive(pids[component.name]):
-                continue
-            pids[component.name] = _start(component, config.log(component.name), echo)
-            started.append(pids[component.name])
+        for group in _groups(components):
+            for component in group:
+                if component.before:
+                    component.before()
+            launched = []
+            for component in group:
+                if component.name in pids and alive(pids[component.name]):
+                    continue
+                process = _launch(component, config.log(component.name), echo)
+                started.append(process.pid)
+                launched.append((component, process))
+            for component, process in launched:
+                _await_ready(component, process, config.log(component.name))
+                pids[component.name] = process.pid
     except BaseException:
         # No stack.json records them yet: stop what this call started rather than leave it.
         for pid in reversed(started):
