@@ -4,10 +4,12 @@ Needs the local stack with a per-minute cap above the alert count:
     REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE=600 make up
 Usage: .venv/bin/python bench/alert_to_issue.py [--alerts 20] [--modes warm,cold]
 
-Alerts alternate between modes. "cold" sets the remediate-alert deployment's job command to
-a plain `python -m prefect.engine` for that alert (its other job variables kept, restored
-afterwards); "warm" uses the pool's default, the warm launcher. Prints the machine's load
-average before and after, since the figures depend on it.
+On the scale profile (`remediate up --profile scale`) alerts also alternate between the
+gateways listed in stack.json. Alerts alternate between modes. "cold" sets the
+remediate-alert deployment's job command to a plain `python -m prefect.engine` for that
+alert (its other job variables kept, restored afterwards); "warm" uses the pool's default,
+the warm launcher. Prints the machine's load average before and after, since the figures
+depend on it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ def main() -> int:
     deployment = api.get(f"/deployments/name/{DEPLOYMENT}").raise_for_status().json()
     deployment_id = deployment["id"]
     declared = {k: v for k, v in (deployment["job_variables"] or {}).items() if k != "command"}
+    gateways = state.gateway_urls or [state.gateway_url]
     demo_flag = Path(state.data_dir) / "demo" / "broken"
     demo_flag.parent.mkdir(parents=True, exist_ok=True)
     demo_flag.touch()
@@ -124,7 +127,7 @@ def main() -> int:
                 SIGNATURE_HEADER: sign(secret, int(time.time()), body),
             }
             answer = httpx.post(
-                f"{state.gateway_url}/v1/alerts/sentinel",
+                f"{gateways[n % len(gateways)]}/v1/alerts/sentinel",
                 content=body,
                 headers=headers,
                 trust_env=False,

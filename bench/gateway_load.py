@@ -5,6 +5,8 @@ worker serves, and the gateway as `remediate gateway` runs it; every request is 
 
 With --stack, only the storm, sent to the gateway of the running `make up` stack, whose
 worker runs every alert: the time from the last acknowledgement to the last issue on disk.
+On the scale profile (`remediate up --profile scale`) the storm is split evenly over every
+gateway in stack.json, each with its share of the connections.
 The stack needs no rate limit and a cap on new runs above the fingerprint count:
     REMEDIATE_GATEWAY_RATE_LIMIT=0 REMEDIATE_GATEWAY_MAX_NEW_PER_MINUTE=600 make up
 
@@ -136,6 +138,22 @@ async def blast(
     return time.perf_counter() - started, latencies, statuses, accepted
 
 
+async def blast_all(
+    ports: list[int], shares: list[list[bytes]], concurrency: int
+) -> tuple[float, list[float], dict[int, int], int]:
+    """``blast`` each share to its gateway at once; the results merged."""
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(blast(port, share, concurrency) for port, share in zip(ports, shares, strict=True))
+    )
+    latencies = [value for _, values, _, _ in results for value in values]
+    statuses: dict[int, int] = {}
+    for _, _, counts, _ in results:
+        for status, count in counts.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return time.perf_counter() - started, latencies, statuses, sum(r[3] for r in results)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -227,21 +245,26 @@ def storm_on_stack(args: argparse.Namespace) -> int:
     stored = read_secrets(config.secrets_file)
     secret = stored["REMEDIATE_HMAC_SECRETS"].split(",")[0]
     headers = auth_headers(stored[CLIENT_AUTH_ENV])
-    port = int(state.gateway_url.rsplit(":", 1)[1])
+    ports = [int(url.rsplit(":", 1)[1]) for url in state.gateway_urls or [state.gateway_url]]
     demo_flag = Path(state.data_dir) / "demo" / "broken"
     demo_flag.parent.mkdir(parents=True, exist_ok=True)
     demo_flag.touch()
     prefix = f"demo-storm-{uuid.uuid4().hex[:6]}"
     issues_dir = Path(state.data_dir) / "issues"
-    storm = [
-        request_bytes(port, body, secret)
-        for body in storm_bodies(prefix, args.storm, args.fingerprints, int(time.time()))
+    bodies = storm_bodies(prefix, args.storm, args.fingerprints, int(time.time()))
+    shares = [
+        [request_bytes(port, body, secret) for body in bodies[n :: len(ports)]]
+        for n, port in enumerate(ports)
     ]
+    storm = [item for share in shares for item in share]
     print(f"before: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     try:
-        elapsed, latencies, statuses, accepted = asyncio.run(blast(port, storm, args.concurrency))
+        elapsed, latencies, statuses, accepted = asyncio.run(
+            blast_all(ports, shares, max(1, args.concurrency // len(ports)))
+        )
         acknowledged = time.perf_counter()
         print(f"storm: {len(storm)} posts over {args.fingerprints} fingerprints to {prefix}-*")
+        print(f"  through {len(ports)} gateway(s): ports {', '.join(map(str, ports))}")
         print(f"  statuses {statuses}; {len(storm) / elapsed:.0f} posts/s in {elapsed:.1f} s")
         print(
             f"  ack latency p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "

@@ -222,12 +222,12 @@ def _check_config(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     config = stack.StackConfig.from_env()
-    state = stack.up(config)
+    state = stack.up(config, profile=args.profile)
     print(f"Prefect UI:  {state.ui_url}")
     print(f"Prefect API: {state.prefect_api_url}")
     print(f"Demo service: {state.demo_url}")
-    if state.gateway_url:
-        print(f"Gateway:     {state.gateway_url}")
+    for gateway in state.gateway_urls or ([state.gateway_url] if state.gateway_url else []):
+        print(f"Gateway:     {gateway}")
     print(f"Prefect login (UI and API): {state.api_credentials} (user:password)")
     print(f"Stack file:  {config.state_file}")
     print("Try: remediate send examples/sentinel-check-result.json")
@@ -345,7 +345,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path", nargs="?", default=None)
     check.set_defaults(handler=_check_config)
 
-    commands.add_parser("up", help="start the local stack").set_defaults(handler=_up)
+    up = commands.add_parser("up", help="start the local stack")
+    up.add_argument(
+        "--profile",
+        choices=stack.PROFILES,
+        default="local",
+        help="local: one of each on SQLite (default); scale: PostgreSQL and Redis, two API"
+        " processes, two workers, two gateways (docs/scale.md)",
+    )
+    up.set_defaults(handler=_up)
     commands.add_parser("down", help="stop the local stack").set_defaults(handler=_down)
 
     commands.add_parser("gateway", help="serve the alert intake gateway (--help for options)")

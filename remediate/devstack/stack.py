@@ -55,7 +55,11 @@ class StackError(Exception):
     pass
 
 
+PROFILES = ("local", "scale")
+
+
 class StackState(BaseModel):
+    profile: str = "local"
     prefect_api_url: str
     ui_url: str
     demo_url: str
@@ -65,6 +69,10 @@ class StackState(BaseModel):
     catalog: str
     pids: dict[str, int] = Field(default_factory=dict)
     logs: dict[str, str] = Field(default_factory=dict)
+    # The scale profile: every gateway (``gateway_url`` is the first) and every API process
+    # behind ``prefect_api_url``.
+    gateway_urls: list[str] = Field(default_factory=list)
+    api_urls: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -171,27 +179,42 @@ class Component:
     env: dict[str, str]
     port_url: str | None = None
     before: Callable[[], None] | None = None  # runs on every `up`, started or not
+    group: str | None = None  # consecutive components of a group start at once
 
 
-def _start(component: Component, log: Path, echo: Callable[[str], None]) -> int:
-    """Start one component and wait until it is ready; a process that exits fails at once."""
+def _launch(
+    component: Component, log: Path, echo: Callable[[str], None]
+) -> subprocess.Popen[bytes]:
     if component.port_url and _ok(component.port_url)():
         raise StackError(
             f"{component.port_url} already answers, but not from this stack's {component.name}; "
             "stop what holds the port or choose another (REMEDIATE_*_PORT)"
         )
     echo(f"starting {component.name}")
-    process = _spawn(component.args, component.env, log)
-    ready = component.ready
+    return _spawn(component.args, component.env, log)
+
+
+def _await_ready(component: Component, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until ``component`` is ready; a process that exits fails at once."""
     deadline = time.monotonic() + component.timeout
-    while not ready():
+    while not component.ready():
         if process.poll() is not None:
             raise StackError(f"{component.name} exited with {process.returncode}; see {log}")
         if time.monotonic() > deadline:
             _terminate(process.pid)
             raise StackError(f"{component.name} not ready in {component.timeout:.0f} s; see {log}")
         time.sleep(0.2)
-    return process.pid
+
+
+def _groups(components: list[Component]) -> list[list[Component]]:
+    """Consecutive components of one ``group`` together; the others one by one."""
+    groups: list[list[Component]] = []
+    for component in components:
+        if groups and component.group is not None and groups[-1][-1].group == component.group:
+            groups[-1].append(component)
+        else:
+            groups.append([component])
+    return groups
 
 
 def _env(config: StackConfig, credential: str) -> dict[str, str]:
@@ -284,56 +307,36 @@ def client_api() -> ClientAPI | None:
     return ClientAPI(url, credential)
 
 
-def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
-    """Start what is not running yet; running twice is harmless."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    (config.data_dir / "prefect").mkdir(exist_ok=True)
-    previous = read_state(config.data_dir)
-    pids = dict(previous.pids) if previous else {}
-    dev_secrets = ensure_dev_secrets(config.secrets_file)
-    credential = dev_secrets[CLIENT_AUTH_ENV]
-    env = _env(config, credential)
-    authorised = auth_headers(credential)
-    gateway_secrets = {name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES}
-    shared_keys = {name: dev_secrets[name] for name in (MARKER_KEY, DECISION_KEY)}
-    python = sys.executable
-    try:
-        warm = workers.warm_starts_enabled(dict(os.environ))
-    except workers.RegistrationError as exc:
-        raise StackError(str(exc)) from None
+@dataclass(frozen=True)
+class Launch:
+    """What every profile's components are built from."""
 
-    def register() -> None:
-        echo(f"registering prefect.yaml on work pool {workers.POOL!r} (warm starts: {warm})")
-        try:
-            workers.register(env, ROOT, config.data_dir, warm)
-        except workers.RegistrationError as exc:
-            raise StackError(str(exc)) from None
+    config: StackConfig
+    env: dict[str, str]
+    credential: str
+    authorised: dict[str, str]
+    gateway_secrets: dict[str, str]
+    shared_keys: dict[str, str]
+    python: str
+    register: Callable[[], None]
+
+
+def _local_components(launch: Launch) -> list[Component]:
+    config, env, credential, python = launch.config, launch.env, launch.credential, launch.python
 
     def listen(port: int) -> list[str]:
         return ["--host", config.host, "--port", str(port)]
 
-    api_ready = _ok(f"{config.api_url}/health")
-    components = [
+    return [
         Component(
             "prefect-server",
             [python, "-m", "prefect", "server", "start", *listen(config.prefect_port)],
-            api_ready,
+            _ok(f"{config.api_url}/health"),
             120,
             env | {SERVER_AUTH_ENV: credential},
             port_url=f"{config.api_url}/health",
         ),
-        Component(
-            "demo-service",
-            [
-                *(python, "-m", "remediate.devstack.demo_service"),
-                *listen(config.demo_port),
-                *("--dir", str(config.data_dir / "demo")),
-            ],
-            _ok(f"{config.demo_url}/"),
-            30,
-            env,
-            port_url=f"{config.demo_url}/",
-        ),
+        demo_component(launch),
         Component(
             "warm-parent",
             [python, "-m", "remediate.warm.parent", "--socket", str(config.warm_socket)],
@@ -344,29 +347,108 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
         Component(
             "worker",
             workers.worker_args(),
-            lambda: workers.worker_polling(config.api_url, authorised),
+            lambda: workers.worker_polling(config.api_url, launch.authorised),
             120,
-            workers.worker_env(env | shared_keys, config.warm_socket),
-            before=register,
+            workers.worker_env(env | launch.shared_keys, config.warm_socket),
+            before=launch.register,
         ),
         Component(
             "gateway",
             [python, "-m", "remediate.gateway.server", *listen(config.gateway_port)],
             _ok(f"{config.gateway_url}/healthz"),
             60,
-            env | gateway_secrets | shared_keys,
+            env | launch.gateway_secrets | launch.shared_keys,
             port_url=f"{config.gateway_url}/healthz",
         ),
     ]
+
+
+def demo_component(launch: Launch) -> Component:
+    config = launch.config
+    return Component(
+        "demo-service",
+        [
+            *(launch.python, "-m", "remediate.devstack.demo_service"),
+            *("--host", config.host, "--port", str(config.demo_port)),
+            *("--dir", str(config.data_dir / "demo")),
+        ],
+        _ok(f"{config.demo_url}/"),
+        30,
+        launch.env,
+        port_url=f"{config.demo_url}/",
+    )
+
+
+def up(
+    config: StackConfig, echo: Callable[[str], None] = print, profile: str = "local"
+) -> StackState:
+    """Start what is not running yet; running twice is harmless."""
+    if profile not in PROFILES:
+        raise StackError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / "prefect").mkdir(exist_ok=True)
+    previous = read_state(config.data_dir)
+    if (
+        previous is not None
+        and previous.profile != profile
+        and any(map(alive, previous.pids.values()))
+    ):
+        raise StackError(
+            f"the {previous.profile!r} profile is running here; `remediate down` first"
+        )
+    pids = dict(previous.pids) if previous else {}
+    dev_secrets = ensure_dev_secrets(config.secrets_file)
+    credential = dev_secrets[CLIENT_AUTH_ENV]
+    try:
+        warm = workers.warm_starts_enabled(dict(os.environ))
+    except workers.RegistrationError as exc:
+        raise StackError(str(exc)) from None
+    scale_topology = None
+    if profile == "scale":
+        from remediate.devstack import scale
+
+        scale_topology = scale.topology_from_env(config)
+    env = _env(config, credential)
+    if scale_topology is not None:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = scale_topology.server_env()[DATABASE_URL_ENV]
+
+    def register() -> None:
+        echo(f"registering prefect.yaml on work pool {workers.POOL!r} (warm starts: {warm})")
+        try:
+            workers.register(env, ROOT, config.data_dir, warm)
+        except workers.RegistrationError as exc:
+            raise StackError(str(exc)) from None
+
+    launch = Launch(
+        config=config,
+        env=env,
+        credential=credential,
+        authorised=auth_headers(credential),
+        gateway_secrets={name: dev_secrets[name] for name in GATEWAY_SECRET_NAMES},
+        shared_keys={name: dev_secrets[name] for name in (MARKER_KEY, DECISION_KEY)},
+        python=sys.executable,
+        register=register,
+    )
+    if scale_topology is None:
+        components = _local_components(launch)
+    else:
+        components = scale.components(launch, scale_topology, echo)
     started: list[int] = []
     try:
-        for component in components:
-            if component.before:
-                component.before()
-            if component.name in pids and alive(pids[component.name]):
-                continue
-            pids[component.name] = _start(component, config.log(component.name), echo)
-            started.append(pids[component.name])
+        for group in _groups(components):
+            for component in group:
+                if component.before:
+                    component.before()
+            launched = []
+            for component in group:
+                if component.name in pids and alive(pids[component.name]):
+                    continue
+                process = _launch(component, config.log(component.name), echo)
+                started.append(process.pid)
+                launched.append((component, process))
+            for component, process in launched:
+                _await_ready(component, process, config.log(component.name))
+                pids[component.name] = process.pid
     except BaseException:
         # No stack.json records them yet: stop what this call started rather than leave it.
         for pid in reversed(started):
@@ -374,6 +456,7 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
         raise
 
     state = StackState(
+        profile=profile,
         prefect_api_url=config.api_url,
         ui_url=config.ui_url,
         demo_url=config.demo_url,
@@ -384,6 +467,10 @@ def up(config: StackConfig, echo: Callable[[str], None] = print) -> StackState:
         pids=pids,
         logs={name: str(config.log(name)) for name in pids},
     )
+    if scale_topology is not None:
+        state.gateway_urls = [scale_topology.gateway_url(p) for p in scale_topology.gateway_ports]
+        state.gateway_url = state.gateway_urls[0]
+        state.api_urls = [scale_topology.replica_url(p) for p in scale_topology.api_ports]
     partial = config.state_file.with_suffix(".tmp")
     partial.write_text(state.model_dump_json(indent=2), encoding="utf-8")
     os.replace(partial, config.state_file)
@@ -411,8 +498,25 @@ def down(config: StackConfig, echo: Callable[[str], None] = print) -> None:
     if state is None:
         echo("nothing to stop: no stack.json")
         return
-    order = ["worker", "runner", "gateway", "warm-parent", "demo-service", "prefect-server"]
-    names = [n for n in order if n in state.pids] + [n for n in state.pids if n not in order]
+    order = [
+        "worker",
+        "runner",
+        "gateway",
+        "warm-parent",
+        "demo-service",
+        "prefect-services",
+        "prefect-api",
+        "prefect-server",
+        "balancer",
+    ]
+
+    def rank(name: str) -> int:
+        for position, kind in enumerate(order):
+            if name == kind or name.startswith(f"{kind}-"):
+                return position
+        return len(order)
+
+    names = sorted(state.pids, key=rank)
     for name in names:
         pid = state.pids[name]
         if alive(pid):

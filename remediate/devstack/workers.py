@@ -74,10 +74,9 @@ def register(env: dict[str, str], root: Path, work_dir: Path, warm: bool) -> Non
     _prefect(["deploy", "--all"], env, root, 300)
 
 
-def worker_args(limit: int = 8) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
+def worker_command(limit: int = 8) -> tuple[str, ...]:
+    """The worker's command line, starting with the ``prefect`` console script."""
+    return (
         "prefect",
         "worker",
         "start",
@@ -89,14 +88,22 @@ def worker_args(limit: int = 8) -> list[str]:
         str(limit),
         "--prefetch-seconds",
         PREFETCH_SECONDS,
-    ]
+    )
 
 
-def worker_env(env: dict[str, str], warm_socket: Path) -> dict[str, str]:
-    return env | {
+def worker_args(limit: int = 8) -> list[str]:
+    return [sys.executable, "-m", *worker_command(limit)]
+
+
+def worker_settings(warm_socket: Path) -> dict[str, str]:
+    return {
         "PREFECT_WORKER_QUERY_SECONDS": QUERY_SECONDS,
         "REMEDIATE_WARM_SOCKET": str(warm_socket),
     }
+
+
+def worker_env(env: dict[str, str], warm_socket: Path) -> dict[str, str]:
+    return env | worker_settings(warm_socket)
 
 
 def worker_polling(api_url: str, headers: dict[str, str]) -> bool:

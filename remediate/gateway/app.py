@@ -62,7 +62,10 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error(413, "Body, alert count or alert size over the configured limit (named)."),
     422: _error(422, "Malformed payload; each problem names its field."),
     429: _error(429, "Too many requests from this client; see Retry-After."),
+    503: _error(503, "The outbox cannot record right now; nothing was accepted. See Retry-After."),
 }
+# When the outbox's database is unreachable: the sender retries after this many seconds.
+OUTBOX_RETRY_AFTER_S = 5
 
 RECORDED = {**COMMON_ERRORS, 202: {"model": Accepted, "description": "Recorded in the outbox."}}
 PASSING = {
@@ -281,7 +284,17 @@ class Gateway:
             )
             for a, text in zip(alerts, stored, strict=True)
         ]
-        fresh = await self.outbox.record(entries)
+        try:
+            fresh = await self.outbox.record(entries)
+        except Exception as exc:
+            # Never a 202 without a durable record: the sender keeps the alert and retries.
+            log.warning("outbox unavailable; answering 503: %s", exc)
+            raise Refused(
+                503,
+                "outbox_unavailable",
+                "the outbox cannot record alerts right now; retry",
+                headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
+            ) from None
         self.deliverer.wake.set()
         new = sum(fresh)
         self.metrics.accepted.labels(fmt).inc(new)
@@ -360,12 +373,29 @@ def create_app(
 
     add_issue_pages(app, LocalTracker(config.data_dir / "issues"), config.issues_credential)
 
-    @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: _error(503, "The outbox cannot be read (its database is unreachable).")},
+        summary="Liveness and outbox state",
+    )
     async def healthz() -> Health:
-        counts = await gateway.outbox.counts()
+        try:
+            counts = await gateway.outbox.counts()
+        except Exception as exc:
+            log.warning("outbox unreadable; /healthz answers 503: %s", exc)
+            raise Refused(
+                503,
+                "outbox_unavailable",
+                "the outbox cannot be read right now",
+                headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
+            ) from None
         gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Health(
-            status="ok", outbox=counts, prefect_reachable=gateway.deliverer.prefect_reachable
+            status="ok",
+            outbox=counts,
+            prefect_reachable=gateway.deliverer.prefect_reachable,
+            delivering=gateway.outbox.leading,
         )
 
     @app.get(

@@ -43,6 +43,10 @@ class Health(BaseModel):
     status: str
     outbox: dict[str, int]
     prefect_reachable: bool | None
+    delivering: bool = Field(
+        default=True,
+        description="Whether this gateway delivers its outbox (one of those sharing one does).",
+    )
 
 
 class SentinelClientPayload(SentinelCheckResult):

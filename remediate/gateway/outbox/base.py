@@ -46,6 +46,11 @@ class Outbox(ABC):
         """Whether this gateway may deliver (one deliverer per shared outbox)."""
         return True
 
+    @property
+    def leading(self) -> bool:
+        """What the last ``lead`` answered, without asking again."""
+        return True
+
     @abstractmethod
     async def open(self) -> None: ...
 

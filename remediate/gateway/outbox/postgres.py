@@ -100,6 +100,10 @@ class PostgresOutbox(Outbox):
                 )
             return self._leading
 
+    @property
+    def leading(self) -> bool:
+        return self._leading and self._leader is not None and not self._leader.is_closed()
+
     async def open(self) -> None:
         await self._pool.open()
 
