@@ -1,16 +1,15 @@
-"""What every deployment of the `scale` topology runs: the commands and settings that
-`remediate up --profile scale` starts on this machine and that infra/ (Compose, Helm
-values, Kubernetes manifests) must repeat.
-
-EXPECTED_SCALE_TOPOLOGY stands in for the scale profile's topology module until it is
-merged; tests/test_infra_files.py then reads that module instead of this constant.
-"""
+"""What every deployment of the `scale` topology runs, read from the scale profile's own
+topology (`remediate.devstack.topology`): infra/ (Compose, Helm values, Kubernetes
+manifests) must repeat the commands and fixed settings that `remediate up --profile scale`
+starts on this machine. Addresses and secrets differ per deployment: only their presence
+is checked, where the deployment file itself sets them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from remediate.devstack import workers
+from remediate.devstack.topology import Command, Topology
 
 
 @dataclass(frozen=True)
@@ -23,33 +22,52 @@ class Role:
     """Settings that must be given, whatever their value (addresses, secrets)."""
 
 
-PREFECT_REDIS_ENV = {
-    "PREFECT_MESSAGING_BROKER": "prefect_redis.messaging",
-    "PREFECT_MESSAGING_CACHE": "prefect_redis.messaging",
-    "PREFECT_SERVER_EVENTS_CAUSAL_ORDERING": "prefect_redis.ordering",
-    "PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE": "prefect_redis.lease_storage",
-}
+# Settings whose value is an address of this deployment, not part of the topology.
+ADDRESSES = frozenset(
+    {
+        "PREFECT_API_DATABASE_CONNECTION_URL",
+        "PREFECT_REDIS_MESSAGING_URL",
+        "PREFECT_SERVER_DOCKET_URL",
+        "PREFECT_UI_API_URL",
+        "REMEDIATE_WARM_SOCKET",
+        "REMEDIATE_OUTBOX_URL",
+    }
+)
+
+_TOPOLOGY = Topology(
+    database_url="postgresql://prefect@postgres:5432/prefect",
+    redis_url="redis://redis:6379/0",
+    data_dir=Path("/run/remediate"),
+    host="0.0.0.0",
+    api_ports=(4200,),
+    gateway_ports=(8780,),
+    workers=1,
+)
+
+
+def _role(command: Command, words: int, required: set[str]) -> Role:
+    fixed = {k: v for k, v in command.env.items() if k not in ADDRESSES}
+    return Role(command.argv[:words], fixed, frozenset(required))
+
 
 EXPECTED_SCALE_TOPOLOGY: dict[str, Role] = {
-    "migrate": Role(("prefect", "server", "database", "upgrade", "-y")),
-    "api": Role(
-        ("prefect", "server", "start", "--host", "0.0.0.0", "--port", "4200", "--no-services"),
-        PREFECT_REDIS_ENV | {"PREFECT_API_DATABASE_MIGRATE_ON_START": "false"},
-        frozenset({"PREFECT_SERVER_DOCKET_URL", "PREFECT_SERVER_API_AUTH_STRING"}),
+    # The migration only needs the database; its other settings are the servers' shared ones.
+    "migrate": Role(_TOPOLOGY.migrate().argv),
+    "api": _role(
+        _TOPOLOGY.apis()[0],
+        len(_TOPOLOGY.apis()[0].argv),
+        {"PREFECT_SERVER_DOCKET_URL", "PREFECT_SERVER_API_AUTH_STRING"},
     ),
-    "services": Role(
-        ("prefect", "server", "services", "start"),
-        PREFECT_REDIS_ENV,
-        frozenset({"PREFECT_SERVER_DOCKET_URL"}),
+    "services": _role(_TOPOLOGY.services(), 4, {"PREFECT_SERVER_DOCKET_URL"}),
+    "warm_parent": _role(_TOPOLOGY.warm_parents()[0], 4, set()),
+    "worker": _role(
+        _TOPOLOGY.worker_commands()[0],
+        len(_TOPOLOGY.worker_commands()[0].argv),
+        {"REMEDIATE_WARM_SOCKET", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"},
     ),
-    "warm_parent": Role(("python", "-m", "remediate.warm.parent", "--socket")),
-    "worker": Role(
-        ("prefect", *workers.worker_args()[3:]),
-        {"PREFECT_WORKER_QUERY_SECONDS": workers.QUERY_SECONDS},
-        frozenset({"REMEDIATE_WARM_SOCKET", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"}),
-    ),
-    "gateway": Role(
-        ("remediate", "gateway"),
-        env_names=frozenset({"REMEDIATE_OUTBOX_URL", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"}),
+    "gateway": _role(
+        _TOPOLOGY.gateways()[0],
+        2,
+        {"REMEDIATE_OUTBOX_URL", "PREFECT_API_URL", "PREFECT_API_AUTH_STRING"},
     ),
 }
