@@ -20,7 +20,7 @@ from remediate.devstack.stack import (
     Launch,
     StackConfig,
     StackError,
-    _ok,
+    answers_ok,
     demo_component,
 )
 from remediate.devstack.topology import Command, Topology, outbox_url
@@ -154,7 +154,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
             Component(
                 command.name,
                 command.local_argv(python),
-                _ok(health),
+                answers_ok(health),
                 180,
                 env | dict(command.env) | {SERVER_AUTH_ENV: launch.credential},
                 port_url=health,
@@ -175,7 +175,9 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
     balancer = topology.balancer()
     health = f"{topology.api_url}/health"
     result.append(
-        Component(balancer.name, balancer.local_argv(python), _ok(health), 60, env, port_url=health)
+        Component(
+            balancer.name, balancer.local_argv(python), answers_ok(health), 60, env, port_url=health
+        )
     )
     result.append(demo_component(launch))
     for parent, number in zip(topology.warm_parents(), range(1, topology.workers + 1), strict=True):
@@ -208,7 +210,7 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
             Component(
                 gateway.name,
                 gateway.local_argv(python),
-                _ok(health),
+                answers_ok(health),
                 60,
                 env | launch.gateway_secrets | launch.shared_keys | dict(gateway.env),
                 port_url=health,

@@ -145,7 +145,7 @@ def alive(pid: int) -> bool:
     return True
 
 
-def _ok(url: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
+def answers_ok(url: str, headers: dict[str, str] | None = None) -> Callable[[], bool]:
     def check() -> bool:
         try:
             answer = httpx.get(url, timeout=2, trust_env=False, headers=headers)
@@ -185,7 +185,7 @@ class Component:
 def _launch(
     component: Component, log: Path, echo: Callable[[str], None]
 ) -> subprocess.Popen[bytes]:
-    if component.port_url and _ok(component.port_url)():
+    if component.port_url and answers_ok(component.port_url)():
         raise StackError(
             f"{component.port_url} already answers, but not from this stack's {component.name}; "
             "stop what holds the port or choose another (REMEDIATE_*_PORT)"
@@ -331,7 +331,7 @@ def _local_components(launch: Launch) -> list[Component]:
         Component(
             "prefect-server",
             [python, "-m", "prefect", "server", "start", *listen(config.prefect_port)],
-            _ok(f"{config.api_url}/health"),
+            answers_ok(f"{config.api_url}/health"),
             120,
             env | {SERVER_AUTH_ENV: credential},
             port_url=f"{config.api_url}/health",
@@ -355,7 +355,7 @@ def _local_components(launch: Launch) -> list[Component]:
         Component(
             "gateway",
             [python, "-m", "remediate.gateway.server", *listen(config.gateway_port)],
-            _ok(f"{config.gateway_url}/healthz"),
+            answers_ok(f"{config.gateway_url}/healthz"),
             60,
             env | launch.gateway_secrets | launch.shared_keys,
             port_url=f"{config.gateway_url}/healthz",
@@ -372,7 +372,7 @@ def demo_component(launch: Launch) -> Component:
             *("--host", config.host, "--port", str(config.demo_port)),
             *("--dir", str(config.data_dir / "demo")),
         ],
-        _ok(f"{config.demo_url}/"),
+        answers_ok(f"{config.demo_url}/"),
         30,
         launch.env,
         port_url=f"{config.demo_url}/",
@@ -418,6 +418,26 @@ def up(
             workers.register(env, ROOT, config.data_dir, warm)
         except workers.RegistrationError as exc:
             raise StackError(str(exc)) from None
+        if scale_topology is not None:
+            share_results()
+
+    def share_results() -> None:
+        """Several workers resume each other's runs: their cached steps go to one storage
+        (``REMEDIATE_RESULTS_URL``, else a directory of the stack every worker reads)."""
+        from remediate.runs.result_storage import URL_ENV as RESULTS_URL_ENV
+
+        url = os.environ.get(RESULTS_URL_ENV) or str(config.data_dir / "results")
+        echo(f"result storage shared by every worker: {url}")
+        done = subprocess.run(
+            [sys.executable, "-m", "remediate.cli", "result-storage"],
+            env=env | {RESULTS_URL_ENV: url},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise StackError(f"result storage: {done.stderr.strip() or done.stdout.strip()}")
 
     launch = Launch(
         config=config,
