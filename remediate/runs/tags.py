@@ -52,6 +52,7 @@ class Key(StrEnum):
     RISK = "risk"
     SILENCE = "silence"
     STOPPED_BY = "stopped-by"
+    CRASHES = "crashes"
 
 
 class Flag(StrEnum):
@@ -63,6 +64,7 @@ class Flag(StrEnum):
     AWAITING_APPROVAL = "awaiting-approval"
     AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
     SILENCED = "silenced"
+    CRASHED_NEEDS_ATTENTION = "crashed-needs-attention"
 
 
 class Verdict(StrEnum):

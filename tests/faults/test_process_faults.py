@@ -1,0 +1,127 @@
+"""Processes dying under a run: the run's own process (``kill -9`` mid-step) and the Prefect
+API server (``kill -9``, then started again) while the run writes its issue."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tests.faults.cases import OWNER, alert, github_catalog
+from tests.faults.conftest import FaultStack, log
+from tests.faults.invariants import check
+from tests.github_standin import GitHubStandIn
+from tests.support.http_services import Service
+
+
+def issues_path(service: str) -> str:
+    return f"/repos/{OWNER}/{service}/issues"
+
+
+def test_run_killed_mid_issue_write_is_started_again_and_writes_once(
+    fault_stack: FaultStack, github_standin: GitHubStandIn, http_service: Service
+) -> None:
+    """The issue is created, then the run's process is killed before it hears so; the
+    automation on Crashed starts the run again, which finds the issue and writes nothing
+    twice."""
+    service, check_id = "crash-web", "FAULT-crash"
+    github_standin.add_repo(f"{OWNER}/{service}")
+    http_service.set(status=500)
+    fault_stack.write_catalog(
+        github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
+    )
+    fired = alert(check_id, 1)
+    run_ids: list[str] = []
+    kill_at: list[float] = []
+
+    def kill_the_run() -> None:
+        fault_stack.kill_run(run_ids[0])
+        kill_at.append(time.monotonic())
+
+    github_standin.after_next("POST", issues_path(service), kill_the_run)
+    run_id = fault_stack.send(fired)
+    run_ids.append(run_id)
+    run = fault_stack.wait_for(run_id, {"COMPLETED", "FAILED", "CANCELLED"})
+    recovered_s = time.monotonic() - kill_at[0]
+
+    assert len(kill_at) == 1
+    names = [s["name"] for s in fault_stack.states(run_id)]
+    assert "Crashed" in names and "AwaitingRetry" in names, names
+    assert run["state_type"] == "COMPLETED", fault_stack.runner_log.read_text()[-4000:]
+    assert run["run_count"] == 2 and "crashes:1" in run["tags"]
+    report = check(fault_stack.api, [fired.id], standin=github_standin, repo=f"{OWNER}/{service}")
+    assert report.violations == []
+    assert report.issues == 1
+    log(f"worker kill -9 mid issue write: recovered in {recovered_s:.1f} s; {report.figures()}")
+
+
+def test_run_that_keeps_crashing_is_left_visibly_for_a_person(
+    fault_stack: FaultStack, github_standin: GitHubStandIn, http_service: Service
+) -> None:
+    """Killed on every attempt (the first after its issue is written): two restarts, then
+    the run stays Crashed, tagged ``crashed-needs-attention``, and its issue says so."""
+    service, check_id = "crashloop-web", "FAULT-crashloop"
+    repo = f"{OWNER}/{service}"
+    github_standin.add_repo(repo)
+    http_service.set(status=500)
+    fault_stack.write_catalog(
+        github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
+    )
+
+    fired = alert(check_id, 2)
+    run_ids: list[str] = []
+    kills: list[int] = []
+
+    def kill_and_rearm() -> None:
+        kills.append(fault_stack.kill_run(run_ids[0]))
+        # every later attempt lists the fingerprint's issues before it writes anything
+        github_standin.after_next("GET", issues_path(service), kill_and_rearm)
+
+    github_standin.after_next("POST", issues_path(service), kill_and_rearm)
+    run_id = fault_stack.send(fired)
+    run_ids.append(run_id)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        run = fault_stack.run(run_id)
+        if "crashed-needs-attention" in run["tags"]:
+            break
+        time.sleep(0.3)
+    run = fault_stack.run(run_id)
+    assert run["state_type"] == "CRASHED" and "crashed-needs-attention" in run["tags"], run
+    assert "crashes:3" in run["tags"] and len(kills) == 3
+    report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
+    assert report.violations == []
+    [issue] = github_standin.issues(repo)
+    assert any("crashed 3 times" in c.body for c in issue.comments)
+    log(f"run crashing on every attempt: left Crashed after 3 crashes; {report.figures()}")
+
+
+def test_prefect_api_killed_and_restarted_mid_run(
+    fault_stack: FaultStack, github_standin: GitHubStandIn, http_service: Service
+) -> None:
+    """The API server dies (``kill -9``) while the run creates its issue and comes back a
+    few seconds later on the same address and database: the run finishes, once."""
+    service, check_id = "api-down-web", "FAULT-api-restart"
+    repo = f"{OWNER}/{service}"
+    github_standin.add_repo(repo)
+    http_service.set(status=500)
+    fault_stack.write_catalog(
+        github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
+    )
+    down = threading.Event()
+    github_standin.after_next("POST", issues_path(service), lambda: (fault_stack.kill_api(), down.set()))
+    fired = alert(check_id, 3)
+    run_id = fault_stack.send(fired)
+    assert down.wait(180), fault_stack.runner_log.read_text()[-4000:]
+    killed_at = time.monotonic()
+    fault_stack.start_api()
+    back_s = time.monotonic() - killed_at
+    run = fault_stack.wait_for(run_id)
+    done_s = time.monotonic() - killed_at
+    assert run["state_type"] == "COMPLETED", fault_stack.runner_log.read_text()[-4000:]
+    report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
+    assert report.violations == []
+    assert report.issues == 1
+    log(
+        f"Prefect API kill -9 + restart mid issue write: API back after {back_s:.1f} s,"
+        f" run completed {done_s:.1f} s after the kill; {report.figures()}"
+    )
