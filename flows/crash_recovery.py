@@ -10,7 +10,7 @@ automation over a fresh crash). Each such run is scheduled again, on the same ru
 write, the investigation, the fix proposal) return their first result when they finished
 before the crash, and every tracker write is keyed, so a step cut short is done once.
 A run that crashed more often is left Crashed, tagged ``crashed-needs-attention``, and said
-so on its issue when it had one.
+so on its alert's issue when it got as far as one.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from prefect.states import AwaitingRetry
 from remediate.alerts import Alert
 from remediate.catalog import load_catalog
 from remediate.runs.tags import Flag, Key, retag, tag, tag_value
+from remediate.settings import get_settings
+from remediate.trackers import make_tracker
 from tasks.trackers import comment_on_issue
 
 RESOURCE_PREFIX = "prefect.flow-run."
@@ -98,17 +100,22 @@ async def restart(run: FlowRun, crashes: int, max_restarts: int) -> None:
         await client.set_flow_run_state(run.id, AwaitingRetry(message=message), force=True)
 
 
-def give_up(run: FlowRun, crashes: int) -> None:
-    """Say on the issue (when the run got as far as one) that this run needs a person."""
-    number = tag_value(run.tags, Key.ISSUE)
-    if number is None or not number.isdigit():
-        return
+def give_up(run: FlowRun, crashes: int) -> int | None:
+    """Say on the alert's issue (when the run got as far as one) that this run needs a
+    person; the issue's number."""
     catalog = load_catalog()
     alert = catalog.attribute(Alert.model_validate(run.parameters["alert"]))
-    key = f"{alert.occurrence_key}:crashed"
-    comment_on_issue(
-        catalog, catalog.service(alert.service), int(number), key, gave_up_note(run, crashes)
+    service = catalog.service(alert.service)
+    tagged = tag_value(run.tags, Key.ISSUE)
+    number = (
+        int(tagged)
+        if tagged is not None and tagged.isdigit()
+        else make_tracker(catalog, service, get_settings()).issue_for(alert.fingerprint)
     )
+    if number is not None:
+        key = f"{alert.occurrence_key}:crashed"
+        comment_on_issue(catalog, service, number, key, gave_up_note(run, crashes))
+    return number
 
 
 @flow(name="recover-crashed-runs")
@@ -126,11 +133,12 @@ async def recover_crashed_runs(flow_run_id: str | None = None, max_restarts: int
             restarted += 1
             logger.info("run %s crashed (%d of %d): started again", run.id, crashes, max_restarts)
             continue
+        # the note first: a run tagged before its note was written would never get one
+        give_up(run, crashes)
         await retag(
             [tag(Key.CRASHES, crashes), Flag.CRASHED_NEEDS_ATTENTION.value],
             replace=[Key.CRASHES],
             run_id=run.id,
         )
-        give_up(run, crashes)
         logger.error("run %s crashed %d times: left Crashed for a person", run.id, crashes)
     return restarted
