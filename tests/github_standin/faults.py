@@ -9,6 +9,7 @@ the validator checks it like any other response (``gaps.GENERIC_ERROR_STATUSES``
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 from tests.github_standin.api import Reply
@@ -44,6 +45,7 @@ class Fault:
     times: int
     method: str | None = None
     path: str | None = None
+    applied: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -57,26 +59,34 @@ class Faults:
     requests, then the stand-in serves normally again."""
 
     pending: list[Fault] = field(default_factory=list)
-    injected: list[tuple[str, str, int]] = field(default_factory=list)
+    injected: list[tuple[str, str, int, float]] = field(default_factory=list)
+    """Each answer given: method, path, status, ``time.monotonic()`` when given."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(
-        self, reply: Reply, times: int, method: str | None = None, path: str | None = None
+        self,
+        reply: Reply,
+        times: int,
+        method: str | None = None,
+        path: str | None = None,
+        applied: bool = False,
     ) -> None:
         """Answer the next ``times`` requests (of ``method`` on ``path``, without the
-        ``/api/v3`` prefix, when given) with ``reply``."""
+        ``/api/v3`` prefix, when given) with ``reply``; with ``applied`` the request is
+        handled first (a front end failing after the write was done)."""
         with self._lock:
-            self.pending.append(Fault(reply, times, method and method.upper(), path))
+            self.pending.append(Fault(reply, times, method and method.upper(), path, applied))
 
-    def reply_for(self, method: str, path: str) -> Reply | None:
+    def take(self, method: str, path: str) -> Fault | None:
+        """The fault that answers this request, if any (counted as given)."""
         with self._lock:
             for fault in self.pending:
                 if fault.matches(method, path):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.pending.remove(fault)
-                    self.injected.append((method, path, fault.reply.status))
-                    return fault.reply
+                    self.injected.append((method, path, fault.reply.status, time.monotonic()))
+                    return fault
         return None
 
     @property

@@ -76,13 +76,15 @@ class StandInApp:
         self.requests.append((method, raw_path, scope["query_string"].decode("latin-1")))
         self._run_hooks(self.hooks, method, raw_path)
 
-        reply = self.faults.reply_for(method, raw_path.removeprefix(API_PREFIX))
-        if reply is None:
+        fault = self.faults.take(method, raw_path.removeprefix(API_PREFIX))
+        if fault is None or fault.applied:
             try:
                 reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
             except Exception as exc:
                 self.validator.record(method, raw_path, f"stand-in failed: {exc!r}")
                 reply = Reply(500, resources.error(500, "Server Error"))
+        if fault is not None:
+            reply = fault.reply
         self._run_hooks(self.after_hooks, method, raw_path)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         headers = {"content-type": "application/json; charset=utf-8", **reply.headers}
