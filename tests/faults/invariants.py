@@ -6,7 +6,7 @@
    ``crashed-needs-attention`` (the recovery flow gave up on it and said so).
 2. No issue, comment, pull request, runbook action or model session was created twice:
    one issue per fingerprint label, each signed occurrence marker written once across
-   issue bodies and comments, one pull request per head branch, each action run recorded
+   issue bodies and comments (each comment key once on a local issue), one pull request per head branch, each action run recorded
    once, and at most ``sessions_per_alert`` model sessions per alert.
 3. Nothing was done without an approval that allowed it: a run with a published fix carries
    ``approval:approved``; a run whose runbook action ran carries ``action-approval:approved``
@@ -23,9 +23,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathlib import Path
+
 import httpx
 
 from remediate.runs.tags import Flag, Key, tag, tag_value
+from remediate.trackers import LocalTracker
 from tests.github_standin import GitHubStandIn
 from tests.support.model_server import ModelServer
 
@@ -130,6 +133,18 @@ def _check_github(standin: GitHubStandIn, repo: str, report: Report) -> None:
                 report.violations.append(f"{what} {name} written {count} times")
 
 
+def _check_local(root: Path, report: Report) -> None:
+    issues = LocalTracker(root).issues()
+    report.issues = len(issues)
+    fingerprints = Counter(issue.fingerprint for issue in issues)
+    keys = Counter(c.key for issue in issues for c in issue.comments)
+    for what, counts in (("issue for fingerprint", fingerprints), ("comment key", keys)):
+        for name, count in counts.items():
+            if count > 1:
+                report.doubled += count - 1
+                report.violations.append(f"{what} {name} written {count} times")
+
+
 def sessions(model: ModelServer) -> Counter[str]:
     """Model sessions seen by the scripted model, by the session id the CLI sends."""
     found: Counter[str] = Counter()
@@ -150,6 +165,7 @@ def check(
     *,
     standin: GitHubStandIn | None = None,
     repo: str | None = None,
+    local_issues: Path | None = None,
     model: ModelServer | None = None,
     sessions_per_alert: int = 1,
     unattended_actions: frozenset[str] = frozenset(),
@@ -161,6 +177,8 @@ def check(
     if standin is not None and repo is not None:
         _check_github(standin, repo, report)
         report.violations += [f"stand-in: {v}" for v in standin.violations]
+    if local_issues is not None:
+        _check_local(local_issues, report)
     if model is not None:
         count = len(sessions(model))
         allowed = sessions_per_alert * len(alert_ids)
