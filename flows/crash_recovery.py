@@ -9,6 +9,8 @@ automation over a fresh crash). Each such run is scheduled again, on the same ru
 ``max_restarts`` times: its steps cached per flow run (verify, diagnose, logs, the issue
 write, the investigation, the fix proposal) return their first result when they finished
 before the crash, and every tracker write is keyed, so a step cut short is done once.
+A run that crashed after its runbook action (or rollback) started is never started again: that
+step is not cached, so a second attempt would run it twice; it is left for a person at once.
 A run that crashed more often is left Crashed, tagged ``crashed-needs-attention``, and said
 so on its alert's issue when it got as far as one.
 """
@@ -28,6 +30,8 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
     FlowRunFilterTags,
+    TaskRunFilter,
+    TaskRunFilterName,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.states import AwaitingRetry
@@ -42,6 +46,7 @@ from tasks.trackers import comment_on_issue
 RESOURCE_PREFIX = "prefect.flow-run."
 DEPLOYMENT_NAME = "remediate-alert"
 SWEEP_AFTER = timedelta(minutes=10)
+UNREPEATABLE_STEP = "run-action"
 
 
 def run_id_of(resource: str) -> UUID:
@@ -59,12 +64,29 @@ def crash_message(run: FlowRun) -> str:
     return run.state.message if run.state and run.state.message else "no message"
 
 
-def gave_up_note(run: FlowRun, crashes: int) -> str:
-    return (
-        f"**The remediation run crashed {crashes} times** and was not started again; it needs"
-        f" a person. Last crash: {crash_message(run)}. Retry it from the run's page once the"
-        " cause is fixed."
+def gave_up_note(run: FlowRun, crashes: int, unrepeatable: str | None) -> str:
+    why = (
+        f"crashed after its step `{unrepeatable}` started, which must not run twice,"
+        if unrepeatable
+        else f"crashed {crashes} times"
     )
+    return (
+        f"**The remediation run {why}** and was not started again; it needs a person."
+        f" Last crash: {crash_message(run)}. Check what the step did, then retry the run from"
+        " its page if it should go on."
+    )
+
+
+async def unrepeatable_step(run: FlowRun) -> str | None:
+    """The name of a step of ``run`` that changes a system and is not cached (a runbook
+    action or rollback), when one started before the crash."""
+    async with get_client() as client:
+        started = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=UNREPEATABLE_STEP)),
+            limit=1,
+        )
+    return started[0].name if started else None
 
 
 async def crashed_runs(flow_run_id: str | None) -> list[FlowRun]:
@@ -93,14 +115,13 @@ async def restart(run: FlowRun, crashes: int, max_restarts: int) -> None:
     """Count the crash on the run's tags, then schedule it again now (the UI's Retry)."""
     await retag([tag(Key.CRASHES, crashes)], replace=[Key.CRASHES], run_id=run.id)
     message = (
-        f"scheduled again after a crash (restart {crashes} of {max_restarts}):"
-        f" {crash_message(run)}"
+        f"scheduled again after a crash (restart {crashes} of {max_restarts}): {crash_message(run)}"
     )
     async with get_client() as client:
         await client.set_flow_run_state(run.id, AwaitingRetry(message=message), force=True)
 
 
-def give_up(run: FlowRun, crashes: int) -> int | None:
+def give_up(run: FlowRun, crashes: int, unrepeatable: str | None) -> int | None:
     """Say on the alert's issue (when the run got as far as one) that this run needs a
     person; the issue's number."""
     catalog = load_catalog()
@@ -114,7 +135,7 @@ def give_up(run: FlowRun, crashes: int) -> int | None:
     )
     if number is not None:
         key = f"{alert.occurrence_key}:crashed"
-        comment_on_issue(catalog, service, number, key, gave_up_note(run, crashes))
+        comment_on_issue(catalog, service, number, key, gave_up_note(run, crashes, unrepeatable))
     return number
 
 
@@ -122,23 +143,30 @@ def give_up(run: FlowRun, crashes: int) -> int | None:
 async def recover_crashed_runs(flow_run_id: str | None = None, max_restarts: int = 2) -> int:
     """Starts the Crashed remediation run ``flow_run_id`` (a run id or its event resource
     id) again, or every Crashed one when none is given, up to ``max_restarts`` times each;
-    tags a run that crashed more often ``crashed-needs-attention``. Returns how many runs it
+    tags a run that crashed more often, or after a runbook action started,
+    ``crashed-needs-attention``. Returns how many runs it
     started again."""
     logger = get_run_logger()
     restarted = 0
     for run in await crashed_runs(flow_run_id):
         crashes = crashes_of(run) + 1
-        if crashes <= max_restarts:
+        unrepeatable = await unrepeatable_step(run)
+        if crashes <= max_restarts and unrepeatable is None:
             await restart(run, crashes, max_restarts)
             restarted += 1
             logger.info("run %s crashed (%d of %d): started again", run.id, crashes, max_restarts)
             continue
         # the note first: a run tagged before its note was written would never get one
-        give_up(run, crashes)
+        give_up(run, crashes, unrepeatable)
         await retag(
             [tag(Key.CRASHES, crashes), Flag.CRASHED_NEEDS_ATTENTION.value],
             replace=[Key.CRASHES],
             run_id=run.id,
         )
-        logger.error("run %s crashed %d times: left Crashed for a person", run.id, crashes)
+        logger.error(
+            "run %s crashed (%d times%s): left Crashed for a person",
+            run.id,
+            crashes,
+            f", after {unrepeatable} started" if unrepeatable else "",
+        )
     return restarted

@@ -26,7 +26,14 @@ from remediate.alerts import Alert
 from remediate.catalog import load_catalog
 from remediate.runs.api import PrefectAPI
 from tests.conftest import _admin
-from tests.support.processes import free_port, http_ok, start, start_prefect_server, stop, wait_until
+from tests.support.processes import (
+    free_port,
+    http_ok,
+    start,
+    start_prefect_server,
+    stop,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = ("remediate-alert", "recover-crashed-runs")
@@ -129,7 +136,9 @@ class FaultStack:
         ).json()
         return run
 
-    def wait_for(self, run_id: str, states: set[str] = ENDED, timeout: float = 240) -> dict[str, Any]:
+    def wait_for(
+        self, run_id: str, states: set[str] = ENDED, timeout: float = 240
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

@@ -4,10 +4,12 @@
    (Completed, Failed, Cancelled) or is visibly waiting (Paused/Suspended for an approval,
    Scheduled for a retry). A Crashed run counts only when it is tagged
    ``crashed-needs-attention`` (the recovery flow gave up on it and said so).
-2. No issue, comment, pull request, runbook action or model session was created twice:
-   one issue per fingerprint label, each signed occurrence marker written once across
-   issue bodies and comments (each comment key once on a local issue), one pull request per head branch, each action run recorded
-   once, and at most ``sessions_per_alert`` model sessions per alert.
+2. No issue, comment, pull request or model session was created twice: one issue per
+   fingerprint (label on GitHub), each signed occurrence marker once across issue bodies
+   and comments (each comment key once on a local issue), one pull request per head
+   branch, at most ``sessions_per_alert`` model sessions per alert. (No case here runs a
+   runbook action; a doubled action would show as two runs or a second action marker,
+   which the cases that run actions check themselves.)
 3. Nothing was done without an approval that allowed it: a run with a published fix carries
    ``approval:approved``; a run whose runbook action ran carries ``action-approval:approved``
    unless the action is unattended.
@@ -21,9 +23,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,7 +37,6 @@ FINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 WAITING = {"PAUSED", "SCHEDULED"}
 MARKER = re.compile(r"<!-- remediate:(?P<kind>[a-z]+)=(?P<value>[^ ]+) sig=")
 ACTION_RAN = {"succeeded", "failed-undone", "failed-undo-failed", "failed-no-undo"}
-SESSION = re.compile(r"session_([0-9a-f-]{36})")
 
 
 @dataclass
@@ -122,9 +122,7 @@ def _check_github(standin: GitHubStandIn, repo: str, report: Report) -> None:
     owner = standin.state.token_owner
     texts = [issue.body or "" for issue in issues if issue.author == owner]
     texts += [c.body for issue in issues for c in issue.comments if c.author == owner]
-    markers = Counter(
-        (m["kind"], m["value"]) for text in texts for m in MARKER.finditer(text)
-    )
+    markers = Counter((m["kind"], m["value"]) for text in texts for m in MARKER.finditer(text))
     heads = Counter(pull.pull.head_ref for pull in standin.pulls(repo) if pull.pull)
     for what, counts in (("issue label", labels), ("marker", markers), ("pull head", heads)):
         for name, count in counts.items():
@@ -146,16 +144,13 @@ def _check_local(root: Path, report: Report) -> None:
 
 
 def sessions(model: ModelServer) -> Counter[str]:
-    """Model sessions seen by the scripted model, by the session id the CLI sends."""
+    """Completion requests per model session, by the session id the CLI sends with each
+    (``x-claude-code-session-id``; a request without one is counted as its own session)."""
     found: Counter[str] = Counter()
-    for request, headers in zip(model.requests, model.headers, strict=True):
+    for number, (request, headers) in enumerate(zip(model.requests, model.headers, strict=True)):
         if "messages" not in request or request.get("max_tokens", 2) <= 1:
             continue
-        sid = headers.get("x-claude-code-session-id")
-        if sid is None:
-            match = SESSION.search(str((request.get("metadata") or {}).get("user_id", "")))
-            sid = match.group(1) if match else "unknown"
-        found[sid] += 1
+        found[headers.get("x-claude-code-session-id") or f"request-{number}"] += 1
     return found
 
 

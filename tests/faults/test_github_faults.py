@@ -28,7 +28,9 @@ def test_github_answering_502_and_503_for_a_while(
     twice is retried by the task, which looks for the issue before writing."""
     repo = use(fault_stack, github_standin, http_service, "gh5xx")
     github_standin.faults.inject(server_error(502), times=3, method="GET")
-    github_standin.faults.inject(server_error(503), times=2, method="POST", path=f"/repos/{repo}/issues")
+    github_standin.faults.inject(
+        server_error(503), times=2, method="POST", path=f"/repos/{repo}/issues"
+    )
     fired = alert("gh5xx", 1)
     started = time.monotonic()
     run = fault_stack.wait_for(fault_stack.send(fired))
@@ -37,7 +39,10 @@ def test_github_answering_502_and_503_for_a_while(
     assert github_standin.faults.exhausted
     report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
     assert report.violations == [] and report.issues == 1
-    log(f"GitHub 502 x3 + 503 x2 on the issue write: alert to Completed {took:.1f} s; {report.figures()}")
+    log(
+        f"GitHub 502 x3 + 503 x2 on the issue write: alert to Completed {took:.1f} s;"
+        f" {report.figures()}"
+    )
 
 
 def test_github_502_after_the_issue_was_created_does_not_open_a_second(
@@ -52,7 +57,9 @@ def test_github_502_after_the_issue_was_created_does_not_open_a_second(
     fired = alert("gh502applied", 2)
     run = fault_stack.wait_for(fault_stack.send(fired))
     assert run["state_type"] == "COMPLETED", fault_stack.runner_log.read_text()[-4000:]
-    posts = [r for r in github_standin.requests if r[:2] == ("POST", f"/api/v3/repos/{repo}/issues")]
+    posts = [
+        r for r in github_standin.requests if r[:2] == ("POST", f"/api/v3/repos/{repo}/issues")
+    ]
     assert len(posts) == 1
     report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
     assert report.violations == [] and report.issues == 1
@@ -69,7 +76,9 @@ def test_github_secondary_rate_limit_is_waited_out(
     github_standin.faults.inject(secondary_rate_limit(3), times=1, method="POST", path=path)
     retried: list[float] = []
     github_standin.before_next(
-        "POST", path, lambda: github_standin.before_next("POST", path, lambda: retried.append(time.monotonic()))
+        "POST",
+        path,
+        lambda: github_standin.before_next("POST", path, lambda: retried.append(time.monotonic())),
     )
     fired = alert("ghratelimit", 3)
     run = fault_stack.wait_for(fault_stack.send(fired))
@@ -80,7 +89,10 @@ def test_github_secondary_rate_limit_is_waited_out(
     assert waited >= 3
     report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
     assert report.violations == [] and report.issues == 1
-    log(f"GitHub 403 secondary rate limit, Retry-After 3: retried after {waited:.1f} s; {report.figures()}")
+    log(
+        f"GitHub 403 secondary rate limit, Retry-After 3: retried after {waited:.1f} s;"
+        f" {report.figures()}"
+    )
 
 
 def test_github_refusing_the_token_for_a_while(
@@ -102,4 +114,7 @@ def test_github_refusing_the_token_for_a_while(
     assert run["state_type"] == "COMPLETED", fault_stack.runner_log.read_text()[-4000:]
     report = check(fault_stack.api, [refused.id, fired.id], standin=github_standin, repo=repo)
     assert report.violations == [] and report.issues == 1
-    log(f"GitHub 401 for a while: the run during it Failed visibly, the next opened the issue; {report.figures()}")
+    log(
+        "GitHub 401 for a while: the run during it Failed visibly, the next opened the"
+        f" issue; {report.figures()}"
+    )

@@ -6,6 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import httpx
+
+from remediate.runs.tags import alert_tags
 from tests.faults.cases import OWNER, alert, github_catalog
 from tests.faults.conftest import FaultStack, log
 from tests.faults.invariants import check
@@ -109,7 +112,9 @@ def test_prefect_api_killed_and_restarted_mid_run(
         github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
     )
     down = threading.Event()
-    github_standin.after_next("POST", issues_path(service), lambda: (fault_stack.kill_api(), down.set()))
+    github_standin.after_next(
+        "POST", issues_path(service), lambda: (fault_stack.kill_api(), down.set())
+    )
     fired = alert(check_id, 3)
     run_id = fault_stack.send(fired)
     assert down.wait(180), fault_stack.runner_log.read_text()[-4000:]
@@ -126,3 +131,46 @@ def test_prefect_api_killed_and_restarted_mid_run(
         f"Prefect API kill -9 + restart mid issue write: API back after {back_s:.1f} s,"
         f" run completed {done_s:.1f} s after the kill; {report.figures()}"
     )
+
+
+def test_run_crashed_after_its_runbook_action_started_is_not_started_again(
+    fault_stack: FaultStack,
+) -> None:
+    """The action step is not cached: a second attempt would run the action twice. A run
+    that crashed after it started is left Crashed for a person at once (no restart)."""
+    fault_stack.write_catalog({"services": []})
+    fired = alert("FAULT-crash-in-action", 4)
+    api = fault_stack.api
+    deployment = httpx.get(f"{api}/deployments/name/remediate-alert/remediate-alert").json()
+    created = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run",
+        json={
+            "parameters": {"alert": fired.model_dump(mode="json")},
+            "tags": alert_tags(fired),
+            "state": {"type": "PENDING"},
+        },
+    ).json()
+    httpx.post(
+        f"{api}/task_runs/",
+        json={
+            "flow_run_id": created["id"],
+            "task_key": "run-action",
+            "dynamic_key": "0",
+            "name": "run-action-restart",
+            "state": {"type": "RUNNING"},
+        },
+    ).raise_for_status()
+    crashed = {"type": "CRASHED", "message": "Process exited with status code: -9"}
+    httpx.post(
+        f"{api}/flow_runs/{created['id']}/set_state", json={"state": crashed, "force": True}
+    ).raise_for_status()
+    deadline = time.monotonic() + 120
+    while "crashed-needs-attention" not in fault_stack.run(created["id"])["tags"]:
+        assert time.monotonic() < deadline, fault_stack.runner_log.read_text()[-4000:]
+        time.sleep(0.3)
+    run = fault_stack.run(created["id"])
+    assert run["state_type"] == "CRASHED" and run["run_count"] == 0
+    assert "crashes:1" in run["tags"]
+    report = check(api, [fired.id])
+    assert report.violations == []
+    log(f"run crashed after its runbook action started: left for a person; {report.figures()}")
