@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
+from remediate.alerts import Alert
+from remediate.catalog import Repository, load_catalog
 from remediate.runs.tags import alert_tags
+from remediate.trackers import IssueDraft
+from remediate.trackers.github import ClientSettings, GitHubTracker
+from remediate.trackers.token import GitHubToken
 from tests.faults.cases import OWNER, alert, github_catalog
-from tests.faults.conftest import FaultStack, log
+from tests.faults.conftest import STANDIN_TOKEN, FaultStack, log
 from tests.faults.invariants import check
 from tests.github_standin import GitHubStandIn
 from tests.support.http_services import Service
@@ -57,46 +65,74 @@ def test_run_killed_mid_issue_write_is_started_again_and_writes_once(
     log(f"worker kill -9 mid issue write: recovered in {recovered_s:.1f} s; {report.figures()}")
 
 
-def test_run_that_keeps_crashing_is_left_visibly_for_a_person(
+def crashed_run(stack: FaultStack, fired: Alert, *tags: str) -> str:
+    """A remediation run as the runner leaves one whose process died: created Pending from
+    the deployment (no runner takes it), then Crashed, which fires the automation."""
+    api = stack.api
+    deployment = httpx.get(f"{api}/deployments/name/remediate-alert/remediate-alert").json()
+    created = httpx.post(
+        f"{api}/deployments/{deployment['id']}/create_flow_run",
+        json={
+            "parameters": {"alert": fired.model_dump(mode="json")},
+            "tags": [*alert_tags(fired), *tags],
+            "state": {"type": "PENDING"},
+        },
+    ).json()
+    return str(created["id"])
+
+
+def crash(stack: FaultStack, run_id: str) -> None:
+    crashed = {"type": "CRASHED", "message": "Process exited with status code: -9"}
+    httpx.post(
+        f"{stack.api}/flow_runs/{run_id}/set_state", json={"state": crashed, "force": True}
+    ).raise_for_status()
+
+
+def wait_for_tag(stack: FaultStack, run_id: str, wanted: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while wanted not in (run := stack.run(run_id))["tags"]:
+        assert time.monotonic() < deadline, stack.runner_log.read_text()[-4000:]
+        time.sleep(0.3)
+    return run
+
+
+def test_run_that_crashed_twice_before_is_left_visibly_for_a_person(
     fault_stack: FaultStack, github_standin: GitHubStandIn, http_service: Service
 ) -> None:
-    """Killed on every attempt (the first after its issue is written): two restarts, then
-    the run stays Crashed, tagged ``crashed-needs-attention``, and its issue says so."""
+    """A third crash (``crashes:2`` already on the run, as the two restarts before left it;
+    the first case shows a real restart counting): no restart; the run stays Crashed,
+    tagged ``crashed-needs-attention``, and its alert's issue says so."""
     service, check_id = "crashloop-web", "FAULT-crashloop"
     repo = f"{OWNER}/{service}"
     github_standin.add_repo(repo)
-    http_service.set(status=500)
-    fault_stack.write_catalog(
-        github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
+    catalog = github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
+    fault_stack.write_catalog(catalog)
+    fired = load_catalog(fault_stack.catalog).attribute(alert(check_id, 2))
+    tracker = GitHubTracker(
+        Repository.model_validate(catalog["services"][0]["repository"]),
+        GitHubToken(SecretStr(STANDIN_TOKEN), "test"),
+        client=ClientSettings.unpaced(),
     )
-
-    fired = alert(check_id, 2)
-    run_ids: list[str] = []
-    kills: list[int] = []
-
-    def kill_and_rearm() -> None:
-        kills.append(fault_stack.kill_run(run_ids[0]))
-        if len(kills) < 3:
-            # every later attempt lists the fingerprint's issues before it writes anything
-            github_standin.after_next("GET", issues_path(service), kill_and_rearm)
-
-    github_standin.after_next("POST", issues_path(service), kill_and_rearm)
-    run_id = fault_stack.send(fired)
-    run_ids.append(run_id)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        run = fault_stack.run(run_id)
-        if "crashed-needs-attention" in run["tags"]:
-            break
-        time.sleep(0.3)
-    run = fault_stack.run(run_id)
-    assert run["state_type"] == "CRASHED" and "crashed-needs-attention" in run["tags"], run
-    assert "crashes:3" in run["tags"] and len(kills) == 3
+    draft = IssueDraft(
+        fingerprint=fired.fingerprint,
+        occurrence_key=fired.occurrence_key,
+        title="crash loop",
+        body="opened by the run's first attempt",
+        comment="fired again",
+    )
+    issue = tracker.open_or_update(draft, datetime.now(UTC))
+    run_id = crashed_run(fault_stack, fired, "crashes:2")
+    crash(fault_stack, run_id)
+    run = wait_for_tag(fault_stack, run_id, "crashed-needs-attention")
+    assert run["state_type"] == "CRASHED" and run["run_count"] == 0
+    assert "crashes:3" in run["tags"] and "crashes:2" not in run["tags"]
     report = check(fault_stack.api, [fired.id], standin=github_standin, repo=repo)
     assert report.violations == []
-    [issue] = github_standin.issues(repo)
-    assert any("crashed 3 times" in c.body for c in issue.comments)
-    log(f"run crashing on every attempt: left Crashed after 3 crashes; {report.figures()}")
+    [written] = github_standin.issues(repo)
+    assert written.number == issue.number
+    [note] = [c.body for c in written.comments if "crashed 3 times" in c.body]
+    assert "needs a person" in note and "status code: -9" in note
+    log(f"run crashing a third time: left Crashed for a person; {report.figures()}")
 
 
 def test_prefect_api_killed_and_restarted_mid_run(
@@ -140,37 +176,21 @@ def test_run_crashed_after_its_runbook_action_started_is_not_started_again(
     that crashed after it started is left Crashed for a person at once (no restart)."""
     fault_stack.write_catalog({"services": []})
     fired = alert("FAULT-crash-in-action", 4)
-    api = fault_stack.api
-    deployment = httpx.get(f"{api}/deployments/name/remediate-alert/remediate-alert").json()
-    created = httpx.post(
-        f"{api}/deployments/{deployment['id']}/create_flow_run",
-        json={
-            "parameters": {"alert": fired.model_dump(mode="json")},
-            "tags": alert_tags(fired),
-            "state": {"type": "PENDING"},
-        },
-    ).json()
+    run_id = crashed_run(fault_stack, fired)
     httpx.post(
-        f"{api}/task_runs/",
+        f"{fault_stack.api}/task_runs/",
         json={
-            "flow_run_id": created["id"],
+            "flow_run_id": run_id,
             "task_key": "run-action",
             "dynamic_key": "0",
             "name": "run-action-restart",
             "state": {"type": "RUNNING"},
         },
     ).raise_for_status()
-    crashed = {"type": "CRASHED", "message": "Process exited with status code: -9"}
-    httpx.post(
-        f"{api}/flow_runs/{created['id']}/set_state", json={"state": crashed, "force": True}
-    ).raise_for_status()
-    deadline = time.monotonic() + 120
-    while "crashed-needs-attention" not in fault_stack.run(created["id"])["tags"]:
-        assert time.monotonic() < deadline, fault_stack.runner_log.read_text()[-4000:]
-        time.sleep(0.3)
-    run = fault_stack.run(created["id"])
+    crash(fault_stack, run_id)
+    run = wait_for_tag(fault_stack, run_id, "crashed-needs-attention")
     assert run["state_type"] == "CRASHED" and run["run_count"] == 0
     assert "crashes:1" in run["tags"]
-    report = check(api, [fired.id])
+    report = check(fault_stack.api, [fired.id])
     assert report.violations == []
     log(f"run crashed after its runbook action started: left for a person; {report.figures()}")
