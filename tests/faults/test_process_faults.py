@@ -148,9 +148,12 @@ def test_prefect_api_killed_and_restarted_mid_run(
         github_catalog(service, check_id, http_service.health_url, github_standin.base_url)
     )
     down = threading.Event()
-    github_standin.after_next(
-        "POST", issues_path(service), lambda: (fault_stack.kill_api(), down.set())
-    )
+
+    def kill_the_api() -> None:
+        fault_stack.kill_api()
+        down.set()
+
+    github_standin.after_next("POST", issues_path(service), kill_the_api)
     fired = alert(check_id, 3)
     run_id = fault_stack.send(fired)
     assert down.wait(180), fault_stack.runner_log.read_text()[-4000:]
