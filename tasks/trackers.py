@@ -38,7 +38,13 @@ def open_or_update_issue(incident: Incident, catalog: Catalog) -> IssueRef:
     return tracker.open_or_update(draft, datetime.now(UTC))
 
 
-@task(name="record-on-issue")
+@task(
+    name="record-on-issue",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=2),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=worth_retrying,
+)
 def record_on_issue(
     catalog: Catalog, service: Service | None, issue: IssueRef, key: str, text: str
 ) -> bool:

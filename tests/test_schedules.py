@@ -20,6 +20,7 @@ EXPECTED_CRON = {
     "alert-patterns": "0 * * * *",
     "capacity-forecast": "15 * * * *",
     "record-approval-timeouts": "30 5 * * *",  # the backstop: events start it when needed
+    "recover-crashed-runs": "45 * * * *",  # the backstop: events start it when needed
 }
 EXPECTED_INTERVAL: dict[str, timedelta] = {}
 
@@ -85,4 +86,27 @@ def test_expired_approvals_are_recorded_by_an_event_trigger() -> None:
     }
     [action] = automation.actions
     assert isinstance(action, RunDeployment) and action.deployment_id == UUID(int=1)
+    assert action.parameters == {"flow_run_id": "{{ event.resource.id }}"}
+
+
+def test_crashed_runs_are_recovered_by_an_event_trigger() -> None:
+    """recover-crashed-runs runs when a remediation run crashes, for that run alone."""
+    [deployment] = runner_deployments(PREFECT_YAML, ["recover-crashed-runs"])
+    [trigger] = deployment.triggers
+    trigger.set_deployment_id(UUID(int=1))
+    automation = trigger.as_automation()
+    assert automation.enabled
+    event_trigger = automation.trigger
+    assert isinstance(event_trigger, EventTrigger)
+    assert event_trigger.expect == {"prefect.flow-run.Crashed"}
+    assert event_trigger.posture == Posture.Reactive and event_trigger.threshold == 1
+    assert event_trigger.for_each == {"prefect.resource.id"}
+    related = event_trigger.match_related
+    assert isinstance(related, ResourceSpecification)
+    assert related.model_dump() == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": "remediate-alert",
+    }
+    [action] = automation.actions
+    assert isinstance(action, RunDeployment)
     assert action.parameters == {"flow_run_id": "{{ event.resource.id }}"}

@@ -44,7 +44,9 @@ QUIET = {
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
     "DISABLE_ERROR_REPORTING": "1",
-    "CLAUDE_CODE_MAX_RETRIES": "0",
+    # an overloaded (529) or failing (5xx) model API is asked twice more, with the CLI's own
+    # backoff (~1-3 s); the session's wall-clock limit bounds every wait, a hung request too
+    "CLAUDE_CODE_MAX_RETRIES": "2",
 }
 
 

@@ -51,6 +51,7 @@ class Key(StrEnum):
     SILENCE = "silence"
     STOPPED_BY = "stopped-by"
     WOULD = "would"
+    CRASHES = "crashes"
 
 
 class Flag(StrEnum):
@@ -63,6 +64,7 @@ class Flag(StrEnum):
     AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
     SILENCED = "silenced"
     DRY_RUN = "dry-run"
+    CRASHED_NEEDS_ATTENTION = "crashed-needs-attention"
 
 
 class Verdict(StrEnum):

@@ -59,15 +59,36 @@ def fit(text: str) -> str:
     return text[: TEXT_BUDGET - len(TRUNCATION_NOTE)] + TRUNCATION_NOTE
 
 
+RATE_LIMIT_STATUSES = frozenset({403, 429})
+
+
+class WriteSafeRetry(GithubRetry):
+    """PyGithub's retry, except that a write (POST, PATCH) answered 5xx is not sent again.
+
+    A 502 or 503 can come from GitHub's front end after the write was applied; sending it
+    again would open a second issue or post a second comment. The tracker's task retries
+    instead, and every write there first looks for what it already wrote. Rate-limited
+    writes (403 or 429 with ``Retry-After`` or a rate-limit message) were not applied, so
+    they are still sent again after the wait GitHub asks for."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() not in Retry.DEFAULT_ALLOWED_METHODS | {"GET"} and (
+            status_code not in RATE_LIMIT_STATUSES
+        ):
+            return False
+        return bool(super().is_retry(method, status_code, has_retry_after))
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How the PyGithub client paces and retries. The defaults are PyGithub's own, which
     follow GitHub's secondary rate-limit guidance (0.25 s between requests, 1 s between
-    writes, retries on rate limits and server errors)."""
+    writes, retries on rate limits and server errors), except that a write answered 5xx is
+    left to the task's retry (:class:`WriteSafeRetry`)."""
 
     seconds_between_requests: float | None = Consts.DEFAULT_SECONDS_BETWEEN_REQUESTS
     seconds_between_writes: float | None = Consts.DEFAULT_SECONDS_BETWEEN_WRITES
-    retry: int | Retry | None = field(default_factory=GithubRetry)
+    retry: int | Retry | None = field(default_factory=WriteSafeRetry)
     timeout: int = Consts.DEFAULT_TIMEOUT
 
     @classmethod

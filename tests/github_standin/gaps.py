@@ -16,6 +16,11 @@ Each gap is narrow: it names the operation or schema it applies to and changes n
    repository that does not exist or is hidden) on any operation, while many operations do
    not list those statuses. ``GENERIC_ERROR_STATUSES`` lets an undeclared 401/404 be
    validated against the ``basic-error`` schema instead.
+5. Transient errors every operation can answer. GitHub's REST documentation ("Rate limits
+   for the REST API", "Troubleshooting") says any request may get 403 or 429 for a
+   secondary rate limit (with ``retry-after``) and 500/502/503 when GitHub is unwell, while
+   most operations list none of them. Those statuses, when undeclared, are validated
+   against ``basic-error`` too (the stand-in sends them only when a test injects them).
 
 The search API's ``search_type`` gap is not listed because the stand-in serves no search.
 """
@@ -26,7 +31,7 @@ import json
 import re
 from typing import Any
 
-GENERIC_ERROR_STATUSES = frozenset({401, 404})
+GENERIC_ERROR_STATUSES = frozenset({401, 403, 404, 429, 500, 502, 503})
 GENERIC_ERROR_SCHEMA = "basic-error"
 
 _ISSUE_LABELS = re.compile(r"^/repos/[^/]+/[^/]+/issues/[0-9]+/labels$")

@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.github_standin import resources
 from tests.github_standin.api import Call, GitHubApi, Refused, Reply, parse_json
+from tests.github_standin.faults import Faults
 from tests.github_standin.resources import Urls
 from tests.github_standin.state import (
     Comment,
@@ -43,12 +44,16 @@ class StandInApp:
         self.validator = validator
         self.requests: list[tuple[str, str, str]] = []
         self.hooks: list[tuple[str, str, Callable[[], None]]] = []
+        self.after_hooks: list[tuple[str, str, Callable[[], None]]] = []
+        self.faults = Faults()
 
-    def _run_hooks(self, method: str, raw_path: str) -> None:
-        for hook in list(self.hooks):
+    def _run_hooks(
+        self, hooks: list[tuple[str, str, Callable[[], None]]], method: str, raw_path: str
+    ) -> None:
+        for hook in list(hooks):
             hook_method, hook_path, action = hook
             if (hook_method, API_PREFIX + hook_path) == (method, raw_path):
-                self.hooks.remove(hook)
+                hooks.remove(hook)
                 action()
 
     def _authorised(self, header: str | None) -> Reply | None:
@@ -69,13 +74,18 @@ class StandInApp:
         raw_path = raw_path.split("?", 1)[0]
         query = list(request.query_params.multi_items())
         self.requests.append((method, raw_path, scope["query_string"].decode("latin-1")))
-        self._run_hooks(method, raw_path)
+        self._run_hooks(self.hooks, method, raw_path)
 
-        try:
-            reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
-        except Exception as exc:
-            self.validator.record(method, raw_path, f"stand-in failed: {exc!r}")
-            reply = Reply(500, resources.error(500, "Server Error"))
+        fault = self.faults.take(method, raw_path.removeprefix(API_PREFIX))
+        if fault is None or fault.applied:
+            try:
+                reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
+            except Exception as exc:
+                self.validator.record(method, raw_path, f"stand-in failed: {exc!r}")
+                reply = Reply(500, resources.error(500, "Server Error"))
+        if fault is not None:
+            reply = fault.reply
+        self._run_hooks(self.after_hooks, method, raw_path)
         payload = b"" if reply.body is None else json.dumps(reply.body).encode()
         headers = {"content-type": "application/json; charset=utf-8", **reply.headers}
         if raw_path.startswith(API_PREFIX + "/"):
@@ -210,6 +220,16 @@ class GitHubStandIn:
         """Run ``action`` once, just before the next ``method path`` request is handled
         (``path`` without the ``/api/v3`` prefix); for changes made by another client."""
         self.app.hooks.append((method.upper(), path, action))
+
+    def after_next(self, method: str, path: str, action: Callable[[], None]) -> None:
+        """Run ``action`` once, after the next ``method path`` request was handled and before
+        its answer is sent (the change is made; the client has not heard of it yet)."""
+        self.app.after_hooks.append((method.upper(), path, action))
+
+    @property
+    def faults(self) -> Faults:
+        """Answers to inject instead of handling requests (``tests/github_standin/faults.py``)."""
+        return self.app.faults
 
     def create_issue(
         self, full_name: str, title: str, body: str, labels: list[str], author: str | None = None

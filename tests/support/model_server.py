@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pytest
 
-Mode = Literal["script", "error500", "error401", "hang"]
+Mode = Literal["script", "error500", "error401", "overloaded", "hang"]
 
 
 def text(value: str) -> dict[str, Any]:
@@ -38,10 +38,12 @@ class Turn:
 
 @dataclass
 class ModelServer:
-    """Serves ``script`` turn by turn; ``mode`` switches to a failure."""
+    """Serves ``script`` turn by turn; ``mode`` switches to a failure, for the next
+    ``failures`` completion requests when set (then back to the script), else until changed."""
 
     script: list[Turn] = field(default_factory=list)
     mode: Mode = "script"
+    failures: int | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=itertools.count)
@@ -91,13 +93,21 @@ class ModelServer:
                 if self.path.startswith("/v1/messages/count_tokens"):
                     self._json(200, {"input_tokens": 100})
                     return
-                if owner.mode == "hang":
+                mode = owner.mode
+                if mode != "script" and owner.failures is not None:
+                    owner.failures -= 1
+                    if owner.failures <= 0:
+                        owner.mode, owner.failures = "script", None
+                if mode == "hang":
                     owner._release.wait()
                     return
-                if owner.mode == "error500":
+                if mode == "error500":
                     self._json(500, _error("api_error", "scripted internal error"))
                     return
-                if owner.mode == "error401":
+                if mode == "overloaded":
+                    self._json(529, _error("overloaded_error", "Overloaded"))
+                    return
+                if mode == "error401":
                     self._json(401, _error("authentication_error", "invalid x-api-key"))
                     return
                 done = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")

@@ -2,7 +2,8 @@
 
 The test user's PATH starts with a directory holding a fake ``docker`` and a journal-less
 ``journalctl`` that read their output from files under ``logs``; special container names
-make the fake ``docker`` hang, flood its output or fail. Every line a stand-in prints
+make the fake ``docker`` hang, flood its output, fail, or (``dropped``) print a line and
+then kill its own sshd session so the connection drops mid-output. Every line a stand-in prints
 starts with ``port=<server port>`` so a test can tell which "host" answered.
 """
 
@@ -45,6 +46,14 @@ name=$1
 case "$name" in
   hang) echo "port=$port starting"; exec sleep 30 ;;
   huge) exec yes "port=$port a line of a very chatty container that never stops talking" ;;
+  dropped)
+    echo "port=$port ERROR a line printed before the connection drops"
+    p=$PPID
+    while [ "$p" -gt 1 ]; do
+      case "$(cat /proc/$p/comm)" in sshd*) kill -9 "$p"; exec sleep 30 ;; esac
+      p=$(cut -d' ' -f4 /proc/$p/stat)
+    done
+    exit 3 ;;
 esac
 file="$FAKE_LOG_ROOT/containers/$name.log"
 if [ ! -f "$file" ]; then
