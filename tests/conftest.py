@@ -59,16 +59,20 @@ async def _admin(statement: str) -> None:
 
 @contextmanager
 def _prefect_database() -> Iterator[str]:
-    """A fresh PostgreSQL database when the machine's server answers, else SQLite.
+    """A fresh PostgreSQL database for the session's Prefect server.
 
-    Under a full test session SQLite answers 503 while it is locked; PostgreSQL does not.
+    The suite needs PostgreSQL (under a full test session SQLite answers 503 while it is
+    locked), so a server that does not answer fails the run rather than changing what runs.
     """
     name = f"remediate_prefect_{uuid.uuid4().hex[:12]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except OSError:
-        yield f"sqlite+aiosqlite:///{_PREFECT_HOME}/prefect.db"
-        return
+    except OSError as exc:
+        pytest.fail(
+            f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({exc}); the suite needs it:"
+            " start it (.ci/run does) or point REMEDIATE_TEST_POSTGRES_URL at one",
+            pytrace=False,
+        )
     try:
         yield (
             "postgresql+asyncpg://"
