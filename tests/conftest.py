@@ -30,6 +30,7 @@ pytest_plugins: list[str] = [
     "tests.support.gateway",
     "tests.support.prometheus",
     "tests.support.warm_stack",
+    "tests.support.held_endpoint",
 ]
 
 # Prefect reads its settings when first imported, so the test server's address is fixed

@@ -134,9 +134,7 @@ async def test_a_service_without_health_endpoints_is_unverifiable_and_never_self
     assert outcome.service == "batch"
     assert outcome.verification is not None
     assert outcome.verification.verdict is Verdict.UNVERIFIABLE
-    assert outcome.verification.reason == (
-        "service batch has no health endpoints in the catalog"
-    )
+    assert outcome.verification.reason == ("service batch has no health endpoints in the catalog")
     assert outcome.verification.attempts == []
     assert outcome.status is OutcomeStatus.ISSUE_OPENED
     assert outcome.diagnosis is not None
