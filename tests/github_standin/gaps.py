@@ -14,8 +14,10 @@ Each gap is narrow: it names the operation or schema it applies to and changes n
    slashes of that one segment as ``%2F`` before matching.
 4. Errors every operation can answer. GitHub answers 401 (bad credentials) and 404 (a
    repository that does not exist or is hidden) on any operation, while many operations do
-   not list those statuses. ``GENERIC_ERROR_STATUSES`` lets an undeclared 401/404 be
-   validated against the ``basic-error`` schema instead.
+   not list those statuses. The same holds for rate limits (403 with ``Retry-After``,
+   429) and server errors (500, 502, 503), documented for the API as a whole rather than
+   per operation. ``GENERIC_ERROR_STATUSES`` lets such an undeclared status be validated
+   against the ``basic-error`` schema instead.
 
 The search API's ``search_type`` gap is not listed because the stand-in serves no search.
 """
@@ -26,7 +28,7 @@ import json
 import re
 from typing import Any
 
-GENERIC_ERROR_STATUSES = frozenset({401, 404})
+GENERIC_ERROR_STATUSES = frozenset({401, 403, 404, 429, 500, 502, 503})
 GENERIC_ERROR_SCHEMA = "basic-error"
 
 _ISSUE_LABELS = re.compile(r"^/repos/[^/]+/[^/]+/issues/[0-9]+/labels$")

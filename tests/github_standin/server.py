@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.github_standin import resources
 from tests.github_standin.api import Call, GitHubApi, Refused, Reply, parse_json
+from tests.github_standin.faults import Faults
 from tests.github_standin.resources import Urls
 from tests.github_standin.state import (
     Comment,
@@ -43,6 +44,7 @@ class StandInApp:
         self.validator = validator
         self.requests: list[tuple[str, str, str]] = []
         self.hooks: list[tuple[str, str, Callable[[], None]]] = []
+        self.faults = Faults()
 
     def _run_hooks(self, method: str, raw_path: str) -> None:
         for hook in list(self.hooks):
@@ -72,7 +74,9 @@ class StandInApp:
         self._run_hooks(method, raw_path)
 
         try:
-            reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)
+            authorised = self._authorised(request.headers.get("authorization")) is None
+            fault = self.faults.take(method, raw_path.removeprefix(API_PREFIX), authorised)
+            reply = fault or self._dispatch(method, scope["path"], raw_path, query, raw, request)
         except Exception as exc:
             self.validator.record(method, raw_path, f"stand-in failed: {exc!r}")
             reply = Reply(500, resources.error(500, "Server Error"))
@@ -158,6 +162,10 @@ class GitHubStandIn:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._socket.close()
+
+    @property
+    def faults(self) -> Faults:
+        return self.app.faults
 
     @property
     def violations(self) -> list[Violation]:

@@ -1,9 +1,10 @@
 """An HTTP proxy in front of the test Prefect server that can fail or hold run creation.
 
 Every request is forwarded unchanged, except ``POST .../create_flow_run``: while
-``create_answers`` holds statuses, each such request is answered with the next one (and
-not forwarded; ``None`` forwards it); while ``hold_creates`` is set, the request is forwarded (so the run
-exists) and its answer withheld until the connection is dropped, with ``create_held`` set.
+``create_answers`` holds statuses, each such request is answered with the next one and
+not forwarded (``None`` forwards it); while ``hold_creates`` is set, the request is
+forwarded (so the run exists) and its answer withheld until the connection is dropped,
+with ``create_held`` set.
 """
 
 from __future__ import annotations
