@@ -105,3 +105,31 @@ def _serve_prefect(database_url: str) -> Iterator[str]:
         yield api
     finally:
         stop(process)
+
+
+_NO_SKIPS = (
+    "skipped, and a skip fails this suite: a component it needs must be present"
+    " (infra/install-system-deps.sh, .ci/run). Reason: "
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A skipped test fails: nothing here may go green by not running."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid} {_NO_SKIPS}{reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A module skipped as a whole (``importorskip``, ``allow_module_level``) fails too."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid} {_NO_SKIPS}{reason}"
