@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,9 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from flows import capacity as capacity_flow
 from flows.capacity import IssuesNotWritten, capacity_forecast
+from remediate.capacity import collect
 from remediate.capacity.collect import build_argv, parse_value, sample_prometheus
 from remediate.capacity.config import MetricSpec
 from remediate.capacity.forecast import forecast, theil_sen
@@ -108,32 +108,20 @@ def test_catalog_rejects_bad_metrics() -> None:
         )
 
 
-class Grower:
-    """Appends to a file at a fixed average rate, in small steps, until stopped."""
+class SteppedClock:
+    """Stands in for ``datetime`` in the capacity modules: ``now`` is whatever the test set,
+    so every sample of one forecast run carries the same, chosen time."""
 
-    def __init__(self, path: Path, chunk: int, every_s: float) -> None:
-        self.path, self.chunk, self.every_s = path, chunk, every_s
-        self.rate = chunk / every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+    def __init__(self, start: datetime) -> None:
+        self.at = start
+        clock = self
 
-    def _run(self) -> None:
-        start = time.monotonic()
-        step = 0
-        with self.path.open("ab") as handle:
-            while not self._stop.is_set():
-                step += 1
-                handle.write(b"x" * self.chunk)
-                handle.flush()
-                self._stop.wait(max(0.0, start + step * self.every_s - time.monotonic()))
+        class Stepped(datetime):
+            @classmethod
+            def now(cls, tz: tzinfo | None = None) -> Stepped:
+                return cls.fromtimestamp(clock.at.timestamp(), tz)
 
-    def __enter__(self) -> Grower:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self.datetime = Stepped
 
 
 @pytest.fixture
@@ -164,7 +152,7 @@ THRESHOLD = 2_000_000
 
 
 async def test_growing_file_on_the_ssh_host_forecast_and_issue(
-    capacity_env: Path, sshd: SSHServer
+    capacity_env: Path, sshd: SSHServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     growing = sshd.write_file("capacity-growing.dat", "")
     flat = sshd.write_file("capacity-flat.dat", "y" * 50_000)
@@ -195,12 +183,20 @@ async def test_growing_file_on_the_ssh_host_forecast_and_issue(
     ]
     (capacity_env / "catalog.yaml").write_text(yaml.safe_dump(ssh_catalog(sshd, metrics)))
 
-    with Grower(growing, chunk=1000, every_s=0.05) as grower:
-        runs = []
-        for _ in range(6):
-            runs.append(await capacity_forecast())
-            time.sleep(0.5)
-        size_now = growing.stat().st_size
+    # the file grows by exactly CHUNK between samples taken exactly STEP apart (a clock the
+    # test sets), so the true rate is known however loaded the machine is
+    clock = SteppedClock(datetime.now(UTC))
+    monkeypatch.setattr(collect, "datetime", clock.datetime)
+    monkeypatch.setattr(capacity_flow, "datetime", clock.datetime)
+    step, chunk = timedelta(seconds=60), 60_000
+    rate = chunk / step.total_seconds()
+    runs = []
+    for _ in range(6):
+        runs.append(await capacity_forecast())
+        with growing.open("ab") as handle:
+            handle.write(b"x" * chunk)
+        clock.at += step
+    size_now = growing.stat().st_size - chunk  # as of the last sample
 
     first = {r.metric: r for r in runs[0]}
     assert first["growing"].forecast is None  # still collecting
@@ -210,9 +206,9 @@ async def test_growing_file_on_the_ssh_host_forecast_and_issue(
 
     grown = last["growing"].forecast
     assert grown is not None and grown.inside_horizon
-    assert grown.slope_per_hour / 3600 == pytest.approx(grower.rate, rel=0.1)
-    truth = (THRESHOLD - size_now) / grower.rate
-    assert grown.time_to_threshold_s == pytest.approx(truth, rel=0.1)
+    assert grown.slope_per_hour / 3600 == pytest.approx(rate, rel=1e-9)
+    truth = (THRESHOLD - size_now) / rate
+    assert grown.time_to_threshold_s == pytest.approx(truth, rel=1e-9)
     assert last["growing"].issue is not None
     assert last["growing"].issue.action is IssueAction.OPENED
     assert last["growing"].action is None  # the catalog names no runbook action

@@ -124,3 +124,21 @@ async def test_policy_can_skip_steps(stack_env: Path, http_service: Service) -> 
     outcome = await remediate_alert(alert())
     assert outcome.status is OutcomeStatus.RECORDED
     assert outcome.diagnosis is None and outcome.issue is None
+
+
+async def test_a_service_without_health_endpoints_is_unverifiable_and_never_self_resolves(
+    stack_env: Path,
+) -> None:
+    write_catalog(stack_env, [{"name": "batch", "checks": ["S1-probes"]}])
+    outcome = await remediate_alert(alert())
+    assert outcome.service == "batch"
+    assert outcome.verification is not None
+    assert outcome.verification.verdict is Verdict.UNVERIFIABLE
+    assert outcome.verification.reason == ("service batch has no health endpoints in the catalog")
+    assert outcome.verification.attempts == []
+    assert outcome.status is OutcomeStatus.ISSUE_OPENED
+    assert outcome.diagnosis is not None
+    assert outcome.diagnosis.services == [] and outcome.diagnosis.failing == []
+    issue = LocalTracker(stack_env / "data" / "issues").get(1)
+    assert "service:batch" in issue.labels
+    assert "no health endpoints" in issue.body

@@ -4,6 +4,7 @@ import json
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from remediate.alerts import Alert
@@ -50,12 +51,23 @@ async def test_rate_limit_answers_429_with_retry_after(
 ) -> None:
     cfg = config(tmp_path, unreachable_prefect, rate_per_s=0.5, rate_burst=3)
     async with running_gateway(cfg) as gw:
+        now = [1000.0]  # the bucket's clock stands still unless the test moves it
+        gw.gateway.intake.limiter.clock = lambda: now[0]
+
+        async def post() -> httpx.Response:
+            return await gw.post_signed("/v1/alerts/sentinel", sentinel_check())
+
         codes = []
         for _ in range(5):
-            response = await gw.post_signed("/v1/alerts/sentinel", sentinel_check())
+            response = await post()
             codes.append(response.status_code)
         assert codes == [202, 202, 202, 429, 429]
-        assert int(response.headers["Retry-After"]) >= 1
+        assert response.headers["Retry-After"] == "2"  # one token at 0.5 per second
+        now[0] += 1.9
+        assert (await post()).status_code == 429
+        now[0] += 0.1
+        assert (await post()).status_code == 202
+        assert (await post()).status_code == 429
         assert (await gw.client.get("/healthz")).status_code == 200
 
 

@@ -21,6 +21,7 @@ from tests.support.gateway import (
     wait_drained,
     wait_healthy,
 )
+from tests.support.prefect_proxy import running_proxy
 from tests.support.processes import free_port, start, stop
 
 
@@ -75,20 +76,32 @@ async def test_sigkill_between_accept_and_delivery_delivers_after_restart(
 async def test_sigkill_while_delivering_neither_loses_nor_doubles(
     tmp_path: Path, prefect_server: str, gateway_deployment: str
 ) -> None:
+    """The kill lands while a run creation is in flight: Prefect has created the run, the
+    gateway has not heard so (the proxy holds the answer) nor recorded it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     prefix = uuid.uuid4().hex[:8]
-    process = start_gateway_process(tmp_path, prefect_server, port)
-    try:
-        await wait_healthy(url)
-        fingerprints = await post_alerts(url, [sentinel_check(f"M{n}-{prefix}") for n in range(60)])
-        kill(process)
-        process = start_gateway_process(tmp_path, prefect_server, port)
-        await wait_healthy(url)
-        counts = await wait_drained(url)
-    finally:
-        stop(process)
-    assert counts["delivered"] == 60
+    async with running_proxy(prefect_server) as proxy:
+        proxy.hold_creates = True
+        process = start_gateway_process(tmp_path, proxy.api_url, port)
+        try:
+            await wait_healthy(url)
+            bodies = [sentinel_check(f"M{n}-{prefix}") for n in range(20)]
+            fingerprints = await post_alerts(url, bodies)
+            await asyncio.wait_for(proxy.create_held.wait(), 60)
+            kill(process)
+            assert proxy.creates_answered == [201]  # one creation reached Prefect, unanswered
+            created = [
+                f for f in fingerprints if await runs_with_tag(prefect_server, f"fingerprint:{f}")
+            ]
+            assert len(created) == 1
+            proxy.hold_creates = False
+            process = start_gateway_process(tmp_path, proxy.api_url, port)
+            await wait_healthy(url)
+            counts = await wait_drained(url)
+        finally:
+            stop(process)
+    assert counts["delivered"] == 20
     for fingerprint in fingerprints:
         assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
 

@@ -17,6 +17,7 @@ from remediate.catalog import Catalog, CatalogError, load_catalog
 from remediate.evidence.config import EvidenceLimits
 from remediate.redaction import Redactor
 from tests.support.fix_runner import FixRunner
+from tests.support.processes import wait_until
 from tests.support.sim_service import SimService
 from tests.test_fix_approval import local_issue, submit
 
@@ -386,9 +387,18 @@ async def test_unattended_low_risk_action_skips_the_gate_and_says_so(
     assert "SIMSECRET" not in report(fix_runner, run_id)
 
 
+def logged(runner: FixRunner, run_id: str) -> str:
+    try:
+        return runner.logs(run_id)
+    except AssertionError:  # nothing logged yet
+        return ""
+
+
 async def test_two_alerts_for_one_service_run_their_actions_one_after_the_other(
     fix_runner: FixRunner, sim_service: SimService
 ) -> None:
+    """The first action is held running (it waits for the test); the second run finds the
+    service's slot taken while it does, and its action starts only after."""
     check = "runbook-serial"
     action = {
         "name": "slow",
@@ -396,12 +406,19 @@ async def test_two_alerts_for_one_service_run_their_actions_one_after_the_other(
         "risk": "low",
         "unattended": True,
         "run": [sim_service.script, "slow"],
+        "timeout_s": 600,
         "post_condition": {"healthy_within_s": 1, "interval_s": 0.5},
         "suggested_by": [check],
     }
     fix_runner.write_catalog(flow_catalog(check, sim_service, [action]))
     first = await submit(fix_runner, alert(check))
+    wait_until(lambda: sim_service.actions() == ["slow"], 120, "the first action to start")
     second = await submit(fix_runner, alert(check).model_copy(update={"id": f"{check}-2"}))
+    waiting = "another runbook action on sim-runbook-serial is running: slow waits for it"
+    wait_until(lambda: waiting in logged(fix_runner, second), 120, "the second run to wait")
+    assert sim_service.actions() == ["slow"]
+    assert fix_runner.run(second)["state"]["type"] == "RUNNING"
+    sim_service.release_slow()
     runs = [fix_runner.wait_for(run_id, "Completed") for run_id in (first, second)]
 
     assert sim_service.actions() == ["slow", "slow-end", "slow", "slow-end"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -131,3 +132,53 @@ def test_up_send_down(tmp_path: Path) -> None:
         remediate(env, "down")
     assert not (data / "stack.json").exists()
     assert not any(alive(pid) for pid in state["pids"].values())
+
+
+def stack_processes(data: Path) -> list[int]:
+    """Processes whose environment names ``data`` as their data directory."""
+    marker = f"REMEDIATE_DATA_DIR={data}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def test_up_stops_what_it_started_when_a_component_fails_to_start(tmp_path: Path) -> None:
+    data = tmp_path / "stack"
+    # the gateway's port is held by a listener that never answers: the gateway cannot bind
+    # and exits, after the server, the demo service, the warm parent and the worker started
+    holder = socket.create_server(("127.0.0.1", 0))
+    gateway_port = holder.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REMEDIATE_"))}
+    env |= {
+        "REMEDIATE_DATA_DIR": str(data),
+        "REMEDIATE_PREFECT_PORT": str(free_port()),
+        "REMEDIATE_DEMO_PORT": str(free_port()),
+        "REMEDIATE_GATEWAY_PORT": str(gateway_port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "remediate.cli", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=400,
+            check=False,
+            cwd=ROOT,
+        )
+    finally:
+        holder.close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "gateway exited" in result.stderr
+    for name in ("prefect-server", "demo-service", "warm-parent", "worker"):
+        assert f"starting {name}" in result.stdout
+    assert not (data / "stack.json").exists()
+    assert stack_processes(data) == []

@@ -8,12 +8,13 @@ service runs at a time: a global concurrency limit ``remediate-action-<service>`
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from uuid import uuid4
 
 from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.concurrency.asyncio import concurrency
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError, concurrency
 from prefect.runtime import deployment, flow_run
 from prefect.transactions import atransaction
 
@@ -96,7 +97,16 @@ async def run_under_limit(
     """Run a decided action while holding the service's limit: post-condition, undo."""
     name = action_limit_name(service.name)
     await ensure_limit(name)
-    async with concurrency(name, occupy=1, strict=True):
+    async with contextlib.AsyncExitStack() as slot:
+        try:
+            await slot.enter_async_context(concurrency(name, strict=True, max_retries=0))
+        except ConcurrencySlotAcquisitionError:
+            get_run_logger().info(
+                "another runbook action on %s is running: %s waits for it to finish",
+                service.name,
+                action.name,
+            )
+            await slot.enter_async_context(concurrency(name, strict=True))
         return await _execute(service, action, catalog, base)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -25,6 +26,9 @@ SAFE_CONFIG = (
     "-c",
     "user.email=remediate@localhost",
 )
+
+
+TRUST_VARIABLES = ("GIT_SSL_CAINFO", "GIT_SSL_CAPATH")
 
 
 class GitError(Exception):
@@ -50,6 +54,8 @@ def git_env(home: Path, url: str | None = None, token: str | None = None) -> dic
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": "/dev/null",
     }
+    # the certificate authorities to trust for HTTPS remotes, when the operator names them
+    env |= {name: os.environ[name] for name in TRUST_VARIABLES if os.environ.get(name)}
     if token and url and sends_token_safely(url):
         parts = urlsplit(url)
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()

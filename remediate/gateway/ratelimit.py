@@ -5,10 +5,18 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 
 class RateLimiter:
-    def __init__(self, rate_per_s: float, burst: int, max_clients: int = 10_000) -> None:
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.clock = clock
         self.rate = rate_per_s
         self.burst = float(burst)
         self.max_clients = max_clients
@@ -18,7 +26,7 @@ class RateLimiter:
         """None when the request may proceed, else whole seconds to wait."""
         if self.rate <= 0:
             return None
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         tokens, last = self._buckets.pop(client, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         if tokens >= 1:

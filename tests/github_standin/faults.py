@@ -1,9 +1,12 @@
-"""Injected failures: the next requests get GitHub's own error answers instead of service.
+"""Injected failures: the next requests get GitHub's own error answers instead of service,
+and when each request arrived (for checking a client's pacing).
 
-GitHub answers any operation with 502/503 when it is unwell, with 403 and ``Retry-After``
-when a client trips a secondary rate limit, and with 401 when the token is refused. Each
-answer here has GitHub's documented body (``message``, ``documentation_url``) and headers;
-the validator checks it like any other response (``gaps.GENERIC_ERROR_STATUSES``).
+GitHub answers any operation with 502/503 when it is unwell, with 403 or 429 and
+``Retry-After`` when a client trips a secondary rate limit, and with 401 when the token is
+refused. Each answer here has GitHub's documented body (``message``, ``documentation_url``)
+and headers; the validator checks it like any other response
+(``gaps.GENERIC_ERROR_STATUSES``). A request without valid credentials gets no injected
+answer: it is refused as before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,16 @@ def bad_credentials() -> Reply:
     return Reply(401, error(401, "Bad credentials"))
 
 
+@dataclass(frozen=True)
+class Arrival:
+    at: float
+    """Wall-clock time the request arrived (``time.time``, the clock PyGithub paces by)."""
+    method: str
+    path: str
+    status: int | None = None
+    """The injected answer's status, if the request got one."""
+
+
 @dataclass
 class Fault:
     reply: Reply
@@ -60,6 +73,7 @@ class Faults:
     pending: list[Fault] = field(default_factory=list)
     injected: list[tuple[str, str, int, float]] = field(default_factory=list)
     """Each answer given: method, path, status, ``time.monotonic()`` when given."""
+    arrivals: list[Arrival] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def inject(
@@ -76,17 +90,33 @@ class Faults:
         with self._lock:
             self.pending.append(Fault(reply, times, method and method.upper(), path, applied))
 
-    def take(self, method: str, path: str) -> Fault | None:
-        """The fault that answers this request, if any (counted as given)."""
+    def fail_next(
+        self,
+        method: str,
+        path: str,
+        status: int,
+        message: str = "Server Error",
+        headers: dict[str, str] | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next ``times`` requests ``method path`` answer ``status`` with GitHub's error
+        body and ``headers``, and nothing they ask for happens."""
+        self.inject(Reply(status, error(status, message), dict(headers or {})), times, method, path)
+
+    def take(self, method: str, path: str, authorised: bool = True) -> Fault | None:
+        """The fault that answers this request, if any (counted as given); records the
+        request's arrival either way."""
         with self._lock:
-            for fault in self.pending:
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self.pending.remove(fault)
-                    self.injected.append((method, path, fault.reply.status, time.monotonic()))
-                    return fault
-        return None
+            due = (f for f in self.pending if authorised and f.matches(method, path))
+            fault = next(due, None)
+            if fault is not None:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self.pending.remove(fault)
+                self.injected.append((method, path, fault.reply.status, time.monotonic()))
+            status = fault.reply.status if fault is not None else None
+            self.arrivals.append(Arrival(time.time(), method, path, status))
+            return fault
 
     @property
     def exhausted(self) -> bool:

@@ -76,7 +76,8 @@ class StandInApp:
         self.requests.append((method, raw_path, scope["query_string"].decode("latin-1")))
         self._run_hooks(self.hooks, method, raw_path)
 
-        fault = self.faults.take(method, raw_path.removeprefix(API_PREFIX))
+        authorised = self._authorised(request.headers.get("authorization")) is None
+        fault = self.faults.take(method, raw_path.removeprefix(API_PREFIX), authorised)
         if fault is None or fault.applied:
             try:
                 reply = self._dispatch(method, scope["path"], raw_path, query, raw, request)

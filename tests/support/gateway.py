@@ -220,9 +220,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_gateway_process(
-    data_dir: Path, prefect_api_url: str, port: int, **env_overrides: str
+    data_dir: Path, prefect_api_url: str, port: int, cli: bool = False, **env_overrides: str
 ) -> subprocess.Popen[bytes]:
-    """``python -m remediate.gateway.server`` as ``remediate gateway`` runs it."""
+    """``python -m remediate.gateway.server`` as ``remediate gateway`` runs it (``cli``: the
+    ``remediate gateway`` command itself)."""
     catalog = data_dir / "catalog.yaml"
     data_dir.mkdir(parents=True, exist_ok=True)
     if not catalog.exists():
@@ -242,7 +243,9 @@ def start_gateway_process(
         "REMEDIATE_GATEWAY_RETRY_MAX_S": "0.5",
         **env_overrides,
     }
-    args = [sys.executable, "-m", "remediate.gateway.server", "--port", str(port)]
+    command = [str(Path(sys.executable).parent / "remediate"), "gateway"]
+    args = command if cli else [sys.executable, "-m", "remediate.gateway.server"]
+    args += ["--port", str(port)]
     args += ["--data-dir", str(data_dir), "--catalog", str(catalog)]
     return start(args, env, data_dir / "gateway.log", cwd=ROOT)
 

@@ -7,6 +7,7 @@ Every request is recorded, so tests can count clones and pushes.
 from __future__ import annotations
 
 import base64
+import ssl
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -51,11 +52,19 @@ class GitRemote:
     token: str = "ghs_git_remote_token"
     on_push: Callable[[str, Path], None] | None = None
     log: list[tuple[str, str, str]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    """The ``Authorization`` header of every request ("" when none was sent)."""
+    tls: ssl.SSLContext | None = None
     _server: _ThreadingServer | None = None
 
-    def url(self, owner: str, name: str) -> str:
+    @property
+    def port(self) -> int:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_port}/{owner}/{name}.git"
+        return int(self._server.server_port)
+
+    def url(self, owner: str, name: str, host: str = "127.0.0.1") -> str:
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://{host}:{self.port}/{owner}/{name}.git"
 
     def add_repo(self, owner: str, name: str) -> Path:
         (self.root / owner).mkdir(parents=True, exist_ok=True)
@@ -84,6 +93,7 @@ class GitRemote:
         self.log.append((environ["REQUEST_METHOD"], path, service))
         expected = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
         auth = environ.get("HTTP_AUTHORIZATION", "")
+        self.authorizations.append(auth)
         if not auth.startswith("Basic ") or auth.split(" ", 1)[1] != expected:
             start("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="git"')])
             return [b"authentication required\n"]
@@ -128,6 +138,8 @@ class GitRemote:
         self._server = make_server(
             "127.0.0.1", 0, self._app, server_class=_ThreadingServer, handler_class=_Quiet
         )
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -143,5 +155,34 @@ def git_remote(tmp_path: Path) -> Iterator[GitRemote]:
     remote.start()
     try:
         yield remote
+    finally:
+        remote.stop()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and localhost, signed by its own key: (cert, key)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert),
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_git_remote(tmp_path: Path) -> Iterator[tuple[GitRemote, Path]]:
+    """The same remote over HTTPS with a self-signed certificate; yields it and the
+    certificate to trust (as GIT_SSL_CAINFO)."""
+    cert, key = self_signed_certificate(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    remote = GitRemote(tmp_path / "git-remote-tls", tls=context)
+    remote.root.mkdir()
+    remote.start()
+    try:
+        yield remote, cert
     finally:
         remote.stop()

@@ -81,7 +81,10 @@ case "$1" in
   status) if running; then echo running; else echo stopped; exit 3; fi ;;
   restart) stop; start && echo "restarted (mode $2)" ;;
   restore) stop; start && echo "restored the previous instance" ;;
-  slow) sleep 2; echo "slow-end" >>"$root/actions.log"; echo "waited" ;;
+  slow)
+    i=0
+    while [ ! -e "$root/release-slow" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+    echo "slow-end" >>"$root/actions.log"; echo "waited" ;;
   clear-cache) echo "cleared 3 entries api_key=SIMSECRET12345"; start ;;
   releases)
     for d in "$root"/releases/*; do
@@ -127,6 +130,10 @@ class SimService:
 
     def break_it(self) -> None:
         (self.root / "broken").write_text("")
+
+    def release_slow(self) -> None:
+        """Lets every ``slow`` command end (each waits for this, up to two minutes)."""
+        (self.root / "release-slow").write_text("")
 
     def actions(self) -> list[str]:
         log = self.root / "actions.log"

@@ -44,7 +44,7 @@ while [ $# -gt 1 ]; do
 done
 name=$1
 case "$name" in
-  hang) echo "port=$port starting"; exec sleep 30 ;;
+  hang) echo "port=$port starting"; exec sleep 600 ;;
   huge) exec yes "port=$port a line of a very chatty container that never stops talking" ;;
   dropped)
     echo "port=$port ERROR a line printed before the connection drops"
