@@ -30,7 +30,7 @@ from remediate.gateway.issues import add_issue_pages
 from remediate.gateway.limits import OverLimit
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import IssueNotes, catalog_redactor
-from remediate.gateway.outbox import Entry, Outbox, State, open_outbox
+from remediate.gateway.outbox import Entry, Outbox, OutboxUnavailable, State, open_outbox
 from remediate.gateway.schemas import (
     Accepted,
     AcceptedAlert,
@@ -47,6 +47,9 @@ log = logging.getLogger("remediate.gateway")
 
 Clock = Callable[[], float]
 
+OUTBOX_RETRY_AFTER_S = 5
+"""The ``Retry-After`` of a 503 answered while the outbox cannot commit."""
+
 
 def _error(status: int, description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
@@ -60,6 +63,10 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error(413, "Body, alert count or alert size over the configured limit (named)."),
     422: _error(422, "Malformed payload; each problem names its field."),
     429: _error(429, "Too many requests from this client; see Retry-After."),
+    503: _error(
+        503,
+        "The outbox cannot commit (disk full, database down): nothing recorded; see Retry-After.",
+    ),
 }
 
 RECORDED = {**COMMON_ERRORS, 202: {"model": Accepted, "description": "Recorded in the outbox."}}
@@ -262,7 +269,16 @@ class Gateway:
             )
             for a, text in zip(alerts, stored, strict=True)
         ]
-        fresh = await self.outbox.record(entries)
+        try:
+            fresh = await self.outbox.record(entries)
+        except OutboxUnavailable:
+            raise Refused(
+                503,
+                "outbox_unavailable",
+                "the alert could not be recorded (outbox unavailable); nothing was accepted,"
+                " send it again",
+                headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
+            ) from None
         self.deliverer.wake.set()
         new = sum(fresh)
         self.metrics.accepted.labels(fmt).inc(new)
@@ -341,9 +357,18 @@ def create_app(
 
     add_issue_pages(app, LocalTracker(config.data_dir / "issues"), config.issues_credential)
 
-    @app.get("/healthz", response_model=Health, summary="Liveness and outbox state")
-    async def healthz() -> Health:
-        counts = await gateway.outbox.counts()
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        responses={503: _error(503, "The outbox cannot be read (database down).")},
+        summary="Liveness and outbox state",
+    )
+    async def healthz() -> Health | JSONResponse:
+        try:
+            counts = await gateway.outbox.counts()
+        except gateway.outbox.unavailable as exc:
+            detail = f"outbox unavailable: {type(exc).__name__}"
+            return JSONResponse(ErrorBody(detail=detail).model_dump(), status_code=503)
         gateway.metrics.outbox_depth.set(counts[State.PENDING])
         return Health(
             status="ok", outbox=counts, prefect_reachable=gateway.deliverer.prefect_reachable
