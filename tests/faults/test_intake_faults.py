@@ -143,11 +143,18 @@ async def test_sqlite_outbox_on_a_full_filesystem_refuses_with_503_and_loses_not
         # what was answered 202 must not depend on this process: it is killed outright
         gw.kill()
     filler.unlink()
+    freed = time.monotonic()
     async with gateway(tmp_path, prefect_server, **env) as gw:
         sender.url = gw.url
         for alert in sender.sent:
             await sender.until_accepted(alert)
         counts = await wait_drained(gw.url)
+    refused = sum(a.codes.count(503) for a in sender.sent)
+    print(
+        f"[faults] full filesystem: {refused} answers 503, {len(sender.sent)} alerts;"
+        f" space freed -> gateway restarted, every alert accepted and delivered in"
+        f" {time.monotonic() - freed:.1f} s"
+    )
     assert counts["delivered"] == len(sender.sent)
     assert any(503 in a.codes for a in sender.sent)
     for alert in sender.sent:
@@ -232,10 +239,18 @@ async def test_postgresql_restart_under_the_outbox_refuses_with_503_and_loses_no
         assert await health_status(gw.url) == 503
         before = accepted()
         await asyncio.to_thread(throwaway_postgres.start)
+        restarted = time.monotonic()
+        await until(lambda: accepted() > before, "an alert accepted after the restart")
+        first_accepted = time.monotonic() - restarted
         await until(lambda: accepted() >= before + 5, "alerts accepted after the restart")
         stopping.set()
         await asyncio.gather(*senders)
         counts = await wait_drained(gw.url)
+        print(
+            f"[faults] PostgreSQL restart: {refused()} answers 503 while down;"
+            f" first 202 {first_accepted:.1f} s after it was back, outbox drained"
+            f" {time.monotonic() - restarted:.1f} s after"
+        )
     assert counts["delivered"] == len(sender.sent)
     for alert in sender.sent:
         assert_answer_once_recorded(alert, refused_means_unrecorded=False)
