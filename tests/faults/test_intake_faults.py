@@ -38,6 +38,7 @@ from tests.faults.intake_invariants import (
 )
 from tests.support.gateway import (
     SECRET,
+    runs_with_tag,
     sentinel_check,
     signed_headers,
     start_gateway_process,
@@ -349,11 +350,13 @@ def assert_refused_as_stale(answers: dict[str, httpx.Response], offset_s: int) -
         assert abs(int(found.group(1)) + offset_s) <= 3, (name, detail)
 
 
-def assert_signature_accepted(answers: dict[str, httpx.Response]) -> None:
+def assert_signature_accepted(answers: dict[str, httpx.Response]) -> list[str]:
+    """The fingerprints of the two alerts accepted."""
     assert answers["sentinel"].status_code == 202, answers["sentinel"].text
     assert answers["grafana"].status_code == 202, answers["grafana"].text
     # past the signature the empty callback is refused for its payload, not its signature
     assert answers["slack"].status_code == 422, answers["slack"].text
+    return [answers[n].json()["alerts"][0]["fingerprint"] for n in ("sentinel", "grafana")]
 
 
 async def test_clock_steps_within_and_past_the_signature_tolerance(
@@ -377,9 +380,10 @@ async def test_clock_steps_within_and_past_the_signature_tolerance(
         await wait_drained(gw.url)
 
         # six runs start in all, over the cap of four a minute
+        signed: list[str] = []
         for offset in (+200, -200):
             await clock.step(offset)
-            assert_signature_accepted(await signed_posts(gw.url, int(time.time())))
+            signed += assert_signature_accepted(await signed_posts(gw.url, int(time.time())))
             await wait_drained(gw.url)
         for offset in (+400, -400, -3600):
             await clock.step(offset)
@@ -406,3 +410,5 @@ async def test_clock_steps_within_and_past_the_signature_tolerance(
     for alert in sender.sent:
         assert_answer_once_recorded(alert, refused_means_unrecorded=True)
     await assert_each_alert_started_one_run(prefect_server, sender.sent)
+    for fingerprint in signed:
+        assert len(await runs_with_tag(prefect_server, f"fingerprint:{fingerprint}")) == 1
