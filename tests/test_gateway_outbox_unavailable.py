@@ -36,7 +36,7 @@ async def test_intake_answers_503_with_retry_after_while_the_outbox_cannot_recor
         refused = await gw.post_signed("/v1/alerts/sentinel", sentinel_check("down-1"))
         assert refused.status_code == 503
         assert int(refused.headers["Retry-After"]) > 0
-        assert "cannot record" in refused.json()["detail"]
+        assert "could not be recorded" in refused.json()["detail"]
         assert sum((await gw.outbox()).values()) == 0
 
         monkeypatch.setattr(outbox, "_insert", recording)

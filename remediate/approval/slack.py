@@ -27,7 +27,12 @@ ACTIONS: dict[str, Decision] = {APPROVE_ACTION: "approve", REJECT_ACTION: "rejec
 
 
 class SlackAuthError(Exception):
-    """Why a callback's signature was refused (a metrics label, never the secret)."""
+    """Why a callback's signature was refused (a metrics label, never the secret); ``public``
+    is what the caller may be told: only for a valid signature on a stale timestamp."""
+
+    def __init__(self, reason: str, public: str | None = None) -> None:
+        super().__init__(reason)
+        self.public = public
 
 
 class InteractionError(Exception):
@@ -49,10 +54,15 @@ def verify(
         raise SlackAuthError("missing_signature")
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise SlackAuthError("malformed_signature")
-    if abs(now - int(timestamp)) > TOLERANCE_S:
-        raise SlackAuthError("stale_signature")
     if not signature.isascii() or not hmac.compare_digest(sign(secret, timestamp, body), signature):
         raise SlackAuthError("bad_signature")
+    offset = int(timestamp) - now
+    if abs(offset) > TOLERANCE_S:
+        raise SlackAuthError(
+            "stale_signature",
+            f"request timestamp is {offset:+.0f} s from the gateway's clock, outside the"
+            f" tolerance of {TOLERANCE_S:.0f} s; check the gateway's clock",
+        )
 
 
 class Interaction(BaseModel):

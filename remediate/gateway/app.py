@@ -31,7 +31,7 @@ from remediate.gateway.issues import add_issue_pages
 from remediate.gateway.limits import OverLimit
 from remediate.gateway.metrics import GatewayMetrics
 from remediate.gateway.notes import IssueNotes, catalog_redactor
-from remediate.gateway.outbox import Entry, Outbox, State, open_outbox
+from remediate.gateway.outbox import Entry, Outbox, OutboxUnavailable, State, open_outbox
 from remediate.gateway.schemas import (
     Accepted,
     AcceptedAlert,
@@ -49,6 +49,9 @@ log = logging.getLogger("remediate.gateway")
 
 Clock = Callable[[], float]
 
+OUTBOX_RETRY_AFTER_S = 5
+"""The ``Retry-After`` of a 503 answered while the outbox cannot commit."""
+
 
 def _error(status: int, description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
@@ -62,10 +65,11 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
     413: _error(413, "Body, alert count or alert size over the configured limit (named)."),
     422: _error(422, "Malformed payload; each problem names its field."),
     429: _error(429, "Too many requests from this client; see Retry-After."),
-    503: _error(503, "The outbox cannot record right now; nothing was accepted. See Retry-After."),
+    503: _error(
+        503,
+        "The outbox cannot commit (disk full, database down): nothing recorded; see Retry-After.",
+    ),
 }
-# When the outbox's database is unreachable: the sender retries after this many seconds.
-OUTBOX_RETRY_AFTER_S = 5
 
 RECORDED = {**COMMON_ERRORS, 202: {"model": Accepted, "description": "Recorded in the outbox."}}
 PASSING = {
@@ -286,13 +290,12 @@ class Gateway:
         ]
         try:
             fresh = await self.outbox.record(entries)
-        except Exception as exc:
-            # Never a 202 without a durable record: the sender keeps the alert and retries.
-            log.warning("outbox unavailable; answering 503: %s", exc)
+        except OutboxUnavailable:
             raise Refused(
                 503,
                 "outbox_unavailable",
-                "the outbox cannot record alerts right now; retry",
+                "the alert could not be recorded (outbox unavailable); nothing was accepted,"
+                " send it again",
                 headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
             ) from None
         self.deliverer.wake.set()
@@ -376,18 +379,18 @@ def create_app(
     @app.get(
         "/healthz",
         response_model=Health,
-        responses={503: _error(503, "The outbox cannot be read (its database is unreachable).")},
+        responses={503: _error(503, "The outbox cannot be read (database down).")},
         summary="Liveness and outbox state",
     )
     async def healthz() -> Health:
         try:
             counts = await gateway.outbox.counts()
-        except Exception as exc:
+        except gateway.outbox.unavailable as exc:
             log.warning("outbox unreadable; /healthz answers 503: %s", exc)
             raise Refused(
                 503,
                 "outbox_unavailable",
-                "the outbox cannot be read right now",
+                f"outbox unavailable: {type(exc).__name__}",
                 headers={"Retry-After": str(OUTBOX_RETRY_AFTER_S)},
             ) from None
         gateway.metrics.outbox_depth.set(counts[State.PENDING])

@@ -123,7 +123,7 @@ def add_approval_routes(app: FastAPI, gateway: Gateway) -> None:
         except slack.SlackAuthError as exc:
             gateway.metrics.rejected.labels(f"slack_{exc}").inc()
             log.warning("slack callback refused: %s", exc)
-            return _error(401, "authentication failed")
+            return _error(401, "authentication failed" + (f": {exc.public}" if exc.public else ""))
         try:
             interaction = slack.parse(body)
         except slack.InteractionError as exc:

@@ -12,11 +12,26 @@ SIGNATURE_HEADER = "X-Remediate-Signature"
 
 
 class Unauthorized(Exception):
-    """Authentication failed; the reason is for metrics only and never sent to the client."""
+    """Authentication failed. The reason is for metrics; the client is told only ``public``,
+    set for a request signed with a valid secret whose timestamp is out of tolerance (its
+    sender holds the secret: what is wrong is a clock)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, public: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.public = public
+
+
+def stale_timestamp(timestamp: float, now: float, tolerance_s: float) -> Unauthorized | None:
+    """The refusal of a validly signed request whose timestamp is too far from ``now``."""
+    offset = timestamp - now
+    if abs(offset) <= tolerance_s:
+        return None
+    return Unauthorized(
+        "stale_signature",
+        f"signature timestamp is {offset:+.0f} s from the gateway's clock, outside the"
+        f" tolerance of {tolerance_s:.0f} s; check the clocks of the sender and the gateway",
+    )
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -67,11 +82,12 @@ def verify_signature(
             candidates.append(value[:128])
     if timestamp is None or not candidates:
         raise Unauthorized("malformed_signature")
-    if abs(now - timestamp) > tolerance_s:
-        raise Unauthorized("stale_signature")
     matched = _first_match(secrets, f"{timestamp}.".encode() + body, candidates[:8])
     if matched is None:
         raise Unauthorized("bad_signature")
+    stale = stale_timestamp(timestamp, now, tolerance_s)
+    if stale is not None:
+        raise stale
     return matched
 
 
@@ -102,12 +118,14 @@ def verify_grafana_signature(
         seconds = int(timestamp)
         if seconds > 10**11:
             seconds //= 1000
-        if abs(now - seconds) > tolerance_s:
-            raise Unauthorized("stale_signature")
         message = timestamp.encode() + b":" + body
     matched = _first_match(secrets, message, [signature[:128]])
     if matched is None:
         raise Unauthorized("bad_signature")
+    if timestamp_required:
+        stale = stale_timestamp(seconds, now, tolerance_s)
+        if stale is not None:
+            raise stale
     return matched
 
 

@@ -118,7 +118,9 @@ def decide(
             held = [s for s in known.history if s.state == State.HELD and s.received_at > since]
             if len(held) + 1 < threshold.occurrences:
                 return Hold()
-    recent = [t for t in known.starts if t > now - WINDOW_S]
+    # A start stamped later than now was made before the clock was stepped back: not
+    # counted, or every new run would wait for the clock to catch up with it.
+    recent = [t for t in known.starts if now - WINDOW_S < t <= now]
     if len(recent) >= cap:
         return Defer(max(0.05, recent[-cap] + WINDOW_S - now))
     return Start(tuple(held), flapping, changes if flapping else 0)

@@ -236,7 +236,7 @@ class Deliverer:
             log.info("%d held alerts expired without reaching their threshold", len(expired))
 
     async def _maybe_prune(self, now: float) -> None:
-        if now - self._last_prune > 3600:
+        if not 0 <= now - self._last_prune <= 3600:
             self._last_prune = now
             removed = await self.outbox.prune(now - self.policy.retention_s)
             if removed:
@@ -402,7 +402,7 @@ class Deliverer:
             run_id
             for run_id in run_ids
             if run_id not in self._run_states
-            or now - self._run_states[run_id][0] > self.policy.run_state_cache_s
+            or not 0 <= now - self._run_states[run_id][0] <= self.policy.run_state_cache_s
         ]
         if not stale:
             return
@@ -429,7 +429,7 @@ class Deliverer:
         """Show the occurrence count (and resolution) on the open run as tags, at most once per
         ``publish_interval_s`` per run."""
         for fingerprint in list(self._unpublished):
-            if now - self._published_at.get(fingerprint, 0.0) < self.policy.publish_interval_s:
+            if 0 <= now - self._published_at.get(fingerprint, 0.0) < self.policy.publish_interval_s:
                 continue
             rem = self._unpublished.pop(fingerprint)
             if rem.occurrences <= 1 and rem.resolved_at is None and not rem.flapping:

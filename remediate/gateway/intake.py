@@ -106,9 +106,8 @@ def no_content(body: Accepted) -> Response:
 
 
 def _unauthorized(exc: Unauthorized) -> Refused:
-    return Refused(
-        401, f"auth_{exc.reason}", "authentication failed", headers={"WWW-Authenticate": "Bearer"}
-    )
+    detail = "authentication failed" + (f": {exc.public}" if exc.public else "")
+    return Refused(401, f"auth_{exc.reason}", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 def not_permitted(exc: CredentialError) -> Refused:

@@ -127,7 +127,7 @@ class IssueNotes:
         """Write (or reschedule) every due note; returns how many were handled."""
         if not await self.outbox.lead():
             return 0
-        notes = await self.outbox.due_notes(self.clock(), BATCH)
+        notes = await self.outbox.due_notes(self.clock(), BATCH, self.retry_max_s)
         for note in notes:
             await self._write(note)
         return len(notes)

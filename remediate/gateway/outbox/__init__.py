@@ -12,7 +12,7 @@ from pathlib import Path
 
 from remediate.storage import PostgresLocation, SQLiteLocation, locate
 
-from .base import Outbox
+from .base import Outbox, OutboxUnavailable
 from .postgres import PostgresOutbox
 from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen, State
 from .sqlite import SQLiteOutbox
@@ -22,6 +22,7 @@ __all__ = [
     "Note",
     "NoteState",
     "Outbox",
+    "OutboxUnavailable",
     "Outcome",
     "PostgresOutbox",
     "Remediation",

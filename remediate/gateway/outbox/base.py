@@ -4,6 +4,7 @@ requests waiting while a batch is written go into the next transaction together.
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -12,14 +13,25 @@ from .records import Entry, Note, NoteState, Outcome, Remediation, Row, Seen
 STALE_CLAIM_S = 120.0
 """A claim unfinished this long belongs to a gateway that stopped while handling it."""
 
+log = logging.getLogger("remediate.gateway.outbox")
+
+
+class OutboxUnavailable(Exception):
+    """The outbox could not commit (disk full, database down): nothing was recorded."""
+
 
 class Outbox(ABC):
+    unavailable: tuple[type[BaseException], ...] = (OSError,)
+    """The errors of a write that did not commit because storage is failing, not because of
+    what was written; the caller is answered 503 and sends again."""
+
     def __init__(self) -> None:
         self._waiting: list[tuple[list[Entry], asyncio.Future[list[bool]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def record(self, entries: list[Entry]) -> list[bool]:
-        """Commit ``entries``; for each, True if new, False if that delivery was already known."""
+        """Commit ``entries``; for each, True if new, False if that delivery was already known.
+        Raises ``OutboxUnavailable`` when storage fails: then none of them is recorded."""
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._waiting.append((entries, future))
         if self._flusher is None or self._flusher.done():
@@ -32,9 +44,13 @@ class Outbox(ABC):
             try:
                 results = await self._insert([e for entries, _ in batch for e in entries])
             except Exception as exc:
+                failure: Exception = exc
+                if isinstance(exc, self.unavailable):
+                    log.warning("outbox write failed, %d requests refused: %r", len(batch), exc)
+                    failure = OutboxUnavailable(f"{type(exc).__name__}: {exc}")
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(exc)
+                        future.set_exception(failure)
                 continue
             start = 0
             for entries, future in batch:
@@ -103,8 +119,9 @@ class Outbox(ABC):
         """Alerts in state ``held``, oldest first."""
 
     @abstractmethod
-    async def due_notes(self, now: float, limit: int) -> list[Note]:
-        """Notes not yet written whose next attempt is due."""
+    async def due_notes(self, now: float, limit: int, horizon_s: float) -> list[Note]:
+        """Notes not yet written whose next attempt is due, or is more than ``horizon_s``
+        (the longest retry delay) away: scheduled under a clock since stepped back."""
 
     @abstractmethod
     async def finish_note(

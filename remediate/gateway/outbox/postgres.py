@@ -79,6 +79,8 @@ HELD_ROWS = (
 class PostgresOutbox(Outbox):
     def __init__(self, url: str) -> None:
         super().__init__()
+        asyncpg = load_asyncpg()
+        self.unavailable = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
         self._pool = SchemaPool(url, POSTGRES_SCHEMA, AdvisoryLock.OUTBOX_SCHEMA, max_size=4)
         self._leader: Any = None
         self._leading = False
@@ -201,12 +203,13 @@ class PostgresOutbox(Outbox):
                     [n.values() for n in notes],
                 )
 
-    async def due_notes(self, now: float, limit: int) -> list[Note]:
+    async def due_notes(self, now: float, limit: int, horizon_s: float) -> list[Note]:
         rows = await self._fetch(
             "SELECT key, fingerprint, flow_run_id, service, text, created_at, attempts"
-            " FROM remediate_notes WHERE state = 'pending' AND next_at <= $1"
-            " ORDER BY created_at LIMIT $2",
+            " FROM remediate_notes WHERE state = 'pending' AND (next_at <= $1 OR next_at > $2)"
+            " ORDER BY created_at LIMIT $3",
             now,
+            now + horizon_s,
             limit,
         )
         return [Note(*row) for row in rows]

@@ -72,6 +72,8 @@ CREATE TABLE IF NOT EXISTS handled (
 
 
 class SQLiteOutbox(Outbox):
+    unavailable = (sqlite3.Error, OSError)
+
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
@@ -96,10 +98,13 @@ class SQLiteOutbox(Outbox):
             db.execute("BEGIN IMMEDIATE")
             try:
                 result = work(db)
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # A failed COMMIT (disk full) can leave the transaction open; SQLite may
+                # also have rolled it back already.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
             return result
 
         return await self._run(transaction)
@@ -204,11 +209,12 @@ class SQLiteOutbox(Outbox):
 
         await self._transaction(write)
 
-    async def due_notes(self, now: float, limit: int) -> list[Note]:
+    async def due_notes(self, now: float, limit: int, horizon_s: float) -> list[Note]:
         rows = await self._fetch(
             "SELECT key, fingerprint, flow_run_id, service, text, created_at, attempts"
-            " FROM notes WHERE state = 'pending' AND next_at <= ? ORDER BY created_at LIMIT ?",
-            (now, limit),
+            " FROM notes WHERE state = 'pending' AND (next_at <= ? OR next_at > ?)"
+            " ORDER BY created_at LIMIT ?",
+            (now, now + horizon_s, limit),
         )
         return [Note(*row) for row in rows]
 
