@@ -201,6 +201,7 @@ class BlueGreenSite:
 @contextmanager
 def blue_green_site(sshd: SSHServer, live: str, since: float) -> Iterator[BlueGreenSite]:
     """Both upstreams running, nginx proxying ``live``, recorded as live since ``since``."""
+    assert Path(NGINX).exists(), "Debian package nginx-light (infra/apt-packages.txt) not installed"
     root = Path(tempfile.mkdtemp(prefix="remediate-bluegreen-"))
     os.chmod(root, 0o755)
     site = BlueGreenSite(root, free_port(), {c: free_port() for c in COLORS}, sshd)
