@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from remediate.alerts import Alert, Severity
+from remediate.approval.waiting import waiting_decision
 from remediate.bluegreen.config import BlueGreen
 from remediate.bluegreen.live import LiveColorError, parse_live, switch_action, within_window
 from remediate.catalog import CatalogError, Service
@@ -19,6 +20,7 @@ from tests.support.blue_green import BlueGreenSite, blue_green_site
 from tests.support.fix_runner import FixRunner
 from tests.support.sshd import SSHServer
 from tests.test_fix_approval import local_issue, submit
+from tests.test_github_comment_approval import paused
 from tests.test_runbook_actions import HOST, form, load, report
 
 SECTION = BlueGreen(
@@ -103,6 +105,14 @@ def test_the_switch_is_the_other_colors_action_with_switching_back_as_undo() -> 
     action = switch_action(svc, svc.blue_green, "green")
     assert action.name == "switch-to-blue" and action.undo == "switch-to-green"
     assert action.command() == "/opt/bg switch blue"
+
+
+def test_a_waiting_switch_is_named_in_slack_and_github_replies() -> None:
+    tags = ["action:switch-to-blue", "switch:proposed", "switch-from:green", "switch-to:blue"]
+    waiting = waiting_decision(paused("action-approval-2", tags))
+    assert waiting is not None and waiting.subject == (
+        "blue-green switch to `blue` (runbook action `switch-to-blue`)"
+    )
 
 
 @pytest.mark.parametrize(
