@@ -176,9 +176,9 @@ def flow_catalog(check_id: str, site: BlueGreenSite, verify: bool) -> dict[str, 
     }
 
 
-def alert(check_id: str) -> Alert:
+def alert(check_id: str, number: int = 1) -> Alert:
     return Alert(
-        id=f"{check_id}-1",
+        id=f"{check_id}-{number}",
         source="test",
         check_id=check_id,
         severity=Severity.CRITICAL,
@@ -256,6 +256,17 @@ async def test_switch_whose_health_fails_is_switched_back_and_verified(
     assert "health did not return within 3 s" in text
     assert "Verification after the undo: healthy" in text
     assert "Status: **switched-back**" in report(fix_runner, run_id)
+
+    # the alert fires again: green is live since the switch back, and the same switch is
+    # not proposed again within the window
+    second = await submit(fix_runner, alert(check, number=2))
+    again = fix_runner.wait_for(second, "Completed")
+    assert site.actions() == ["live", "switch blue", "switch green", "live"]
+    assert "switch:blocked" in again["tags"] and "switch:proposed" not in again["tags"]
+    text = notes(fix_runner, check)
+    assert f"Blue-green switch not proposed again: `shop-{check}` from `green` to `blue`" in text
+    assert f"ended switched-back in run {check} · shop-{check} · " in text and run_id in text
+    assert "Status: **blocked**" in report(fix_runner, second)
 
 
 async def test_rejected_switch_switches_nothing(fix_runner: FixRunner, site: BlueGreenSite) -> None:

@@ -9,7 +9,7 @@ color runs as its undo, and health is verified again.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
@@ -23,6 +23,7 @@ from remediate.bluegreen.text import proposal_comment, result_comment
 from remediate.catalog import Catalog
 from remediate.controls.dry_run import HEADLINE
 from remediate.incident.models import Incident
+from remediate.runs.history import recent_run_tagged
 from remediate.runs.tags import Key, Would, retag, tag
 from tasks.blue_green import read_live_color
 
@@ -76,6 +77,32 @@ async def switch_recent_color(incident: Incident, catalog: Catalog) -> SwitchOut
     if not within_window(live, utc(alert.fired_at), blue_green.window_s):
         logger.info("no blue-green switch: %s", timing)
         return base.model_copy(update={"reason": timing})
+
+    since = utc(alert.fired_at) - timedelta(seconds=blue_green.window_s)
+    for failed in (SwitchStatus.SWITCHED_BACK, SwitchStatus.FAILED):
+        blocker = await recent_run_tagged(
+            [
+                tag(Key.SERVICE, service.name),
+                tag(Key.SWITCH, failed),
+                tag(Key.SWITCH_FROM, live.color),
+                tag(Key.SWITCH_TO, target),
+            ],
+            incident.run_id,
+            since,
+        )
+        if blocker is not None:
+            outcome = base.model_copy(
+                update={
+                    "status": SwitchStatus.BLOCKED,
+                    "blocked_by": blocker,
+                    "reason": f"{timing} The same switch ended {failed.value} in run {blocker}"
+                    f" less than {blue_green.window_s:.0f} s ago; it is not tried again.",
+                }
+            )
+            logger.error("blue-green switch not proposed again: %s", outcome.reason)
+            await retag([tag(Key.SWITCH, outcome.status)])
+            note("switch-blocked", result_comment(outcome))
+            return outcome
 
     try:
         action = switch_action(service, blue_green, live.color)

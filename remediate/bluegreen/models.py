@@ -36,6 +36,7 @@ class SwitchStatus(StrEnum):
     NOT_PROPOSED = "not-proposed"
     UNREADABLE = "unreadable"
     REFUSED = "refused"
+    BLOCKED = "blocked"
 
 
 def switch_status(action: ActionStatus) -> SwitchStatus:
@@ -56,6 +57,7 @@ class SwitchOutcome(_Frozen):
     fired_at: datetime
     read: LiveRead
     target: str | None = None
+    blocked_by: str | None = None
     action: ActionOutcome | None = None
 
     @property

@@ -45,6 +45,10 @@ def result_comment(outcome: SwitchOutcome) -> str:
                 "The service needs a person now.",
             ]
         )
+    if status is SwitchStatus.BLOCKED:
+        return "\n".join(
+            [f"## :warning: Blue-green switch not proposed again: {subject}", "", reason]
+        )
     if status in (SwitchStatus.UNREADABLE, SwitchStatus.REFUSED):
         return "\n".join(
             [
