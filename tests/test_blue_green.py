@@ -52,7 +52,7 @@ def service(script: str, host: dict[str, Any], health_url: str, **change: Any) -
     return {
         "name": "shop",
         "checks": ["shop"],
-        "health": [{"name": "proxy", "url": health_url, "timeout_s": 1}],
+        "health": [{"name": "proxy", "url": health_url, "timeout_s": 5}],
         "hosts": [host],
         "actions": [switch(script, "blue"), switch(script, "green")],
         "blue_green": {

@@ -12,6 +12,7 @@ upstream answers ``/health`` with 200, or 503 while ``<color>.bad`` exists, and
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -202,7 +203,9 @@ class BlueGreenSite:
 def blue_green_site(sshd: SSHServer, live: str, since: float) -> Iterator[BlueGreenSite]:
     """Both upstreams running, nginx proxying ``live``, recorded as live since ``since``."""
     assert Path(NGINX).exists(), "Debian package nginx-light (infra/apt-packages.txt) not installed"
-    root = Path(tempfile.mkdtemp(prefix="remediate-bluegreen-"))
+    # no markdown specials (such as mkdtemp's "_") in the paths the approval form shows
+    root = Path(tempfile.gettempdir()) / f"remediate-bluegreen-{secrets.token_hex(8)}"
+    root.mkdir()
     os.chmod(root, 0o755)
     site = BlueGreenSite(root, free_port(), {c: free_port() for c in COLORS}, sshd)
     try:
