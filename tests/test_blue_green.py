@@ -14,7 +14,13 @@ import pytest
 from remediate.alerts import Alert, Severity
 from remediate.approval.waiting import waiting_decision
 from remediate.bluegreen.config import BlueGreen
-from remediate.bluegreen.live import LiveColorError, parse_live, switch_action, within_window
+from remediate.bluegreen.live import (
+    LiveColorError,
+    parse_live,
+    read_live_url,
+    switch_action,
+    within_window,
+)
 from remediate.catalog import CatalogError, Service
 from tests.support.blue_green import BlueGreenSite, blue_green_site
 from tests.support.fix_runner import FixRunner
@@ -137,6 +143,12 @@ def test_a_waiting_switch_is_named_in_slack_and_github_replies() -> None:
           "releases": {"command": ["bg", "releases"], "window_s": 60, "action": "rollback",
                        "parameter": "release"}}, "one release strategy, releases or blue_green"),
         ({"health": []}, "needs a health endpoint to verify the switch"),
+        ({"blue_green": {**SECTION.model_dump(), "live_url": "http://lb/live"}},
+         "exactly one of live or live_url"),
+        ({"blue_green": {**SECTION.model_dump(exclude={"live"}), "live_url": "http://lb/live",
+                         "host": "lb-1"}}, "host applies to live only"),
+        ({"blue_green": {**SECTION.model_dump(exclude={"live"}),
+                         "live_url": "http://u:p@lb/live"}}, "must not hold credentials"),
     ],
 )  # fmt: skip
 def test_catalog_refuses_bad_blue_green_sections(
@@ -146,6 +158,18 @@ def test_catalog_refuses_bad_blue_green_sections(
     with pytest.raises(CatalogError) as error:
         load(tmp_path, {"services": [data]})
     assert message in str(error.value)
+
+
+async def test_live_color_read_over_http_from_the_proxy(site: BlueGreenSite) -> None:
+    section = SECTION.model_copy(update={"live": None, "live_url": site.live_url})
+    read = await read_live_url(section, site.live_url)
+    assert read.live is not None and read.live.color == "green" and read.via == "http"
+    site.write_live("$(touch${IFS}pwned) 1700000000\n")
+    refused = await read_live_url(section, site.live_url)
+    assert refused.live is None and refused.error is not None
+    assert "live color refused: color '$(touch${IFS}pwned)' is not one of" in refused.error
+    missing = await read_live_url(section, site.live_url + "-missing")
+    assert missing.error == "HTTP 404"
 
 
 # --- the flow, against nginx and two upstreams over a real sshd -----------------------------

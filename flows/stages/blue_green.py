@@ -63,7 +63,7 @@ async def switch_recent_color(incident: Incident, catalog: Catalog) -> SwitchOut
         outcome = base.model_copy(
             update={
                 "status": SwitchStatus.UNREADABLE,
-                "reason": f"Live color read on host {read.host}: {read.error}",
+                "reason": f"Live color read from {read.where}: {read.error}",
             }
         )
         logger.error("live color of %s unusable: %s", service.name, read.error)

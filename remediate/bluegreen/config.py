@@ -1,8 +1,8 @@
 """The ``blue_green`` section of a service: which color is live, how to switch to each.
 
 The live color is read with an argument list of catalog literals run over SSH on one of
-the service's hosts; it prints ``<color> <went-live time>`` (see
-``remediate.bluegreen.live``). Switching to a color is a runbook action of the service
+the service's hosts, or with a GET of a URL; either answers ``<color> <went-live time>``
+(see ``remediate.bluegreen.live``). Switching to a color is a runbook action of the service
 (SSH or HTTP), named per color; switching back is the other color's action, which
 becomes the undo of the switch.
 """
@@ -10,8 +10,9 @@ becomes the undo of the switch.
 from __future__ import annotations
 
 import re
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from remediate.actions.config import NAME_PATTERN, RunbookAction
 
@@ -22,12 +23,19 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class BlueGreen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    live: list[str] = Field(
+    live: list[str] | None = Field(
+        default=None,
         min_length=1,
-        description="Argument list (catalog literals only) printing '<color> <went-live time>'.",
+        description="Argument list (catalog literals only) run over SSH, printing"
+        " '<color> <went-live time>'.",
+    )
+    live_url: HttpUrl | None = Field(
+        default=None, description="Or a URL whose GET answers '<color> <went-live time>'."
     )
     host: str | None = Field(
-        default=None, pattern=NAME_PATTERN, description="Host to read on; the first when unset."
+        default=None,
+        pattern=NAME_PATTERN,
+        description="Host to run live on; the first when unset.",
     )
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     window_s: float = Field(
@@ -45,10 +53,20 @@ class BlueGreen(BaseModel):
         "post-condition verifies; all of them when empty.",
     )
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.live is None) == (self.live_url is None):
+            raise ValueError("exactly one of live or live_url says how to read the live color")
+        if self.live_url is not None and self.host is not None:
+            raise ValueError("host applies to live only, not to live_url")
+        if self.live_url is not None and (self.live_url.username or self.live_url.password):
+            raise ValueError("live_url must not hold credentials")
+        return self
+
     @field_validator("live")
     @classmethod
-    def _literals(cls, value: list[str]) -> list[str]:
-        for arg in value:
+    def _literals(cls, value: list[str] | None) -> list[str] | None:
+        for arg in value or []:
             if not arg or _CONTROL.search(arg) or "{" in arg or "}" in arg:
                 raise ValueError(
                     f"arguments are non-empty literals without braces or control"
@@ -91,7 +109,7 @@ def check_service_blue_green(
     where = f"service {service}: blue_green"
     if has_releases:
         raise ValueError(f"{where}: a service has one release strategy, releases or blue_green")
-    if not hosts:
+    if blue_green.live is not None and not hosts:
         raise ValueError(f"{where}: needs at least one host to read the live color on")
     if blue_green.host is not None and blue_green.host not in hosts:
         raise ValueError(f"{where}.host: unknown host {blue_green.host}")

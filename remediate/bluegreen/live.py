@@ -1,8 +1,9 @@
-"""Read a service's live color over SSH, parse it strictly, and pick the switch action.
+"""Read a service's live color (over SSH or HTTP), parse it strictly, and pick the switch
+action.
 
-The command prints one line, ``<color> <went-live time>``: one of the catalog's colors and
-when it went live (Unix seconds or RFC 3339). Anything else refuses the reading: the
-output comes from the host and is untrusted.
+The command prints, or the URL answers, one line, ``<color> <went-live time>``: one of
+the catalog's colors and when it went live (Unix seconds or RFC 3339). Anything else
+refuses the reading: the output comes from the host or the proxy and is untrusted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shlex
 from datetime import datetime
 
 import asyncssh
+import httpx
 
 from remediate.actions.config import ActionParameterError, RunbookAction
 from remediate.bluegreen.config import BlueGreen
@@ -63,12 +65,48 @@ def live_host(service: Service, blue_green: BlueGreen) -> SSHHost:
     return next(h for h in service.hosts if h.name == blue_green.host)
 
 
+def _parsed(where: LiveRead, raw: bytes, blue_green: BlueGreen) -> LiveRead:
+    try:
+        live = parse_live(raw.decode("utf-8", errors="strict"), blue_green)
+    except UnicodeDecodeError:
+        return where.model_copy(update={"error": "the output is not UTF-8"})
+    except LiveColorError as exc:
+        return where.model_copy(update={"error": f"live color refused: {exc}"})
+    return where.model_copy(update={"live": live})
+
+
+async def read_live_url(blue_green: BlueGreen, url: str) -> LiveRead:
+    """GET ``url`` (no redirects, no proxy from the environment); 200 and a body as above."""
+    where = LiveRead(host=url, via="http")
+    try:
+        async with (
+            httpx.AsyncClient(
+                follow_redirects=False, trust_env=False, timeout=blue_green.timeout_s
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                return where.model_copy(update={"error": f"HTTP {response.status_code}"})
+            raw = b""
+            async for chunk in response.aiter_bytes():
+                raw += chunk
+                if len(raw) > OUTPUT_LIMIT:
+                    break
+    except httpx.HTTPError as exc:
+        return where.model_copy(update={"error": f"{type(exc).__name__}: {exc}"[:300]})
+    return _parsed(where, raw, blue_green)
+
+
 async def read_live(
     service: Service,
     blue_green: BlueGreen,
     limits: EvidenceLimits,
     load_key: KeyLoader = load_client_key,
 ) -> LiveRead:
+    if blue_green.live_url is not None:
+        return await read_live_url(blue_green, str(blue_green.live_url))
+    if blue_green.live is None:
+        raise ValueError(f"service {service.name}: blue_green has neither live nor live_url")
     host = live_host(service, blue_green)
     try:
         conn = await connect(host, limits, load_key)
@@ -89,13 +127,7 @@ async def read_live(
     if result.exit_status != 0:
         return LiveRead(host=host.name, error=f"the reading exited {result.exit_status}")
     raw = result.stdout if isinstance(result.stdout, bytes) else b""
-    try:
-        live = parse_live(raw.decode("utf-8", errors="strict"), blue_green)
-    except UnicodeDecodeError:
-        return LiveRead(host=host.name, error="the output is not UTF-8")
-    except LiveColorError as exc:
-        return LiveRead(host=host.name, error=f"live color refused: {exc}")
-    return LiveRead(host=host.name, live=live)
+    return _parsed(LiveRead(host=host.name), raw, blue_green)
 
 
 def within_window(live: LiveColor, fired_at: datetime, window_s: float) -> bool:

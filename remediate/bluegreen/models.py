@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,11 +21,17 @@ class LiveColor(_Frozen):
 
 
 class LiveRead(_Frozen):
-    """The live color read on ``host``, or the reason there is none."""
+    """The live color read on ``host`` (an SSH host's name, or the URL), or the reason
+    there is none."""
 
     host: str
+    via: Literal["ssh", "http"] = "ssh"
     live: LiveColor | None = None
     error: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"host {self.host}" if self.via == "ssh" else self.host
 
 
 class SwitchStatus(StrEnum):

@@ -71,8 +71,8 @@ def incident_artifact_section(outcome: SwitchOutcome) -> str:
         "",
         f"Reason: {inline(outcome.reason, 1000)}",
         "",
-        f"Window: {outcome.window_s:g} s after the live color went live; read on host"
-        f" `{outcome.read.host}`.",
+        f"Window: {outcome.window_s:g} s after the live color went live; read from"
+        f" {inline(outcome.read.where, 300)}.",
     ]
     if live is not None:
         since = live.since.strftime("%Y-%m-%d %H:%M:%S UTC")

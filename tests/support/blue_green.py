@@ -6,7 +6,8 @@ under a temporary directory; its upstream comes from an include file. The script
 time>``) and switches traffic (``bg switch <color>``: writes the include, ``nginx -s
 reload``, waits until the proxy answers from that color, records it as live). Each
 upstream answers ``/health`` with 200, or 503 while ``<color>.bad`` exists, and
-``/color`` with its color. Every ``bg`` command appends a line to ``actions.log``.
+``/color`` with its color. nginx itself serves the live file at ``/live``. Every ``bg``
+command appends a line to ``actions.log``.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ http {{
   upstream app {{ include {root}/nginx/live.conf; }}
   server {{
     listen 127.0.0.1:{port};
+    location = /live {{ default_type text/plain; alias {root}/live; }}
     location / {{ proxy_pass http://app; }}
   }}
 }}
@@ -136,6 +138,10 @@ class BlueGreenSite:
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}/health"
 
+    @property
+    def live_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}/live"
+
     def serving(self) -> str:
         """The color the proxy answers from now."""
         return httpx.get(f"http://127.0.0.1:{self.proxy_port}/color", trust_env=False).text.strip()
@@ -149,6 +155,9 @@ class BlueGreenSite:
     def actions(self) -> list[str]:
         log = self.root / "actions.log"
         return log.read_text().splitlines() if log.exists() else []
+
+    def write_live(self, text: str) -> None:
+        self._write(self.root / "live", text)
 
     def make_live(self, color: str, since: float) -> None:
         """Point the proxy at ``color`` (as it is started) and record it live since ``since``."""
