@@ -20,6 +20,7 @@ from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.runtime import flow_run
 
 from flows.stages.actions import act_on_alert
+from flows.stages.blue_green import switch_recent_color
 from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.fix import fix_and_review
 from flows.stages.notices import tell
@@ -27,6 +28,8 @@ from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
 from remediate.actions.text import incident_artifact_section as action_section
 from remediate.alerts import Alert
+from remediate.bluegreen.models import SwitchOutcome
+from remediate.bluegreen.text import incident_artifact_section as switch_section
 from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
 from remediate.controls.dry_run import NO_CHANNELS, silent, summary, would_open_issue
 from remediate.controls.silences import silenced_note
@@ -108,16 +111,20 @@ async def _start(alert: Alert, catalog: Catalog, redactor: Redactor) -> Incident
 
 async def _act(
     incident: Incident, catalog: Catalog
-) -> tuple[ActionOutcome | None, RollbackOutcome | None]:
-    """A rollback of a release that just went live, else the action the catalog suggests."""
+) -> tuple[ActionOutcome | None, RollbackOutcome | None, SwitchOutcome | None]:
+    """A rollback of a release that just went live, or a blue-green switch away from a
+    color that just went live, else the action the catalog suggests."""
     if incident.run_id and await alert_resolved(incident.run_id):
         get_run_logger().warning("alert resolved since the run started: runbook action not run")
         await retag([tag(Key.RESOLVED_BEFORE, Stage.ACTION)])
-        return None, None
+        return None, None, None
     rollback = await roll_back_recent_release(incident, catalog)
     if rollback is not None and rollback.action is not None:
-        return rollback.action, rollback
-    return await act_on_alert(incident, catalog), rollback
+        return rollback.action, rollback, None
+    switch = await switch_recent_color(incident, catalog)
+    if switch is not None and switch.action is not None:
+        return switch.action, rollback, switch
+    return await act_on_alert(incident, catalog), rollback, switch
 
 
 def _silenced_by() -> str | None:
@@ -310,15 +317,16 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
     if policy.propose_fix and silenced_by is None:
         fix, _, decision, pull, not_published = await fix_and_review(incident, catalog)
 
-    action = rollback = None
+    action = rollback = switch = None
     if policy.run_actions and silenced_by is None:
-        action, rollback = await _act(incident, catalog)
+        action, rollback, switch = await _act(incident, catalog)
 
     await acreate_markdown_artifact(
         key="incident-report",
         markdown=redactor(
             issue_body(incident, redactor)
             + (rollback_section(rollback) if rollback is not None else "")
+            + (switch_section(switch) if switch is not None else "")
             + (action_section(action) if action is not None else "")
             + (
                 report_section(
@@ -346,6 +354,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         pull_request=pull,
         action=action,
         rollback=rollback,
+        switch=switch,
         silenced_by=silenced_by,
         dry_run=incident.dry_run,
     )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from remediate.actions.config import RunbookAction, check_service_actions, suggest
 from remediate.alerts import Alert, Severity, describe_validation_error
 from remediate.approval.config import ApprovalConfig
+from remediate.bluegreen.config import BlueGreen, check_service_blue_green
 from remediate.capacity.config import MetricSpec, check_service_metrics
 from remediate.controls.config import ControlsConfig
 from remediate.diagnosis.config import Dependency, DiagnosisConfig, JsonCheck, check_names
@@ -87,6 +88,9 @@ class Service(_Strict):
     )
     releases: ReleaseSource | None = Field(
         default=None, description="How to read releases and roll back to the previous one."
+    )
+    blue_green: BlueGreen | None = Field(
+        default=None, description="Which color is live and the action switching to each."
     )
 
     def suggested_action(
@@ -190,6 +194,14 @@ class Catalog(_Strict):
                 service.actions,
                 service.releases,
                 has_repository=service.repository is not None,
+            )
+            check_service_blue_green(
+                service.name,
+                [h.name for h in service.hosts],
+                service.actions,
+                service.blue_green,
+                has_releases=service.releases is not None,
+                health=[h.name for h in service.health],
             )
             check_service_metrics(
                 service.name,

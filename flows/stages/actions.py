@@ -122,18 +122,21 @@ def issue_notes(incident: Incident, catalog: Catalog) -> Note:
 
 
 async def act_on_alert(
-    incident: Incident, catalog: Catalog, chosen: RunbookAction | None = None
+    incident: Incident,
+    catalog: Catalog,
+    chosen: RunbookAction | None = None,
+    chosen_because: str = "deployment rollback of a release that just went live",
 ) -> ActionOutcome | None:
     """The stage of the flow after diagnosis; None when the catalog suggests no action.
 
     An action is suggested by the alert's check id or, failing that, by one of the
     diagnosis findings about the alert's service. ``chosen`` (a rollback bound to its
-    release) replaces the suggestion."""
+    release, a blue-green switch) replaces the suggestion, proposed ``chosen_because``."""
     service = incident.service
     if service is None:
         return None
     suggestion = (
-        Suggestion(chosen, "deployment rollback of a release that just went live")
+        Suggestion(chosen, chosen_because)
         if chosen is not None
         else suggest(
             service.actions,

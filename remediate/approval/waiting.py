@@ -60,6 +60,9 @@ def _subject(base_key: str, tags: list[str]) -> str:
     target = tag_value(tags, Key.ROLLBACK_TO)
     if tag_value(tags, Key.ROLLBACK) == "proposed" and target:
         return f"rollback to release `{inline(target, 100)}` ({named})"
+    color = tag_value(tags, Key.SWITCH_TO)
+    if tag_value(tags, Key.SWITCH) == "proposed" and color:
+        return f"blue-green switch to `{inline(color, 100)}` ({named})"
     return named
 
 

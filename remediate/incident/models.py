@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from remediate.actions.models import ActionOutcome
 from remediate.alerts import Alert
 from remediate.approval.record import DecisionRecord
+from remediate.bluegreen.models import SwitchOutcome
 from remediate.catalog import Service
 from remediate.diagnosis.models import Diagnosis, Verification
 from remediate.evidence.models import LogBundle
@@ -46,6 +47,7 @@ class RemediationOutcome(_Frozen):
     pull_request: PullRequestRef | None = None
     action: ActionOutcome | None = None
     rollback: RollbackOutcome | None = None
+    switch: SwitchOutcome | None = None
     silenced_by: str | None = None
     """``maintenance.<window>`` or ``silence.<id>`` when the alert arrived inside one."""
     dry_run: bool = False

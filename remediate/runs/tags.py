@@ -40,6 +40,9 @@ class Key(StrEnum):
     ROLLBACK = "rollback"
     ROLLBACK_FROM = "rollback-from"
     ROLLBACK_TO = "rollback-to"
+    SWITCH = "switch"
+    SWITCH_FROM = "switch-from"
+    SWITCH_TO = "switch-to"
     RESOLVED_BEFORE = "resolved-before"
     INVESTIGATION = "investigation"
     INVESTIGATION_ACTION = "investigation-action"
@@ -107,6 +110,7 @@ class Would(StrEnum):
     RUN_ACTION = "run-action"
     ASK_APPROVAL = "ask-approval"
     ROLL_BACK = "roll-back"
+    SWITCH = "switch"
 
 
 class Stage(StrEnum):
