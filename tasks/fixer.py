@@ -37,6 +37,11 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
             evidence_text(incident.logs),
             investigation=investigation_data(incident.investigation),
             git_token=clone_token(catalog, incident.service),
+            related=[
+                (f"{r.service or r.check_id} ({r.check_id})", r.evidence)
+                for r in incident.related
+                if r.evidence
+            ],
         )
     except Exception as exc:  # the flow goes on whatever happens here
         proposal = FixProposal(

@@ -51,6 +51,9 @@ class Key(StrEnum):
     SILENCE = "silence"
     STOPPED_BY = "stopped-by"
     WOULD = "would"
+    INCIDENT = "incident"
+    INCIDENT_ROLE = "incident-role"
+    CORRELATED_BY = "correlated-by"
 
 
 class Flag(StrEnum):
@@ -63,6 +66,8 @@ class Flag(StrEnum):
     AWAITING_CAPACITY_APPROVAL = "awaiting-capacity-approval"
     SILENCED = "silenced"
     DRY_RUN = "dry-run"
+    INCIDENT_CLOSED = "incident-closed"
+    INCIDENT_EVIDENCE = "incident-evidence"
 
 
 class Verdict(StrEnum):
