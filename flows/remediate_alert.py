@@ -280,8 +280,9 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                     "investigation": skipped(part_of) if policy.investigate else None,
                 }
             )
-        else:
-            membership, member = None, False
+        else:  # the lead opened no issue: this run leads an incident of its own
+            membership = Membership(Role.LEAD, str(incident.run_id), incident.service, "")
+            member = False
     if opens_issue and incident.dry_run:
         draft = issue_draft(incident, redactor)
         await acreate_markdown_artifact(
