@@ -330,11 +330,11 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
             silenced_note(silenced_by, catalog.controls),
         )
 
-    incident = await gather_members(incident, catalog, membership)
     fix = decision = pull = not_published = None
     if member:
         logger.info("no fix proposal: the incident's lead run proposes one with this evidence")
     elif policy.propose_fix and silenced_by is None:
+        incident = await gather_members(incident, catalog, membership)
         fix, _, decision, pull, not_published = await fix_and_review(incident, catalog)
 
     action = rollback = None

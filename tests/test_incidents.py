@@ -16,6 +16,7 @@ import yaml
 from flows.remediate_alert import remediate_alert
 from remediate.alerts import Alert, Severity
 from remediate.catalog import CatalogError, load_catalog
+from remediate.cli import _control
 from remediate.controls.config import Incidents
 from remediate.controls.incidents import Basis, Party, correlate, partners
 from remediate.diagnosis.config import Dependency
@@ -213,6 +214,11 @@ async def test_two_services_failing_together_give_one_incident_issue_and_one_fix
     assert "**Incident across services:** this issue covers 2 alerts" in comments
     assert "evidence included" in comments
     assert "billing-health" not in comments
+
+    assert _control(tags[member.service]) == (
+        f"incident of run {str(lead.flow_run_id)[:8]} (dependency.db)"
+    )
+    assert _control(tags[lead.service]) == "-"
 
     # the unrelated alert in the window is its own incident
     assert roles["billing"] == ["incident-role:lead"]
