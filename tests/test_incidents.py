@@ -220,6 +220,22 @@ async def test_two_services_failing_together_give_one_incident_issue_and_one_fix
     )
     assert _control(tags[lead.service]) == "-"
 
+    # an alert correlating after the lead's fix proposal started joins late: on the issue,
+    # without a proposal of its own
+    late = await remediate_alert(make_alert("worker-queue", None, now + timedelta(seconds=9)))
+    late_tags = await _tags(prefect_server, late.flow_run_id)
+    assert "incident-role:late" in late_tags and f"incident:{lead.flow_run_id}" in late_tags
+    assert late.fix is None and late.issue is not None
+    assert late.issue.number == lead.issue.number
+    assert len(_sessions(model_server)) == 1
+    [incident_issue] = [
+        i
+        for i in LocalTracker(tmp_path / "data" / "issues").issues()
+        if i.number == lead.issue.number
+    ]
+    [late_comment] = [c.body for c in incident_issue.comments if "`worker-queue`" in c.body]
+    assert "joined after the lead's fix proposal had started" in late_comment
+
     # the unrelated alert in the window is its own incident
     assert roles["billing"] == ["incident-role:lead"]
     assert f"incident:{billing.flow_run_id}" in tags["billing"]
