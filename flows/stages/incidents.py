@@ -36,13 +36,16 @@ from remediate.controls.incident_runs import (
 )
 from remediate.controls.incidents import Correlation, Party, correlate, partners
 from remediate.incident.models import Incident, RelatedAlert
-from remediate.incident.text import issue_body
+from remediate.incident.text import BODY_BUDGET, issue_body
 from remediate.markdown import inline
 from remediate.runs.tags import Flag, Key, retag, run_tags, tag, tag_value
 from remediate.trackers.models import IssueAction, IssueRef
 from tasks.trackers import comment_on_issue
 
 POLL_S = 1.0
+MEMBER_BODY_LIMIT = BODY_BUDGET - 4_096
+"""A member's evidence, so that its comment (with the explanation around it) fits an issue
+comment whole."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +162,7 @@ async def join_issue(
     config = catalog.controls.incidents
     assert config is not None and incident.run_id is not None
     logger = get_run_logger()
-    body = issue_body(incident, catalog.redactor())
+    body = issue_body(incident, catalog.redactor(), limit=MEMBER_BODY_LIMIT)
     await publish_evidence(incident.run_id, body)
     await retag([Flag.INCIDENT_EVIDENCE])
     issue = await _wait_for_issue(membership.lead_run_id, config.wait_s)
