@@ -17,9 +17,12 @@ from flows.remediate_alert import remediate_alert
 from remediate.alerts import Alert, Severity
 from remediate.catalog import CatalogError, load_catalog
 from remediate.cli import _control
+from remediate.controls.audit import Kind
+from remediate.controls.audit_cli import run_entries
 from remediate.controls.config import Incidents
 from remediate.controls.incidents import Basis, Party, correlate, partners
 from remediate.diagnosis.config import Dependency
+from remediate.runs.api import PrefectAPI
 from remediate.trackers import LocalTracker
 from tests.support.model_server import ModelServer
 from tests.support.processes import free_port
@@ -176,12 +179,12 @@ async def test_two_services_failing_together_give_one_incident_issue_and_one_fix
         remediate_alert(make_alert("worker-health", None, now + timedelta(seconds=5))),
         remediate_alert(make_alert("billing-health", None, now + timedelta(seconds=2))),
     )
-    api, worker, billing = outcomes
+    api_outcome, worker, billing = outcomes
     tags = {o.service: await _tags(prefect_server, o.flow_run_id) for o in outcomes}
 
     roles = {name: [t for t in tags[name] if t.startswith("incident-role:")] for name in tags}
-    [lead] = [o for o in (api, worker) if roles[o.service] == ["incident-role:lead"]]
-    [member] = [o for o in (api, worker) if o is not lead]
+    [lead] = [o for o in (api_outcome, worker) if roles[o.service] == ["incident-role:lead"]]
+    [member] = [o for o in (api_outcome, worker) if o is not lead]
     assert roles[member.service] == ["incident-role:member"]
     assert f"incident:{lead.flow_run_id}" in tags[member.service]
     assert f"incident:{lead.flow_run_id}" in tags[lead.service]
@@ -235,6 +238,22 @@ async def test_two_services_failing_together_give_one_incident_issue_and_one_fix
     ]
     [late_comment] = [c.body for c in incident_issue.comments if "`worker-queue`" in c.body]
     assert "joined after the lead's fix proposal had started" in late_comment
+
+    # each joining is in the audit export, with its explanation
+    async with PrefectAPI(prefect_server, timeout=30, attempts=3) as api:
+        audit = await run_entries(api, now - timedelta(minutes=1))
+    mine = {o.flow_run_id for o in (api_outcome, worker, billing, late)}
+    joinings = sorted(
+        (e.run_id, e.verdict, e.subject, e.control)
+        for e in audit
+        if e.kind is Kind.INCIDENT_JOINED and e.run_id in mine
+    )
+    assert joinings == sorted(
+        [
+            (member.flow_run_id, "member", lead.flow_run_id, "dependency.db"),
+            (late.flow_run_id, "late", lead.flow_run_id, "dependency.db"),
+        ]
+    )
 
     # the unrelated alert in the window is its own incident
     assert roles["billing"] == ["incident-role:lead"]

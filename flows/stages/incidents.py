@@ -21,6 +21,7 @@ from prefect.client.schemas.objects import FlowRun
 
 from remediate.alerts import Alert
 from remediate.catalog import Catalog, Service
+from remediate.controls.audit import AuditEntry, Kind
 from remediate.controls.config import Incidents
 from remediate.controls.incident_runs import (
     Role,
@@ -40,6 +41,7 @@ from remediate.incident.text import BODY_BUDGET, issue_body
 from remediate.markdown import inline
 from remediate.runs.tags import Flag, Key, retag, run_tags, tag, tag_value
 from remediate.trackers.models import IssueAction, IssueRef
+from tasks.controls import record_audit
 from tasks.trackers import comment_on_issue
 
 POLL_S = 1.0
@@ -116,6 +118,15 @@ async def join_or_lead(incident: Incident, catalog: Catalog) -> Membership | Non
                 ]
             )
             logger.info("joins the incident of run %s (%s): %s", lead.id, role, correlation.text)
+            joined_entry = AuditEntry(
+                at=datetime.now(UTC),
+                kind=Kind.INCIDENT_JOINED,
+                subject=str(lead.id),
+                verdict=role.value,
+                control=correlation.tag_value,
+                reason=correlation.text,
+            )
+            await record_audit("incident-joined", joined_entry)
             return Membership(role, str(lead.id), found[1], correlation.text)
         await retag([tag(Key.INCIDENT, run_id), tag(Key.INCIDENT_ROLE, Role.LEAD)])
     logger.info("leads an incident: no correlating alert in the window")
