@@ -85,6 +85,32 @@ async def _resumed_membership(tags: list[str], catalog: Catalog) -> Membership |
     return Membership(Role(role), lead, found[1] if found else None, why)
 
 
+async def _join(
+    incident: Incident, catalog: Catalog, config: Incidents, since: datetime, me: Party
+) -> tuple[Membership, Correlation] | None:
+    """Join the newest open incident whose lead's alert correlates with this one (the
+    caller holds the lock)."""
+    for lead in await leads_since(since):
+        if str(lead.id) == incident.run_id:
+            continue
+        found = _lead_alert(lead, catalog)
+        if found is None:
+            continue
+        correlation = correlate(_party(*found), me, config)
+        if correlation is None:
+            continue
+        role = Role.LATE if closed(lead) else Role.MEMBER
+        await retag(
+            [
+                tag(Key.INCIDENT, lead.id),
+                tag(Key.INCIDENT_ROLE, role),
+                tag(Key.CORRELATED_BY, correlation.tag_value),
+            ]
+        )
+        return Membership(role, str(lead.id), found[1], correlation.text), correlation
+    return None
+
+
 async def join_or_lead(incident: Incident, catalog: Catalog) -> Membership | None:
     """This run's place in an incident across services; None when the catalog does not
     correlate alerts."""
@@ -100,35 +126,27 @@ async def join_or_lead(incident: Incident, catalog: Catalog) -> Membership | Non
     since = oldest - timedelta(seconds=config.window_s + config.wait_s)
     logger = get_run_logger()
     async with correlation_lock():
-        for lead in await leads_since(since):
-            if str(lead.id) == run_id:
-                continue
-            found = _lead_alert(lead, catalog)
-            if found is None:
-                continue
-            correlation = correlate(_party(*found), me, config)
-            if correlation is None:
-                continue
-            role = Role.LATE if closed(lead) else Role.MEMBER
-            await retag(
-                [
-                    tag(Key.INCIDENT, lead.id),
-                    tag(Key.INCIDENT_ROLE, role),
-                    tag(Key.CORRELATED_BY, correlation.tag_value),
-                ]
-            )
-            logger.info("joins the incident of run %s (%s): %s", lead.id, role, correlation.text)
-            joined_entry = AuditEntry(
-                at=datetime.now(UTC),
-                kind=Kind.INCIDENT_JOINED,
-                subject=str(lead.id),
-                verdict=role.value,
-                control=correlation.tag_value,
-                reason=correlation.text,
-            )
-            await record_audit("incident-joined", joined_entry)
-            return Membership(role, str(lead.id), found[1], correlation.text)
-        await retag([tag(Key.INCIDENT, run_id), tag(Key.INCIDENT_ROLE, Role.LEAD)])
+        joining = await _join(incident, catalog, config, since, me)
+        if joining is None:
+            await retag([tag(Key.INCIDENT, run_id), tag(Key.INCIDENT_ROLE, Role.LEAD)])
+    if joining is not None:
+        membership, correlation = joining
+        logger.info(
+            "joins the incident of run %s (%s): %s",
+            membership.lead_run_id,
+            membership.role,
+            correlation.text,
+        )
+        entry = AuditEntry(
+            at=datetime.now(UTC),
+            kind=Kind.INCIDENT_JOINED,
+            subject=membership.lead_run_id,
+            verdict=membership.role.value,
+            control=correlation.tag_value,
+            reason=correlation.text,
+        )
+        await record_audit("incident-joined", entry)
+        return membership
     logger.info("leads an incident: no correlating alert in the window")
     return Membership(Role.LEAD, run_id, incident.service, "")
 
