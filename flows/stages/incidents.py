@@ -237,7 +237,8 @@ async def _hold(incident: Incident, catalog: Catalog, config: Incidents) -> None
     )
     if not wanted and not config.rules:
         return  # no other service can join: nothing to hold for
-    until = incident.alert.fired_at + timedelta(seconds=config.window_s)
+    # an alert stamped in the future (a sender's clock ahead) holds no longer than the window
+    until = min(incident.alert.fired_at, datetime.now(UTC)) + timedelta(seconds=config.window_s)
     while datetime.now(UTC) < until:
         members = await joined(incident.run_id, Role.MEMBER)
         services = {tag_value(m.tags, Key.SERVICE) for m in members}
