@@ -23,6 +23,7 @@ from flows.stages.actions import act_on_alert
 from flows.stages.blue_green import switch_recent_color
 from flows.stages.controls import charged, held_back, spend_budget_of
 from flows.stages.fix import fix_and_review
+from flows.stages.incidents import Membership, gather_members, join_issue, join_or_lead, lead_opened
 from flows.stages.notices import tell
 from flows.stages.rollback import roll_back_recent_release
 from remediate.actions.models import ActionOutcome
@@ -32,6 +33,7 @@ from remediate.bluegreen.models import SwitchOutcome
 from remediate.bluegreen.text import incident_artifact_section as switch_section
 from remediate.catalog import Catalog, CatalogError, StepPolicy, load_catalog
 from remediate.controls.dry_run import NO_CHANNELS, silent, summary, would_open_issue
+from remediate.controls.incident_runs import Role
 from remediate.controls.silences import silenced_note
 from remediate.diagnosis.models import Diagnosis, Verdict, Verification
 from remediate.diagnosis.verify import unverifiable
@@ -248,6 +250,12 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
                 flow_run_id=incident.run_id,
             )
 
+    opens_issue = policy.open_issue and (silenced_by is None or policy.open_issue_when_silenced)
+    membership: Membership | None = None
+    if opens_issue and silenced_by is None and not incident.dry_run:
+        membership = await join_or_lead(incident, catalog)
+    member = membership is not None and membership.role is not Role.LEAD
+
     diagnosis, logs = await asyncio.gather(
         _diagnosis(catalog, policy), _logs(incident, catalog, policy)
     )
@@ -266,7 +274,22 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         if reason is not None:
             incident = incident.model_copy(update={"investigation": skipped(reason)})
 
-    opens_issue = policy.open_issue and (silenced_by is None or policy.open_issue_when_silenced)
+    if member:
+        assert membership is not None
+        joined = await join_issue(incident, catalog, membership)
+        if joined is not None:
+            opens_issue = False
+            part_of = f"the alert is part of the incident led by run {membership.lead_run_id}"
+            incident = incident.model_copy(
+                update={
+                    "issue": joined,
+                    "issue_of": membership.lead_service,
+                    "investigation": skipped(part_of) if policy.investigate else None,
+                }
+            )
+        else:  # the lead opened no issue: this run leads an incident of its own
+            membership = Membership(Role.LEAD, str(incident.run_id), incident.service, "")
+            member = False
     if opens_issue and incident.dry_run:
         draft = issue_draft(incident, redactor)
         await acreate_markdown_artifact(
@@ -289,6 +312,7 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         await acreate_link_artifact(
             key="incident-issue", link=issue.url, link_text=f"issue #{issue.number}"
         )
+        await lead_opened(incident, membership)
 
     if policy.investigate and incident.investigation is None:
         investigation = await _investigation(incident, catalog)
@@ -314,7 +338,10 @@ async def remediate_alert(alert: Alert) -> RemediationOutcome:
         )
 
     fix = decision = pull = not_published = None
-    if policy.propose_fix and silenced_by is None:
+    if member:
+        logger.info("no fix proposal: the incident's lead run proposes one with this evidence")
+    elif policy.propose_fix and silenced_by is None:
+        incident = await gather_members(incident, catalog, membership)
         fix, _, decision, pull, not_published = await fix_and_review(incident, catalog)
 
     action = rollback = switch = None

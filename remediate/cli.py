@@ -109,16 +109,22 @@ def _fix_state(tags: list[str]) -> str:
 
 
 def _control(tags: list[str]) -> str:
-    """What a trust control did to the run: the window or silence it arrived in, or what
-    stopped its steps (the pause, a breaker)."""
+    """What a trust control did to the run: the window or silence it arrived in, the
+    incident across services it joined, or what stopped its steps (the pause, a breaker)."""
     if Flag.SILENCED in tags:
         return f"silenced ({tag_value(tags, Key.SILENCE) or '?'})"
     if Flag.DRY_RUN in tags:
         would = tag_values(tags, Key.WOULD)
         return "dry run" + (f" (would: {', '.join(would)})" if would else "")
+    parts = []
+    if tag_value(tags, Key.INCIDENT_ROLE) in ("member", "late"):
+        lead = (tag_value(tags, Key.INCIDENT) or "?")[:8]
+        parts.append(f"incident of run {lead} ({tag_value(tags, Key.CORRELATED_BY) or '?'})")
     prefix = f"{Key.STOPPED_BY.value}:"
     stopped = sorted({t.removeprefix(prefix) for t in tags if t.startswith(prefix)})
-    return "stopped: " + ", ".join(stopped) if stopped else "-"
+    if stopped:
+        parts.append("stopped: " + ", ".join(stopped))
+    return "; ".join(parts) or "-"
 
 
 async def _runs(args: argparse.Namespace) -> int:

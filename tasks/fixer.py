@@ -14,7 +14,7 @@ from remediate.approval.form import FixApproval
 from remediate.approval.record import DecisionRecord
 from remediate.catalog import Catalog, Service
 from remediate.fixer.models import FixProposal, FixStatus, PullRequestRef
-from remediate.fixer.prompt import evidence_text
+from remediate.fixer.prompt import EVIDENCE_LIMIT, evidence_text
 from remediate.fixer.propose import propose_fix
 from remediate.fixer.pull_request import clone_token, publish_fix
 from remediate.fixer.review import reviewable
@@ -37,6 +37,11 @@ async def propose_fix_task(incident: Incident, catalog: Catalog) -> FixProposal:
             evidence_text(incident.logs),
             investigation=investigation_data(incident.investigation),
             git_token=clone_token(catalog, incident.service),
+            related=[
+                (f"{r.service or r.check_id} ({r.check_id})", r.evidence[:EVIDENCE_LIMIT])
+                for r in incident.related
+                if r.evidence
+            ],
         )
     except Exception as exc:  # the flow goes on whatever happens here
         proposal = FixProposal(

@@ -116,7 +116,7 @@ def issue_notes(incident: Incident, catalog: Catalog) -> Note:
 
     def note(suffix: str, text: str) -> None:
         if issue is not None:
-            record_on_issue(catalog, incident.service, issue, incident.key(suffix), text)
+            record_on_issue(catalog, incident.tracker_service, issue, incident.key(suffix), text)
 
     return note
 

@@ -38,6 +38,7 @@ class Kind(StrEnum):
     AUTOMATION_RESUMED = "automation-resumed"
     SILENCE_CREATED = "silence-created"
     SILENCE_EXPIRED = "silence-expired"
+    INCIDENT_JOINED = "incident-joined"
 
 
 class AuditEntry(BaseModel):

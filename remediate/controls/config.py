@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,10 +105,64 @@ class DryRun(_Strict):
         return self.everything or service in self.services or severity in self.severities
 
 
+LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$"
+
+
+class CorrelationRule(_Strict):
+    """Alerts whose ``labels`` all carry the same values belong to one incident."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    labels: list[str] = Field(
+        min_length=1, max_length=20, description="Label names both alerts carry, equal."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(LABEL_PATTERN, name):
+                raise ValueError(f"not a label name: {name!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("a label is listed twice")
+        return value
+
+
+class Incidents(_Strict):
+    """Alerts of different fingerprints that start within ``window_s`` of each other and
+    share a catalog dependency (or match a rule) become one incident."""
+
+    window_s: float = Field(
+        default=120.0, gt=0, le=86400, description="How far apart two alerts' starts may be."
+    )
+    dependencies: bool = Field(
+        default=True, description="Services sharing a catalog dependency correlate."
+    )
+    rules: list[CorrelationRule] = Field(default_factory=list)
+    wait_s: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description="How long a run waits for the incident's issue, or its lead for a "
+        "member's evidence, before going on without it.",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rules(cls, value: list[CorrelationRule]) -> list[CorrelationRule]:
+        names = [rule.name for rule in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError("rule name(s) appear twice: " + ", ".join(twice))
+        return value
+
+
 class ControlsConfig(_Strict):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     breakers: Breakers = Breakers()
     dry_run: DryRun = DryRun()
+    incidents: Incidents | None = Field(
+        default=None, description="Incidents across services; no correlation when absent."
+    )
 
     def window_for(self, service: str | None, check_id: str, at: float) -> MaintenanceWindow | None:
         return next(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Sequence
 
 from remediate.alerts import Alert
 from remediate.diagnosis.models import Diagnosis, Verification
@@ -50,7 +51,9 @@ def build_prompt(
     diagnosis: Diagnosis | None,
     evidence: str | None,
     investigation: str | None = None,
+    related: Sequence[tuple[str, str]] = (),
 ) -> str:
+    """``related``: (name, evidence) of the other alerts of an incident across services."""
     nonce = secrets.token_hex(8)
     alert = redact_alert(alert, default_redactor())
     alert_json = json.dumps(alert.model_dump(mode="json"), indent=2, sort_keys=True)
@@ -69,6 +72,13 @@ def build_prompt(
         parts.append(data_block(nonce, "logs (redacted)", evidence))
     if investigation:
         parts.append(data_block(nonce, "investigation (checked citations)", investigation))
+    if related:
+        parts.append(
+            "Other services failed in the same incident; their evidence follows. One fix "
+            "may have to address the cause they share."
+        )
+        for name, evidence in related:
+            parts.append(data_block(nonce, f"related alert {name}", evidence))
     parts.append("Finish with the four lines SUMMARY, RISK, RATIONALE and CHECKED.")
     return "\n\n".join(parts)
 

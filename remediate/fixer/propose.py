@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from remediate.alerts import Alert
@@ -75,6 +76,7 @@ async def propose_fix(
     evidence: str | None = None,
     investigation: str | None = None,
     git_token: str | None = None,
+    related: Sequence[tuple[str, str]] = (),
 ) -> FixProposal:
     reason = skip_reason(alert, service, config)
     if reason is not None:
@@ -106,7 +108,7 @@ async def propose_fix(
         session = await run_session(
             checkout,
             model_home,
-            build_prompt(alert, verification, diagnosis, evidence, investigation),
+            build_prompt(alert, verification, diagnosis, evidence, investigation, related),
             SYSTEM_PROMPT,
             config,
             credential,

@@ -65,6 +65,19 @@ class Occurrences(BaseModel):
     flapping_window_s: float | None = None
 
 
+class RelatedAlert(_Frozen):
+    """Another alert of the same incident across services, with its run's evidence."""
+
+    run_id: str
+    service: str | None
+    check_id: str
+    fingerprint: str
+    correlation: str
+    """Why it belongs to this incident."""
+    evidence: str | None = None
+    """Its run's redacted evidence (alert, verification, diagnosis, logs), when it came."""
+
+
 class Incident(_Frozen):
     """One alert's incident as the stages build it up: each stage takes it and the next
     stage gets a copy with what that stage found."""
@@ -82,6 +95,17 @@ class Incident(_Frozen):
     dry_run: bool = False
     """A shadow run: every step computes what it would do, records it as an artifact and
     writes, pushes, runs and notifies nothing."""
+
+    related: tuple[RelatedAlert, ...] = ()
+    """The other alerts of this incident across services (a lead run's fix proposal sees
+    their evidence too)."""
+    issue_of: Service | None = None
+    """The service whose tracker holds ``issue`` when it is not this alert's own (a run that
+    joined another run's incident comments on that run's issue)."""
+
+    @property
+    def tracker_service(self) -> Service | None:
+        return self.issue_of or self.service
 
     def key(self, suffix: str) -> str:
         """The idempotency key of one tracker write about this occurrence."""

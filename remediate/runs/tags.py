@@ -55,6 +55,9 @@ class Key(StrEnum):
     STOPPED_BY = "stopped-by"
     WOULD = "would"
     CRASHES = "crashes"
+    INCIDENT = "incident"
+    INCIDENT_ROLE = "incident-role"
+    CORRELATED_BY = "correlated-by"
 
 
 class Flag(StrEnum):
@@ -68,6 +71,8 @@ class Flag(StrEnum):
     SILENCED = "silenced"
     DRY_RUN = "dry-run"
     CRASHED_NEEDS_ATTENTION = "crashed-needs-attention"
+    INCIDENT_CLOSED = "incident-closed"
+    INCIDENT_EVIDENCE = "incident-evidence"
 
 
 class Verdict(StrEnum):
