@@ -37,9 +37,10 @@ from remediate.trackers.local import LocalIssue
 from remediate.trackers.token import GitHubToken
 from tests.github_standin import GitHubStandIn
 from tests.support.fix_runner import FixRunner
+from tests.support.growing_file import Grower
 from tests.support.sim_service import SimService
 from tests.support.sshd import SSHServer
-from tests.test_capacity import Grower, ssh_catalog
+from tests.test_capacity import ssh_catalog
 
 REPO = "acme/store"
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

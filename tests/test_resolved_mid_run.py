@@ -51,7 +51,7 @@ async def test_an_alert_resolved_during_the_run_runs_no_action(
     assert "resolved-before:action" in run["tags"]
     assert "awaiting-approval" not in run["tags"]
     assert sim_service.actions() == []
-    assert "alert resolved since the run started: runbook action not run" in fix_runner.logs(run_id)
+    fix_runner.wait_logs(run_id, "alert resolved since the run started: runbook action not run")
     notes = [c["body"] for c in local_issue(fix_runner, check)["comments"]]
     assert not any("Runbook action" in note for note in notes)
 
@@ -71,7 +71,7 @@ async def test_an_alert_resolved_during_the_run_is_flagged_at_the_approval_gate(
     run = fix_runner.wait_for(run_id, "Suspended")
     assert "resolved-before:approval" in run["tags"]
     assert "awaiting-approval" in run["tags"]
-    assert "alert resolved since the run started" in fix_runner.logs(run_id)
+    fix_runner.wait_logs(run_id, "alert resolved since the run started")
     reject = [run_id, "--approver", "alice", "--api-url", fix_runner.api_url, "--reject"]
     assert approve_main(reject) == 0
     run = fix_runner.wait_for(run_id, "Completed")

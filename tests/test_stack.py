@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from remediate.devstack.runner import read_deployments
 from remediate.devstack.stack import alive, read_secrets
@@ -30,7 +31,7 @@ def remediate(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=600,
         check=False,
         cwd=ROOT,
     )
@@ -45,6 +46,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
         time.sleep(0.25)
 
 
+@pytest.mark.timeout(900)
 def test_up_send_down(tmp_path: Path) -> None:
     data = tmp_path / "stack"
     demo_port = free_port()
@@ -150,6 +152,7 @@ def stack_processes(data: Path) -> list[int]:
     return found
 
 
+@pytest.mark.timeout(900)
 def test_up_stops_what_it_started_when_a_component_fails_to_start(tmp_path: Path) -> None:
     data = tmp_path / "stack"
     # the gateway's port is held by a listener that never answers: the gateway cannot bind

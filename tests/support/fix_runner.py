@@ -144,6 +144,20 @@ class FixRunner:
         assert messages, "the run wrote no logs"
         return "\n".join(messages)
 
+    def wait_logs(self, run_id: str, text: str, timeout: float = 60) -> str:
+        """The run's logs once ``text`` is among them (log lines reach the API after the
+        run's states and tags do)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                logs = self.logs(run_id)
+            except AssertionError:
+                logs = ""
+            if text in logs or time.monotonic() > deadline:
+                assert text in logs, f"{text!r} not logged by run {run_id}:\n{logs[-3000:]}"
+                return logs
+            time.sleep(0.5)
+
 
 @pytest.fixture(scope="session")
 def fix_model() -> Iterator[ModelServer]:
