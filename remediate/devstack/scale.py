@@ -8,11 +8,10 @@ carries Prefect's messaging, caches, ordering and leases.
 from __future__ import annotations
 
 import asyncio
+import functools
 import subprocess
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
-
-import httpx
 
 from remediate.devstack import workers
 from remediate.devstack.stack import (
@@ -111,25 +110,6 @@ def migrate(launch: Launch, command: Command, echo: Callable[[str], None]) -> No
         raise StackError(f"migrations failed ({result.returncode}); see {log}")
 
 
-def workers_polling(api_url: str, headers: dict[str, str], count: int) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            answer = httpx.post(
-                f"{api_url}/work_pools/{workers.POOL}/workers/filter",
-                json={},
-                headers=headers,
-                timeout=2,
-                trust_env=False,
-            )
-        except httpx.HTTPError:
-            return False
-        if answer.status_code != 200:
-            return False
-        return sum(1 for w in answer.json() if w.get("status") == "ONLINE") >= count
-
-    return check
-
-
 def _log_mentions(launch: Launch, name: str, text: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
@@ -197,7 +177,9 @@ def components(launch: Launch, topology: Topology, echo: Callable[[str], None]) 
             Component(
                 worker.name,
                 worker.local_argv(python),
-                workers_polling(topology.api_url, launch.authorised, number),
+                functools.partial(
+                    workers.worker_polling, topology.api_url, launch.authorised, number
+                ),
                 120,
                 env | launch.shared_keys | dict(worker.env),
                 before=launch.register if number == 1 else None,

@@ -106,8 +106,8 @@ def worker_env(env: dict[str, str], warm_socket: Path) -> dict[str, str]:
     return env | worker_settings(warm_socket)
 
 
-def worker_polling(api_url: str, headers: dict[str, str]) -> bool:
-    """A worker of the pool has sent its heartbeat to the API."""
+def worker_polling(api_url: str, headers: dict[str, str], count: int = 1) -> bool:
+    """At least ``count`` workers of the pool are online (have sent their heartbeat)."""
     try:
         answer = httpx.post(
             f"{api_url}/work_pools/{POOL}/workers/filter",
@@ -118,7 +118,9 @@ def worker_polling(api_url: str, headers: dict[str, str]) -> bool:
         )
     except httpx.HTTPError:
         return False
-    return answer.status_code == 200 and bool(answer.json())
+    if answer.status_code != 200:
+        return False
+    return sum(1 for w in answer.json() if w.get("status") == "ONLINE") >= count
 
 
 def socket_ready(path: Path) -> bool:
